@@ -1,0 +1,3 @@
+//! peergraph-core (work in progress)
+mod identity;
+pub use identity::{ParseIdentityError, PeerIdentity};
