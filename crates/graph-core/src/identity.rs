@@ -84,6 +84,9 @@ mod tests {
     #[test]
     fn identity_rejects_wrong_length_and_non_hex() {
         assert_eq!("ab".parse::<PeerIdentity>(), Err(ParseIdentityError));
-        assert_eq!("zz".repeat(32).parse::<PeerIdentity>(), Err(ParseIdentityError));
+        assert_eq!(
+            "zz".repeat(32).parse::<PeerIdentity>(),
+            Err(ParseIdentityError)
+        );
     }
 }

@@ -1,0 +1,104 @@
+//! Configuration: every limit and timeout of a node, with defaults.
+
+use std::time::Duration;
+
+/// Everything a [`Node`](crate::Node) needs besides its inputs.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct NodeConfig {
+    /// Seed of the node's only source of randomness (node ids).
+    pub rng_seed: u64,
+    /// Bounds on queues, messages and connection counts.
+    pub limits: Limits,
+    /// Handshake, idle and keepalive timing.
+    pub timeouts: Timeouts,
+}
+
+impl NodeConfig {
+    /// The default configuration with the given randomness seed.
+    pub fn with_seed(rng_seed: u64) -> Self {
+        Self {
+            rng_seed,
+            limits: Limits::default(),
+            timeouts: Timeouts::default(),
+        }
+    }
+}
+
+impl Default for NodeConfig {
+    fn default() -> Self {
+        Self::with_seed(0)
+    }
+}
+
+/// Bounds on everything a peer or the application can make a node hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Limits {
+    /// Direct connections (pending or established) one graph may hold; an inbound attempt beyond
+    /// it is refused and a local open beyond it fails synchronously. Default 1,024.
+    pub max_direct_connections_per_graph: usize,
+    /// Handshakes in progress on the whole node, inbound and outbound. Default 256.
+    pub max_pending_handshakes: usize,
+    /// Largest `send_data` payload, and so the largest frame a peer may send. Default 16 MiB.
+    pub max_message_size: usize,
+    /// Bytes queued for sending on one connection before `send_data` reports
+    /// [`SendError::QueueFull`](crate::SendError::QueueFull). A single message always fits an
+    /// empty queue. Default 32 MiB.
+    pub max_queued_bytes_per_connection: usize,
+    /// Events held for one registration before non-terminal events are dropped and counted
+    /// (see [`GraphEvent::EventsDropped`](crate::GraphEvent::EventsDropped)). Default 65,536.
+    pub max_queued_events_per_registration: usize,
+    /// Graphs open at once on one node. Default 64.
+    pub max_graphs: usize,
+    /// Event registrations alive at once on one node. Default 1,024.
+    pub max_registrations: usize,
+}
+
+impl Limits {
+    /// Bytes a frame other than a data frame may take beyond the largest payload.
+    pub const FRAME_OVERHEAD: usize = 1024;
+
+    /// The largest frame a transport should accept: the largest message plus its envelope.
+    pub fn max_frame_len(&self) -> usize {
+        self.max_message_size + Self::FRAME_OVERHEAD
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_direct_connections_per_graph: 1024,
+            max_pending_handshakes: 256,
+            max_message_size: 16 << 20,
+            max_queued_bytes_per_connection: 32 << 20,
+            max_queued_events_per_registration: 65_536,
+            max_graphs: 64,
+            max_registrations: 1024,
+        }
+    }
+}
+
+/// How long a node waits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Timeouts {
+    /// From `open_direct_connection` (or an accepted link) to an established connection.
+    /// Default 10 s.
+    pub handshake: Duration,
+    /// An established connection that receives nothing for this long is closed with
+    /// [`DisconnectReason::TimedOut`](crate::DisconnectReason::TimedOut). Default 30 s.
+    pub idle: Duration,
+    /// A connection that has sent nothing for this long sends a keepalive. Default 10 s.
+    pub keepalive: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Self {
+            handshake: Duration::from_secs(10),
+            idle: Duration::from_secs(30),
+            keepalive: Duration::from_secs(10),
+        }
+    }
+}

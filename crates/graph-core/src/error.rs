@@ -1,0 +1,198 @@
+//! One error enum per operation. Every variant is named; none carries free text.
+
+use crate::identity::PeerIdentity;
+
+/// Which part of an argument was wrong.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ArgumentProblem {
+    /// The value is empty (or, for a set, has no members).
+    Empty,
+    /// The value is longer than 256 characters.
+    TooLong,
+    /// The value contains a control character.
+    ControlCharacter,
+    /// The value has a bit or member this operation does not know.
+    Unknown,
+}
+
+/// An invalid argument, naming it (`E_INVALIDARG`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
+#[error("invalid argument `{argument}`: {problem:?}")]
+pub struct InvalidArgument {
+    /// The argument's name, as in the method signature.
+    pub argument: &'static str,
+    /// What is wrong with it.
+    pub problem: ArgumentProblem,
+}
+
+/// `startup` failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartupError {
+    /// Only version 1.0 (`0x0001`) exists (`PEER_E_UNSUPPORTED_VERSION`).
+    #[error("unsupported version {requested:#06x}; only 0x0001 exists")]
+    UnsupportedVersion {
+        /// The version asked for.
+        requested: u16,
+    },
+}
+
+/// No `startup` is outstanding (`PEER_E_NOT_INITIALIZED`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the node is not initialized: call startup first")]
+pub struct NotInitialized;
+
+macro_rules! operation_error {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident $({ $($(#[$fmeta:meta])* $field:ident : $fty:ty),* })? => $msg:literal),* $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+        #[non_exhaustive]
+        pub enum $name {
+            /// No `startup` is outstanding (`PEER_E_NOT_INITIALIZED`).
+            #[error("the node is not initialized: call startup first")]
+            NotInitialized,
+            $($(#[$vmeta])* #[error($msg)] $variant $({ $($(#[$fmeta])* $field: $fty),* })?,)*
+        }
+
+        impl From<NotInitialized> for $name {
+            fn from(_: NotInitialized) -> Self {
+                Self::NotInitialized
+            }
+        }
+    };
+}
+
+operation_error! {
+    /// `create_graph` or `open_graph` failed.
+    GraphError {
+        /// A graph id or peer id is invalid.
+        InvalidArgument {
+            /// Which argument, and what is wrong with it.
+            argument: InvalidArgument
+        } => "{argument}",
+        /// A graph with this graph id and peer id is already open (`PEER_E_DUPLICATE_GRAPH`).
+        DuplicateGraph => "a graph with this graph id and peer id is already open",
+        /// The node holds `max_graphs` graphs.
+        TooManyGraphs => "the node has reached its graph limit",
+    }
+}
+
+operation_error! {
+    /// An operation on a graph handle failed.
+    HandleError {
+        /// The handle is closed or stale (`PEER_E_INVALID_GRAPH`).
+        InvalidGraph => "the graph handle is closed or stale",
+    }
+}
+
+operation_error! {
+    /// `register_event` failed.
+    RegisterError {
+        /// The handle is closed or stale (`PEER_E_INVALID_GRAPH`).
+        InvalidGraph => "the graph handle is closed or stale",
+        /// The event type set is empty.
+        InvalidArgument {
+            /// Which argument, and what is wrong with it.
+            argument: InvalidArgument
+        } => "{argument}",
+        /// The node holds `max_registrations` registrations.
+        TooManyRegistrations => "the node has reached its registration limit",
+    }
+}
+
+operation_error! {
+    /// `unregister_event` or `take_event` failed.
+    EventError {
+        /// The registration is unregistered or stale (`PEER_E_EVENT_HANDLE_NOT_FOUND`).
+        InvalidRegistration => "the event registration is closed or stale",
+    }
+}
+
+operation_error! {
+    /// `open_direct_connection` failed synchronously; later failures arrive as events.
+    OpenError {
+        /// The handle is closed or stale (`PEER_E_INVALID_GRAPH`).
+        InvalidGraph => "the graph handle is closed or stale",
+        /// The peer id is invalid.
+        InvalidArgument {
+            /// Which argument, and what is wrong with it.
+            argument: InvalidArgument
+        } => "{argument}",
+        /// The target is this node (`PEER_E_CONNECT_SELF`).
+        ConnectSelf => "the target is this node",
+        /// The graph holds `max_direct_connections_per_graph` connections.
+        ConnectionLimit => "the graph has reached its direct connection limit",
+        /// The node has `max_pending_handshakes` handshakes in progress.
+        TooManyPendingHandshakes => "the node has too many handshakes in progress",
+    }
+}
+
+operation_error! {
+    /// `send_data` failed; nothing was queued.
+    SendError {
+        /// The handle is closed or stale (`PEER_E_INVALID_GRAPH`).
+        InvalidGraph => "the graph handle is closed or stale",
+        /// No established connection with this id in this graph (`PEER_E_CONNECTION_NOT_FOUND`).
+        ConnectionNotFound => "no established connection with this id",
+        /// The payload exceeds `max_message_size`.
+        MessageTooLarge {
+            /// The payload's size.
+            size: usize,
+            /// The configured maximum.
+            max: usize
+        } => "message of {size} bytes exceeds the maximum of {max}",
+        /// The connection's send queue cannot take the message now; retry after it drains.
+        QueueFull {
+            /// Bytes queued now.
+            queued: usize,
+            /// The configured limit.
+            limit: usize
+        } => "send queue full ({queued} of {limit} bytes queued)",
+    }
+}
+
+operation_error! {
+    /// `close_direct_connection` failed.
+    CloseError {
+        /// The handle is closed or stale (`PEER_E_INVALID_GRAPH`).
+        InvalidGraph => "the graph handle is closed or stale",
+        /// No open or pending connection with this id in this graph
+        /// (`PEER_E_CONNECTION_NOT_FOUND`).
+        ConnectionNotFound => "no connection with this id",
+    }
+}
+
+operation_error! {
+    /// `enum_connections` failed.
+    EnumError {
+        /// The handle is closed or stale (`PEER_E_INVALID_GRAPH`).
+        InvalidGraph => "the graph handle is closed or stale",
+        /// The kind set is empty.
+        InvalidArgument {
+            /// Which argument, and what is wrong with it.
+            argument: InvalidArgument
+        } => "{argument}",
+    }
+}
+
+/// Why a transport ended a link, as the runtime reports it to the core.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum LinkCloseReason {
+    /// The remote side closed the link cleanly, or this side closed it on the core's command.
+    Closed,
+    /// The link broke (reset, I/O error, transport idle timeout).
+    Lost,
+    /// The address could not be reached (only before the link came up).
+    Unreachable,
+    /// TLS or identity verification failed; `expected` is the pinned identity, if any.
+    NotAuthenticated {
+        /// The identity the dial pinned, if any.
+        expected: Option<PeerIdentity>,
+    },
+    /// The transport's own handshake did not finish in time.
+    TimedOut,
+    /// The peer sent a frame longer than [`Limits::max_frame_len`](crate::Limits::max_frame_len).
+    FrameTooLarge,
+}

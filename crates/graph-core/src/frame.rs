@@ -1,0 +1,108 @@
+//! Encoding and validating wire frames. Every decode failure is a named [`ProtocolViolation`].
+
+use bytes::Bytes;
+use peergraph_proto::v1::{self as wire, frame::Kind};
+use prost::Message;
+
+use crate::event::ProtocolViolation;
+
+pub(crate) use wire::{CloseReason, RefuseReason};
+
+/// The protocol version this crate speaks.
+pub(crate) const PROTOCOL_VERSION: u32 = 1;
+
+/// A decoded frame.
+#[derive(Debug)]
+pub(crate) enum Inbound {
+    Hello(wire::Hello),
+    Accept(wire::Accept),
+    Refuse(RefuseReason),
+    Data { type_id: [u8; 16], payload: Bytes },
+    Close(CloseReason),
+    Keepalive,
+}
+
+/// Decodes one frame. Byte fields share `frame`'s buffer.
+pub(crate) fn decode(frame: Bytes) -> Result<Inbound, ProtocolViolation> {
+    let frame = wire::Frame::decode(frame).map_err(|_| ProtocolViolation::MalformedFrame)?;
+    Ok(match frame.kind.ok_or(ProtocolViolation::MalformedFrame)? {
+        Kind::Hello(hello) => Inbound::Hello(hello),
+        Kind::Accept(accept) => Inbound::Accept(accept),
+        // An enum value this version does not know is read as a plain refusal / close, so a
+        // newer peer's reasons still end the attempt cleanly.
+        Kind::Refuse(refuse) => {
+            Inbound::Refuse(RefuseReason::try_from(refuse.reason).unwrap_or(RefuseReason::Refused))
+        }
+        Kind::Close(close) => {
+            Inbound::Close(CloseReason::try_from(close.reason).unwrap_or(CloseReason::Unspecified))
+        }
+        Kind::Data(data) => {
+            let type_id: [u8; 16] = data
+                .type_id
+                .as_ref()
+                .try_into()
+                .map_err(|_| ProtocolViolation::InvalidTypeId)?;
+            Inbound::Data {
+                type_id,
+                payload: data.payload,
+            }
+        }
+        Kind::Keepalive(_) => Inbound::Keepalive,
+    })
+}
+
+fn encode(kind: Kind) -> Bytes {
+    Bytes::from(wire::Frame { kind: Some(kind) }.encode_to_vec())
+}
+
+pub(crate) fn hello(
+    graph_id: &str,
+    target_peer_id: &str,
+    source_peer_id: &str,
+    source_node_id: u64,
+    proof: [u8; 32],
+) -> Bytes {
+    encode(Kind::Hello(wire::Hello {
+        version: PROTOCOL_VERSION,
+        graph_id: graph_id.to_owned(),
+        target_peer_id: target_peer_id.to_owned(),
+        source_peer_id: source_peer_id.to_owned(),
+        source_node_id,
+        membership_proof: Bytes::copy_from_slice(&proof),
+    }))
+}
+
+pub(crate) fn accept(node_id: u64, proof: [u8; 32]) -> Bytes {
+    encode(Kind::Accept(wire::Accept {
+        node_id,
+        membership_proof: Bytes::copy_from_slice(&proof),
+    }))
+}
+
+pub(crate) fn refuse(reason: RefuseReason) -> Bytes {
+    encode(Kind::Refuse(wire::Refuse {
+        reason: reason.into(),
+    }))
+}
+
+pub(crate) fn close(reason: CloseReason) -> Bytes {
+    encode(Kind::Close(wire::Close {
+        reason: reason.into(),
+    }))
+}
+
+pub(crate) fn keepalive() -> Bytes {
+    encode(Kind::Keepalive(wire::Keepalive {}))
+}
+
+pub(crate) fn data(type_id: [u8; 16], payload: Bytes) -> Bytes {
+    encode(Kind::Data(wire::Data {
+        type_id: Bytes::copy_from_slice(&type_id),
+        payload,
+    }))
+}
+
+/// Checks a graph id or peer id received from a peer with the same rules as local arguments.
+pub(crate) fn valid_name(name: &str) -> bool {
+    crate::validate::name("name", name).is_ok()
+}

@@ -1,0 +1,285 @@
+//! Inputs from the runtime: links coming up, frames, links going down. None of them fails; a
+//! peer's fault ends its link with a named event.
+
+use std::time::Instant;
+
+use bytes::Bytes;
+use peergraph_proto::v1 as wire;
+
+use crate::error::LinkCloseReason;
+use crate::event::{
+    ConnectionStatus, Direction, DisconnectReason, EventType, FailReason, IncomingData,
+    ProtocolViolation,
+};
+use crate::frame::{self, CloseReason, Inbound, RefuseReason};
+use crate::ids::{LinkId, NodeId};
+use crate::info::LinkUp;
+use crate::link::{Link, LinkState};
+use crate::node::Node;
+use crate::proof::{PROOF_LEN, Role};
+
+impl Node {
+    /// A link the node asked to dial is up: the initiator sends its Hello.
+    pub fn handle_link_up(&mut self, now: Instant, link_id: LinkId, up: LinkUp) {
+        let now = self.advance(now);
+        let Some(link) = self.links.get_mut(&link_id) else {
+            return;
+        };
+        if link.state != LinkState::Dialing {
+            return;
+        }
+        link.state = LinkState::AwaitingAccept;
+        link.remote_identity = Some(up.remote_identity);
+        link.remote_addr = Some(up.remote_addr);
+        link.exporter = up.exporter;
+        link.last_received = now;
+        let graph_handle = link
+            .graph
+            .expect("outbound links have a graph from the start");
+        let target_peer_id = link.remote_peer_id.clone();
+        let Some(graph) = self.graphs.get(graph_handle.0) else {
+            // The graph closed while dialing; release_graph already ended this link.
+            return;
+        };
+        let proof = graph
+            .key
+            .prove(Role::Initiator, &graph.graph_id, &up.exporter);
+        let hello = frame::hello(
+            &graph.graph_id,
+            &target_peer_id,
+            &graph.peer_id,
+            graph.node_id.0,
+            proof,
+        );
+        self.queue_frame(link_id, hello);
+    }
+
+    /// The runtime accepted a link from a remote node. Returns the id the node gives it; the node
+    /// may ask to close it at once (not initialized, or too many handshakes in progress).
+    pub fn accept_link(&mut self, now: Instant, up: LinkUp) -> LinkId {
+        let now = self.advance(now);
+        let link_id = self.allocate_link();
+        let deadline = now + self.config.timeouts.handshake;
+        let mut link = Link::new(LinkState::AwaitingHello, Direction::Inbound, now, deadline);
+        link.remote_identity = Some(up.remote_identity);
+        link.remote_addr = Some(up.remote_addr);
+        link.exporter = up.exporter;
+        self.links.insert(link_id, link);
+        self.pending_handshakes += 1;
+        let over_limit = self.pending_handshakes > self.config.limits.max_pending_handshakes;
+        if !self.is_initialized() || over_limit {
+            self.end_link(link_id, None, None);
+        } else {
+            self.schedule(link_id);
+        }
+        link_id
+    }
+
+    /// A frame arrived on a link.
+    pub fn handle_frame(&mut self, now: Instant, link_id: LinkId, frame: Bytes) {
+        let now = self.advance(now);
+        let max_frame = self.config.limits.max_frame_len();
+        let Some(link) = self.links.get_mut(&link_id) else {
+            return;
+        };
+        if link.state == LinkState::Closing {
+            return;
+        }
+        link.counters.bytes_received += frame.len() as u64;
+        link.last_received = now;
+        if frame.len() > max_frame {
+            return self.violation(link_id, ProtocolViolation::FrameTooLarge);
+        }
+        let state = link.state;
+        let message = match frame::decode(frame) {
+            Ok(message) => message,
+            Err(violation) => return self.violation(link_id, violation),
+        };
+        match (state, message) {
+            (LinkState::AwaitingHello, Inbound::Hello(hello)) => self.on_hello(link_id, hello),
+            (LinkState::AwaitingAccept, Inbound::Accept(accept)) => self.on_accept(link_id, accept),
+            (LinkState::AwaitingAccept, Inbound::Refuse(reason)) => {
+                let reason = match reason {
+                    RefuseReason::NotAuthenticated => FailReason::NotAuthenticated,
+                    RefuseReason::UnsupportedVersion => FailReason::UnsupportedVersion,
+                    RefuseReason::Refused | RefuseReason::Unspecified => FailReason::Refused,
+                };
+                self.end_link(link_id, Some(ConnectionStatus::Failed(reason)), None);
+            }
+            (LinkState::Connected, Inbound::Data { type_id, payload }) => {
+                self.on_data(link_id, type_id, payload)
+            }
+            (LinkState::Connected, Inbound::Keepalive) => {}
+            (LinkState::Connected, Inbound::Close(reason)) => {
+                let reason = match reason {
+                    CloseReason::GraphClosed => DisconnectReason::PeerGraphClosed,
+                    CloseReason::IdleTimeout => DisconnectReason::TimedOut,
+                    CloseReason::ProtocolViolation => DisconnectReason::PeerReportedViolation,
+                    CloseReason::Application | CloseReason::Unspecified => {
+                        DisconnectReason::ClosedByPeer
+                    }
+                };
+                self.end_link(link_id, Some(ConnectionStatus::Disconnected(reason)), None);
+            }
+            (LinkState::AwaitingHello, Inbound::Close(_)) => self.end_link(link_id, None, None),
+            _ => self.violation(link_id, ProtocolViolation::UnexpectedMessage),
+        }
+    }
+
+    /// A link ended (dial failure, clean close, loss, or the close the node asked for).
+    pub fn handle_link_closed(&mut self, now: Instant, link_id: LinkId, reason: LinkCloseReason) {
+        self.advance(now);
+        let Some(link) = self.links.get(&link_id) else {
+            return;
+        };
+        let status = match (link.state, reason) {
+            (LinkState::Closing | LinkState::AwaitingHello, _) => None,
+            (LinkState::Dialing | LinkState::AwaitingAccept, reason) => {
+                Some(ConnectionStatus::Failed(match reason {
+                    LinkCloseReason::Unreachable => FailReason::Unreachable,
+                    LinkCloseReason::NotAuthenticated { .. } => FailReason::NotAuthenticated,
+                    LinkCloseReason::TimedOut => FailReason::TimedOut,
+                    LinkCloseReason::FrameTooLarge => {
+                        FailReason::ProtocolViolation(ProtocolViolation::FrameTooLarge)
+                    }
+                    LinkCloseReason::Closed | LinkCloseReason::Lost => FailReason::LinkLost,
+                }))
+            }
+            (LinkState::Connected, reason) => Some(ConnectionStatus::Disconnected(match reason {
+                LinkCloseReason::FrameTooLarge => {
+                    DisconnectReason::ProtocolViolation(ProtocolViolation::FrameTooLarge)
+                }
+                LinkCloseReason::TimedOut => DisconnectReason::TimedOut,
+                _ => DisconnectReason::LinkLost,
+            })),
+        };
+        self.release_link(link_id, status);
+        self.links.remove(&link_id);
+    }
+
+    fn violation(&mut self, link_id: LinkId, violation: ProtocolViolation) {
+        let Some(link) = self.links.get(&link_id) else {
+            return;
+        };
+        let status = match link.state {
+            LinkState::Connected => Some(ConnectionStatus::Disconnected(
+                DisconnectReason::ProtocolViolation(violation),
+            )),
+            LinkState::Dialing | LinkState::AwaitingAccept => Some(ConnectionStatus::Failed(
+                FailReason::ProtocolViolation(violation),
+            )),
+            LinkState::AwaitingHello | LinkState::Closing => None,
+        };
+        self.end_link(link_id, status, Some(CloseReason::ProtocolViolation));
+    }
+
+    fn refuse(&mut self, link_id: LinkId, reason: RefuseReason) {
+        self.queue_frame(link_id, frame::refuse(reason));
+        self.end_link(link_id, None, None);
+    }
+
+    /// The target's gate. It reveals nothing about its graphs before the proof verifies, except
+    /// whether a graph with exactly the named graph id and peer id exists (see PROTOCOL.md).
+    fn on_hello(&mut self, link_id: LinkId, hello: wire::Hello) {
+        if hello.version != frame::PROTOCOL_VERSION {
+            return self.refuse(link_id, RefuseReason::UnsupportedVersion);
+        }
+        let well_formed = frame::valid_name(&hello.graph_id)
+            && frame::valid_name(&hello.target_peer_id)
+            && frame::valid_name(&hello.source_peer_id)
+            && hello.membership_proof.len() == PROOF_LEN;
+        if !well_formed {
+            return self.violation(link_id, ProtocolViolation::InvalidHandshake);
+        }
+        let Some(graph_handle) = self.find_graph(&hello.graph_id, &hello.target_peer_id) else {
+            return self.refuse(link_id, RefuseReason::Refused);
+        };
+        let link = self
+            .links
+            .get(&link_id)
+            .expect("on_hello runs for a live link");
+        let graph = self
+            .graphs
+            .get(graph_handle.0)
+            .expect("find_graph returned a live graph");
+        let exporter = link.exporter;
+        if !graph.key.verify(
+            Role::Initiator,
+            &graph.graph_id,
+            &exporter,
+            &hello.membership_proof,
+        ) {
+            return self.refuse(link_id, RefuseReason::NotAuthenticated);
+        }
+        let admitted = self.has_registration(graph_handle, EventType::DirectConnection)
+            && graph.connections < self.config.limits.max_direct_connections_per_graph
+            && hello.source_peer_id != graph.peer_id;
+        if !admitted {
+            return self.refuse(link_id, RefuseReason::Refused);
+        }
+        let accept = frame::accept(
+            graph.node_id.0,
+            graph.key.prove(Role::Target, &graph.graph_id, &exporter),
+        );
+        self.graphs
+            .get_mut(graph_handle.0)
+            .expect("live graph")
+            .connections += 1;
+        let link = self.links.get_mut(&link_id).expect("live link");
+        link.graph = Some(graph_handle);
+        link.remote_peer_id = hello.source_peer_id;
+        link.remote_node_id = Some(NodeId(hello.source_node_id));
+        self.queue_frame(link_id, accept);
+        self.establish(link_id, graph_handle);
+    }
+
+    fn on_accept(&mut self, link_id: LinkId, accept: wire::Accept) {
+        let link = self
+            .links
+            .get(&link_id)
+            .expect("on_accept runs for a live link");
+        let graph_handle = link.graph.expect("outbound links have a graph");
+        let Some(graph) = self.graphs.get(graph_handle.0) else {
+            return;
+        };
+        let verified = graph.key.verify(
+            Role::Target,
+            &graph.graph_id,
+            &link.exporter,
+            &accept.membership_proof,
+        );
+        if !verified {
+            return self.end_link(
+                link_id,
+                Some(ConnectionStatus::Failed(FailReason::NotAuthenticated)),
+                Some(CloseReason::Application),
+            );
+        }
+        let link = self.links.get_mut(&link_id).expect("live link");
+        link.remote_node_id = Some(NodeId(accept.node_id));
+        self.establish(link_id, graph_handle);
+    }
+
+    fn on_data(&mut self, link_id: LinkId, type_id: [u8; 16], payload: Bytes) {
+        if payload.len() > self.config.limits.max_message_size {
+            return self.violation(link_id, ProtocolViolation::MessageTooLarge);
+        }
+        let link = self
+            .links
+            .get_mut(&link_id)
+            .expect("on_data runs for a live link");
+        link.counters.messages_received += 1;
+        let graph = link.graph.expect("established links have a graph");
+        let connection = link
+            .connection
+            .expect("established links have a connection");
+        self.emit_incoming(
+            graph,
+            IncomingData {
+                connection,
+                type_id,
+                data: payload,
+            },
+        );
+    }
+}

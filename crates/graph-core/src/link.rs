@@ -1,0 +1,97 @@
+//! Per-link state: one link carries at most one direct connection.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use bytes::Bytes;
+
+use crate::event::Direction;
+use crate::identity::PeerIdentity;
+use crate::ids::{ConnectionId, GraphHandle, NodeId};
+
+/// Where a link's handshake stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LinkState {
+    /// Outbound: the runtime is dialing.
+    Dialing,
+    /// Outbound: Hello sent, waiting for Accept or Refuse.
+    AwaitingAccept,
+    /// Inbound: waiting for the initiator's Hello.
+    AwaitingHello,
+    /// The direct connection is established.
+    Connected,
+    /// A Close command was issued; waiting for the runtime to report the link closed.
+    Closing,
+}
+
+impl LinkState {
+    pub(crate) fn is_handshaking(self) -> bool {
+        matches!(
+            self,
+            Self::Dialing | Self::AwaitingAccept | Self::AwaitingHello
+        )
+    }
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Counters {
+    pub(crate) bytes_sent: u64,
+    pub(crate) bytes_received: u64,
+    pub(crate) messages_sent: u64,
+    pub(crate) messages_received: u64,
+}
+
+pub(crate) struct Link {
+    pub(crate) state: LinkState,
+    pub(crate) direction: Direction,
+    /// The graph, once known (outbound: from the start; inbound: after an accepted Hello).
+    pub(crate) graph: Option<GraphHandle>,
+    /// The direct connection this link carries, once it has one.
+    pub(crate) connection: Option<ConnectionId>,
+    /// Outbound: the peer id asked for; inbound: the initiator's.
+    pub(crate) remote_peer_id: String,
+    pub(crate) remote_node_id: Option<NodeId>,
+    pub(crate) remote_addr: Option<SocketAddr>,
+    pub(crate) remote_identity: Option<PeerIdentity>,
+    pub(crate) exporter: [u8; 32],
+    pub(crate) send_queue: VecDeque<Bytes>,
+    pub(crate) queued_bytes: usize,
+    /// Whether the link is in the node's ready-to-transmit list.
+    pub(crate) ready: bool,
+    pub(crate) counters: Counters,
+    pub(crate) handshake_deadline: Instant,
+    pub(crate) last_received: Instant,
+    pub(crate) last_sent: Instant,
+    /// The deadline this link has in the node's timer set, if any.
+    pub(crate) timer_at: Option<Instant>,
+}
+
+impl Link {
+    pub(crate) fn new(
+        state: LinkState,
+        direction: Direction,
+        now: Instant,
+        deadline: Instant,
+    ) -> Self {
+        Self {
+            state,
+            direction,
+            graph: None,
+            connection: None,
+            remote_peer_id: String::new(),
+            remote_node_id: None,
+            remote_addr: None,
+            remote_identity: None,
+            exporter: [0; 32],
+            send_queue: VecDeque::new(),
+            queued_bytes: 0,
+            ready: false,
+            counters: Counters::default(),
+            handshake_deadline: deadline,
+            last_received: now,
+            last_sent: now,
+            timer_at: None,
+        }
+    }
+}
