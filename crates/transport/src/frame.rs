@@ -1,0 +1,229 @@
+//! Length-prefixed framing: each frame is a 4-byte big-endian length, then that many bytes.
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+use crate::LinkError;
+
+const PREFIX_LEN: usize = 4;
+/// Initial read buffer: enough for many small frames per read call.
+const READ_CHUNK: usize = 16 * 1024;
+/// Frames at least this long are written from their own buffer rather than copied.
+const DIRECT_WRITE_MIN: usize = 16 * 1024;
+/// Copied frames are sent once this much has accumulated, bounding the batch buffer.
+const BATCH_LIMIT: usize = 64 * 1024;
+
+/// Splits a byte stream into frames.
+#[derive(Debug)]
+pub struct FrameReader<R> {
+    inner: R,
+    buffer: BytesMut,
+    max_frame_len: usize,
+}
+
+impl<R: AsyncRead + Unpin> FrameReader<R> {
+    /// Reads frames from `inner`, refusing any longer than `max_frame_len`.
+    pub fn new(inner: R, max_frame_len: usize) -> Self {
+        Self {
+            inner,
+            buffer: BytesMut::with_capacity(READ_CHUNK),
+            max_frame_len,
+        }
+    }
+
+    /// The next frame, or `None` if the stream ended cleanly between frames.
+    ///
+    /// Cancel-safe: a partly received frame stays buffered for the next call.
+    pub async fn read_frame(&mut self) -> Result<Option<Bytes>, LinkError> {
+        loop {
+            if let Some(frame) = self.take_frame()? {
+                return Ok(Some(frame));
+            }
+            if self.buffer.capacity() == self.buffer.len() {
+                self.buffer.reserve(READ_CHUNK);
+            }
+            if self.inner.read_buf(&mut self.buffer).await? == 0 {
+                return if self.buffer.is_empty() {
+                    Ok(None)
+                } else {
+                    Err(LinkError::TruncatedFrame)
+                };
+            }
+        }
+    }
+
+    fn take_frame(&mut self) -> Result<Option<Bytes>, LinkError> {
+        let Some(prefix) = self.buffer.get(..PREFIX_LEN) else {
+            return Ok(None);
+        };
+        let mut prefix_bytes = [0u8; PREFIX_LEN];
+        prefix_bytes.copy_from_slice(prefix);
+        let len = u32::from_be_bytes(prefix_bytes) as usize;
+        if len > self.max_frame_len {
+            return Err(LinkError::FrameTooLarge {
+                len,
+                max: self.max_frame_len,
+            });
+        }
+        let needed = PREFIX_LEN + len;
+        if self.buffer.len() < needed {
+            // Only now, with the length known to be within bounds, make room for the frame.
+            self.buffer.reserve(needed - self.buffer.len());
+            return Ok(None);
+        }
+        self.buffer.advance(PREFIX_LEN);
+        Ok(Some(self.buffer.split_to(len).freeze()))
+    }
+
+    /// The underlying stream.
+    pub fn get_mut(&mut self) -> &mut R {
+        &mut self.inner
+    }
+}
+
+/// Writes frames to a byte stream, batching small ones into few writes.
+#[derive(Debug)]
+pub struct FrameWriter<W> {
+    inner: W,
+    batch: Vec<u8>,
+    max_frame_len: usize,
+}
+
+impl<W: AsyncWrite + Unpin> FrameWriter<W> {
+    /// Writes frames to `inner`, refusing any longer than `max_frame_len`.
+    pub fn new(inner: W, max_frame_len: usize) -> Self {
+        Self {
+            inner,
+            batch: Vec::new(),
+            max_frame_len,
+        }
+    }
+
+    /// Writes every frame in order and flushes once.
+    ///
+    /// If any frame is over the maximum, nothing is written. Not cancel-safe: dropping the
+    /// future part-way leaves the stream mid-frame, so the link must then be abandoned.
+    pub async fn write_frames(&mut self, frames: &[Bytes]) -> Result<(), LinkError> {
+        if let Some(frame) = frames.iter().find(|frame| frame.len() > self.max_frame_len) {
+            return Err(LinkError::FrameTooLarge {
+                len: frame.len(),
+                max: self.max_frame_len,
+            });
+        }
+        self.batch.clear();
+        for frame in frames {
+            // Checked above against max_frame_len, which TransportConfig keeps within u32.
+            let len = u32::try_from(frame.len()).map_err(|_| LinkError::FrameTooLarge {
+                len: frame.len(),
+                max: self.max_frame_len,
+            })?;
+            self.batch.put_u32(len);
+            if frame.len() >= DIRECT_WRITE_MIN {
+                self.inner.write_all(&self.batch).await?;
+                self.batch.clear();
+                self.inner.write_all(frame).await?;
+            } else {
+                self.batch.extend_from_slice(frame);
+                if self.batch.len() >= BATCH_LIMIT {
+                    self.inner.write_all(&self.batch).await?;
+                    self.batch.clear();
+                }
+            }
+        }
+        if !self.batch.is_empty() {
+            self.inner.write_all(&self.batch).await?;
+            self.batch.clear();
+        }
+        self.inner.flush().await?;
+        Ok(())
+    }
+
+    /// Flushes and shuts the stream down, so the peer reads a clean end after the last frame.
+    pub async fn shutdown(&mut self) -> Result<(), LinkError> {
+        self.inner.flush().await?;
+        self.inner.shutdown().await?;
+        Ok(())
+    }
+
+    /// The underlying stream.
+    pub fn get_mut(&mut self) -> &mut W {
+        &mut self.inner
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pair(
+        max: usize,
+    ) -> (
+        FrameWriter<tokio::io::DuplexStream>,
+        FrameReader<tokio::io::DuplexStream>,
+    ) {
+        let (a, b) = tokio::io::duplex(1024);
+        (FrameWriter::new(a, max), FrameReader::new(b, max))
+    }
+
+    #[tokio::test]
+    async fn small_and_large_frames_arrive_in_order_then_clean_end() {
+        let (mut writer, mut reader) = pair(1 << 20);
+        let frames = vec![
+            Bytes::from_static(b"a"),
+            Bytes::new(),
+            Bytes::from(vec![7u8; 100_000]),
+            Bytes::from_static(b"last"),
+        ];
+        let sent = frames.clone();
+        let write = tokio::spawn(async move {
+            writer.write_frames(&sent).await?;
+            writer.shutdown().await
+        });
+        for expected in &frames {
+            assert_eq!(
+                reader.read_frame().await.ok().flatten().as_ref(),
+                Some(expected)
+            );
+        }
+        assert!(matches!(reader.read_frame().await, Ok(None)));
+        assert!(matches!(write.await, Ok(Ok(()))));
+    }
+
+    #[tokio::test]
+    async fn announced_length_over_max_is_refused() {
+        let (a, b) = tokio::io::duplex(64);
+        let mut reader = FrameReader::new(b, 10);
+        let mut raw = a;
+        raw.write_all(&u32::MAX.to_be_bytes()).await.ok();
+        let result = reader.read_frame().await;
+        assert!(
+            matches!(result, Err(LinkError::FrameTooLarge { len, max: 10 }) if len == u32::MAX as usize)
+        );
+    }
+
+    #[tokio::test]
+    async fn writer_refuses_oversized_frame_and_writes_nothing() {
+        let (mut writer, mut reader) = pair(4);
+        let result = writer
+            .write_frames(&[Bytes::from_static(b"ok"), Bytes::from_static(b"too long")])
+            .await;
+        assert!(matches!(
+            result,
+            Err(LinkError::FrameTooLarge { len: 8, max: 4 })
+        ));
+        writer.shutdown().await.ok();
+        assert!(matches!(reader.read_frame().await, Ok(None)));
+    }
+
+    #[tokio::test]
+    async fn end_of_stream_inside_a_frame_is_truncation() {
+        let (mut raw, b) = tokio::io::duplex(64);
+        let mut reader = FrameReader::new(b, 100);
+        raw.write_all(&[0, 0, 0, 5, 1, 2]).await.ok();
+        drop(raw);
+        assert!(matches!(
+            reader.read_frame().await,
+            Err(LinkError::TruncatedFrame)
+        ));
+    }
+}
