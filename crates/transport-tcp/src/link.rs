@@ -1,0 +1,71 @@
+//! An established link, split into halves that may live on different tasks.
+
+use bytes::Bytes;
+use peergraph_transport::{FrameReader, FrameWriter, LinkError, LinkInfo};
+use tokio::io::{ReadHalf, WriteHalf};
+use tokio::net::TcpStream;
+use tokio_rustls::TlsStream;
+
+type Stream = TlsStream<TcpStream>;
+
+/// An authenticated, ordered, framed link to one peer.
+#[derive(Debug)]
+pub struct Link {
+    /// Who is at the other end and the value both ends exported from TLS.
+    pub info: LinkInfo,
+    /// Frames from the peer.
+    pub reader: LinkReader,
+    /// Frames to the peer.
+    pub writer: LinkWriter,
+}
+
+impl Link {
+    pub(crate) fn new(info: LinkInfo, stream: Stream, max_frame_len: usize) -> Self {
+        let (read, write) = tokio::io::split(stream);
+        Self {
+            info,
+            reader: LinkReader {
+                frames: FrameReader::new(read, max_frame_len),
+            },
+            writer: LinkWriter {
+                frames: FrameWriter::new(write, max_frame_len),
+            },
+        }
+    }
+}
+
+/// The receiving half of a [`Link`].
+#[derive(Debug)]
+pub struct LinkReader {
+    frames: FrameReader<ReadHalf<Stream>>,
+}
+
+impl LinkReader {
+    /// The next frame, or `None` once the peer has closed the link cleanly.
+    ///
+    /// Cancel-safe.
+    pub async fn read_frame(&mut self) -> Result<Option<Bytes>, LinkError> {
+        self.frames.read_frame().await
+    }
+}
+
+/// The sending half of a [`Link`].
+#[derive(Debug)]
+pub struct LinkWriter {
+    frames: FrameWriter<WriteHalf<Stream>>,
+}
+
+impl LinkWriter {
+    /// Sends the frames in order, in as few writes as possible, then flushes.
+    ///
+    /// Not cancel-safe: if the future is dropped part-way, abandon the link.
+    pub async fn write_frames(&mut self, frames: &[Bytes]) -> Result<(), LinkError> {
+        self.frames.write_frames(frames).await
+    }
+
+    /// Closes the sending direction after everything written so far: the peer reads every
+    /// frame, then `None`.
+    pub async fn close(mut self) -> Result<(), LinkError> {
+        self.frames.shutdown().await
+    }
+}
