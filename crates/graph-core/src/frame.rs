@@ -60,7 +60,7 @@ pub(crate) fn hello(
     target_peer_id: &str,
     source_peer_id: &str,
     source_node_id: u64,
-    proof: [u8; 32],
+    proof: Vec<u8>,
 ) -> Bytes {
     encode(Kind::Hello(wire::Hello {
         version: PROTOCOL_VERSION,
@@ -68,14 +68,14 @@ pub(crate) fn hello(
         target_peer_id: target_peer_id.to_owned(),
         source_peer_id: source_peer_id.to_owned(),
         source_node_id,
-        membership_proof: Bytes::copy_from_slice(&proof),
+        membership_proof: Bytes::from(proof),
     }))
 }
 
-pub(crate) fn accept(node_id: u64, proof: [u8; 32]) -> Bytes {
+pub(crate) fn accept(node_id: u64, proof: Vec<u8>) -> Bytes {
     encode(Kind::Accept(wire::Accept {
         node_id,
-        membership_proof: Bytes::copy_from_slice(&proof),
+        membership_proof: Bytes::from(proof),
     }))
 }
 

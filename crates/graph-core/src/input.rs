@@ -187,7 +187,7 @@ impl Node {
         let well_formed = frame::valid_name(&hello.graph_id)
             && frame::valid_name(&hello.target_peer_id)
             && frame::valid_name(&hello.source_peer_id)
-            && hello.membership_proof.len() == PROOF_LEN;
+            && hello.membership_proof.len() <= PROOF_LEN;
         if !well_formed {
             return self.violation(link_id, ProtocolViolation::InvalidHandshake);
         }

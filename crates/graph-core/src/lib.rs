@@ -76,5 +76,8 @@ pub use info::{
     LinkUp, NodeInfo, PeerAddress, VersionData,
 };
 pub use node::{Node, PEER_GRAPH_VERSION};
+/// The seeded generator behind node ids, shared with the simulation so both replay from seeds.
+#[doc(hidden)]
+pub use rng::SplitMix64;
 pub use status::GraphStatus;
 pub use validate::MAX_NAME_CHARS;

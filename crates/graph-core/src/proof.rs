@@ -1,10 +1,10 @@
 //! The graph membership proof: HMAC-SHA256 keyed with the graph secret over the link's TLS
-//! exporter value. A graph without a secret uses the empty key, so every Hello carries a proof of
-//! the same shape.
+//! exporter value. A graph without a secret sends and expects an empty proof, so an open graph
+//! costs no cryptography in the core and a secret on only one side fails on both.
 
 use ring::hmac;
 
-/// Length of a proof, in bytes.
+/// Length of a proof made with a secret, in bytes.
 pub(crate) const PROOF_LEN: usize = 32;
 
 /// Which side computes the proof; each side's proof differs so neither can be reflected.
@@ -24,14 +24,11 @@ impl Role {
 }
 
 /// Computes or checks proofs for one graph.
-pub(crate) struct MembershipKey(hmac::Key);
+pub(crate) struct MembershipKey(Option<hmac::Key>);
 
 impl MembershipKey {
     pub(crate) fn new(secret: Option<&[u8]>) -> Self {
-        Self(hmac::Key::new(
-            hmac::HMAC_SHA256,
-            secret.unwrap_or_default(),
-        ))
+        Self(secret.map(|secret| hmac::Key::new(hmac::HMAC_SHA256, secret)))
     }
 
     fn message(role: Role, graph_id: &str, exporter: &[u8; 32]) -> Vec<u8> {
@@ -44,14 +41,17 @@ impl MembershipKey {
         message
     }
 
-    pub(crate) fn prove(&self, role: Role, graph_id: &str, exporter: &[u8; 32]) -> [u8; PROOF_LEN] {
-        let tag = hmac::sign(&self.0, &Self::message(role, graph_id, exporter));
-        let mut proof = [0u8; PROOF_LEN];
-        proof.copy_from_slice(tag.as_ref());
-        proof
+    /// The proof to send: empty without a secret, else 32 bytes.
+    pub(crate) fn prove(&self, role: Role, graph_id: &str, exporter: &[u8; 32]) -> Vec<u8> {
+        match &self.0 {
+            None => Vec::new(),
+            Some(key) => hmac::sign(key, &Self::message(role, graph_id, exporter))
+                .as_ref()
+                .to_vec(),
+        }
     }
 
-    /// Constant-time check.
+    /// Whether `proof` is what the other side must send; constant-time when a secret is set.
     pub(crate) fn verify(
         &self,
         role: Role,
@@ -59,6 +59,12 @@ impl MembershipKey {
         exporter: &[u8; 32],
         proof: &[u8],
     ) -> bool {
-        hmac::verify(&self.0, &Self::message(role, graph_id, exporter), proof).is_ok()
+        match &self.0 {
+            None => proof.is_empty(),
+            Some(key) => {
+                proof.len() == PROOF_LEN
+                    && hmac::verify(key, &Self::message(role, graph_id, exporter), proof).is_ok()
+            }
+        }
     }
 }
