@@ -2,20 +2,59 @@
 //!
 //! ```text
 //! cargo xtask codegen [--check]   regenerate proto/src/generated (or fail if it is stale)
+//! cargo xtask test                run every test: nextest across the workspace, then doctests
+//! cargo xtask ci [--no-deny]      fmt, clippy, codegen --check, test, cargo-deny; stops at the
+//!                                 first failing step
 //! ```
 
+mod checks;
 mod codegen;
 
 use std::path::PathBuf;
 
 use anyhow::{Result, bail};
 
+const USAGE: &str = "usage: cargo xtask <command>
+
+commands:
+  codegen [--check]   regenerate proto/src/generated (--check: fail if it is stale)
+  test                cargo nextest across the workspace, then doctests
+  ci [--no-deny]      every check CI runs, in order (--no-deny: skip cargo-deny)";
+
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let rest: Vec<&str> = args.iter().skip(1).map(String::as_str).collect();
-    match args.first().map(String::as_str) {
-        Some("codegen") => codegen::run(&workspace_root(), rest.contains(&"--check")),
-        _ => bail!("usage: cargo xtask codegen [--check]"),
+    let Some((command, flags)) = args.split_first() else {
+        bail!("{USAGE}");
+    };
+    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+    let root = workspace_root();
+    match command.as_str() {
+        "codegen" => {
+            expect_flags(&flags, &["--check"])?;
+            codegen::run(&root, flags.contains(&"--check"))
+        }
+        "test" => {
+            expect_flags(&flags, &[])?;
+            checks::test(&root)
+        }
+        "ci" => {
+            expect_flags(&flags, &["--no-deny"])?;
+            let deny = if flags.contains(&"--no-deny") {
+                checks::Deny::Skip
+            } else {
+                checks::Deny::Run
+            };
+            checks::ci(&root, deny)
+        }
+        other => bail!("unknown command `{other}`\n\n{USAGE}"),
+    }
+}
+
+/// Rejects any flag not in `known`, so a typo never silently changes what runs.
+fn expect_flags(flags: &[&str], known: &[&str]) -> Result<()> {
+    match flags.iter().find(|flag| !known.contains(flag)) {
+        Some(flag) => bail!("unexpected argument `{flag}`\n\n{USAGE}"),
+        None => Ok(()),
     }
 }
 
