@@ -74,12 +74,9 @@ impl<T> Slots<T> {
         let value = slot.value.take()?;
         // Wrapping reuse of a generation needs 2^32 frees of one slot between a handle's issue and
         // its use; the slot is retired instead so that a stale handle can never come back.
-        match slot.generation.checked_add(1) {
-            Some(next) => {
-                slot.generation = next;
-                self.free.push(key.index);
-            }
-            None => {}
+        if let Some(next) = slot.generation.checked_add(1) {
+            slot.generation = next;
+            self.free.push(key.index);
         }
         self.len -= 1;
         Some(value)

@@ -2,8 +2,6 @@
 
 mod common;
 
-use std::time::Instant;
-
 use common::{World, peer};
 use peergraph_core::{
     ArgumentProblem, ConnectionKinds, ConnectionStatus, DisconnectReason, EventError, EventType,
@@ -180,8 +178,9 @@ fn a_closed_graph_handle_is_invalid_everywhere_even_after_slot_reuse() {
         Err(RegisterError::InvalidGraph)
     );
     let address = PeerAddress::new(([127, 0, 0, 1], 9).into());
+    let now = peergraph_sim::Cluster::with_defaults(0).now();
     assert_eq!(
-        node.open_direct_connection(Instant::now(), graph, "other", address),
+        node.open_direct_connection(now, graph, "other", address),
         Err(OpenError::InvalidGraph)
     );
 }
