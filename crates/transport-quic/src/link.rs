@@ -1,0 +1,98 @@
+//! A link: one bidirectional stream, split into halves that may live on different tasks.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use peergraph_transport::{FrameReader, FrameWriter, LinkError, LinkInfo};
+use quinn::{RecvStream, SendStream};
+
+use crate::pool::Lease;
+
+/// An authenticated, ordered, framed link to one peer.
+#[derive(Debug)]
+pub struct Link {
+    /// Who is at the other end and the value both ends exported from TLS.
+    pub info: LinkInfo,
+    /// Frames from the peer.
+    pub reader: LinkReader,
+    /// Frames to the peer.
+    pub writer: LinkWriter,
+}
+
+impl Link {
+    /// `lease` keeps a dialed connection cached while either half lives.
+    pub(crate) fn new(
+        info: LinkInfo,
+        connection: quinn::Connection,
+        (send, recv): (SendStream, RecvStream),
+        lease: Option<Lease>,
+        max_frame_len: usize,
+    ) -> Self {
+        let lease = lease.map(Arc::new);
+        Self {
+            info,
+            reader: LinkReader {
+                frames: FrameReader::new(recv, max_frame_len),
+                _lease: lease.clone(),
+            },
+            writer: LinkWriter {
+                frames: FrameWriter::new(send, max_frame_len),
+                connection,
+                _lease: lease,
+            },
+        }
+    }
+
+    /// Closes the whole QUIC connection under this link, and every other link sharing it.
+    #[doc(hidden)]
+    pub fn close_connection(&self) {
+        self.writer
+            .connection
+            .close(quinn::VarInt::from_u32(0), b"closed");
+    }
+}
+
+/// The receiving half of a [`Link`].
+#[derive(Debug)]
+pub struct LinkReader {
+    frames: FrameReader<RecvStream>,
+    _lease: Option<Arc<Lease>>,
+}
+
+impl LinkReader {
+    /// The next frame, or `None` once the peer has closed the link cleanly.
+    ///
+    /// Cancel-safe.
+    pub async fn read_frame(&mut self) -> Result<Option<Bytes>, LinkError> {
+        self.frames.read_frame().await
+    }
+}
+
+/// The sending half of a [`Link`].
+#[derive(Debug)]
+pub struct LinkWriter {
+    frames: FrameWriter<SendStream>,
+    connection: quinn::Connection,
+    _lease: Option<Arc<Lease>>,
+}
+
+impl LinkWriter {
+    /// Sends the frames in order, in as few writes as possible.
+    ///
+    /// Not cancel-safe: if the future is dropped part-way, abandon the link.
+    pub async fn write_frames(&mut self, frames: &[Bytes]) -> Result<(), LinkError> {
+        self.frames.write_frames(frames).await
+    }
+
+    /// Finishes the stream and waits until the peer has acknowledged every byte, so closing
+    /// the connection afterwards loses nothing.
+    pub async fn close(mut self) -> Result<(), LinkError> {
+        self.frames.shutdown().await?;
+        match self.frames.get_mut().stopped().await {
+            Ok(None) => Ok(()),
+            // The peer stopped reading, so some frames may never have been delivered.
+            Ok(Some(_code)) => Err(LinkError::Io(std::io::ErrorKind::ConnectionReset.into())),
+            Err(error) => Err(LinkError::Io(error.into())),
+        }
+    }
+}

@@ -1,0 +1,350 @@
+//! Real QUIC links over loopback UDP.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use peergraph_transport::{ALPN, SERVER_NAME, SelfSignedServerVerifier, crypto_provider};
+use peergraph_transport_quic::{
+    AcceptError, AuthError, DialError, Identity, Link, LinkError, Listener, QuicTransport,
+    TransportConfig,
+};
+use tokio::net::UdpSocket;
+
+const LOOPBACK: &str = "127.0.0.1:0";
+
+struct Node {
+    identity: Identity,
+    transport: QuicTransport,
+}
+
+fn node(config: TransportConfig) -> Node {
+    let identity = Identity::generate().expect("key generation works");
+    let transport = QuicTransport::new(&identity, config).expect("valid config");
+    Node {
+        identity,
+        transport,
+    }
+}
+
+async fn listen(node: &Node) -> Listener {
+    node.transport
+        .listen(LOOPBACK.parse().expect("valid address"))
+        .await
+        .expect("bind loopback")
+}
+
+/// Dials, writes the first frame (a QUIC stream appears to the peer only once written to),
+/// and returns (dialer's link, acceptor's link) with that frame already consumed.
+async fn connect(dialer: &Node, listener: &Listener) -> (Link, Link) {
+    let mut dialed = dialer
+        .transport
+        .dial(listener.local_addr(), None)
+        .await
+        .expect("dial");
+    dialed
+        .writer
+        .write_frames(&[Bytes::from_static(b"hello")])
+        .await
+        .expect("first frame");
+    let mut accepted = listener
+        .accept()
+        .await
+        .expect("accept")
+        .handshake()
+        .await
+        .expect("handshake");
+    let hello = accepted
+        .reader
+        .read_frame()
+        .await
+        .expect("read")
+        .expect("frame");
+    assert_eq!(hello, Bytes::from_static(b"hello"));
+    (dialed, accepted)
+}
+
+fn frames(prefix: &str, count: usize) -> Vec<Bytes> {
+    (0..count)
+        .map(|i| Bytes::from(format!("{prefix}-{i}")))
+        .collect()
+}
+
+async fn read_n(link: &mut peergraph_transport_quic::LinkReader, count: usize) -> Vec<Bytes> {
+    let mut received = Vec::with_capacity(count);
+    for _ in 0..count {
+        received.push(
+            link.read_frame()
+                .await
+                .expect("read")
+                .expect("frame, not end"),
+        );
+    }
+    received
+}
+
+#[tokio::test]
+async fn frames_flow_both_ways_in_order() {
+    let (a, b) = (
+        node(TransportConfig::default()),
+        node(TransportConfig::default()),
+    );
+    let listener = listen(&b).await;
+    let (dialed, accepted) = connect(&a, &listener).await;
+    let mut to_b = frames("a", 1000);
+    to_b.push(Bytes::from(vec![0x5a; 1 << 20]));
+    to_b.extend(frames("a-after-big", 10));
+    let to_a = frames("b", 500);
+    let (mut a_writer, mut b_writer) = (dialed.writer, accepted.writer);
+    let (sent_b, sent_a) = (to_b.clone(), to_a.clone());
+    let writes = tokio::spawn(async move {
+        a_writer.write_frames(&sent_b).await.expect("write a->b");
+        b_writer.write_frames(&sent_a).await.expect("write b->a");
+        (a_writer, b_writer)
+    });
+    let mut b_reader = accepted.reader;
+    let count = to_b.len();
+    let reads_b = tokio::spawn(async move { read_n(&mut b_reader, count).await });
+    let mut a_reader = dialed.reader;
+    assert_eq!(read_n(&mut a_reader, to_a.len()).await, to_a);
+    assert_eq!(reads_b.await.expect("task"), to_b);
+    writes.await.expect("task");
+}
+
+#[tokio::test]
+async fn close_delivers_every_frame_then_a_clean_end() {
+    let (a, b) = (
+        node(TransportConfig::default()),
+        node(TransportConfig::default()),
+    );
+    let listener = listen(&b).await;
+    let (dialed, mut accepted) = connect(&a, &listener).await;
+    let sent = frames("last words", 100);
+    let Link {
+        reader, mut writer, ..
+    } = dialed;
+    writer.write_frames(&sent).await.expect("write");
+    writer.close().await.expect("close");
+    // Dropping the dialer's last link lets the connection close; the data must survive it.
+    drop(reader);
+    assert_eq!(read_n(&mut accepted.reader, sent.len()).await, sent);
+    assert!(matches!(accepted.reader.read_frame().await, Ok(None)));
+}
+
+#[tokio::test]
+async fn both_ends_report_the_other_identity_and_the_same_exporter() {
+    let (a, b) = (
+        node(TransportConfig::default()),
+        node(TransportConfig::default()),
+    );
+    let listener = listen(&b).await;
+    let (dialed, accepted) = connect(&a, &listener).await;
+    assert_eq!(dialed.info.remote_identity, b.identity.peer_identity());
+    assert_eq!(accepted.info.remote_identity, a.identity.peer_identity());
+    assert_eq!(dialed.info.exporter, accepted.info.exporter);
+    assert_ne!(dialed.info.exporter, [0u8; 32]);
+    assert_eq!(dialed.info.remote_addr, listener.local_addr());
+}
+
+#[tokio::test]
+async fn pinned_identity_that_matches_connects() {
+    let (a, b) = (
+        node(TransportConfig::default()),
+        node(TransportConfig::default()),
+    );
+    let listener = listen(&b).await;
+    let dialed = a
+        .transport
+        .dial(listener.local_addr(), Some(b.identity.peer_identity()))
+        .await;
+    assert_eq!(
+        dialed.expect("pinned dial").info.remote_identity,
+        b.identity.peer_identity()
+    );
+}
+
+#[tokio::test]
+async fn pinned_identity_that_differs_fails_with_identity_mismatch() {
+    let (a, b) = (
+        node(TransportConfig::default()),
+        node(TransportConfig::default()),
+    );
+    let listener = listen(&b).await;
+    let stranger = Identity::generate()
+        .expect("key generation works")
+        .peer_identity();
+    match a
+        .transport
+        .dial(listener.local_addr(), Some(stranger))
+        .await
+    {
+        Err(DialError::NotAuthenticated(AuthError::IdentityMismatch { expected, actual })) => {
+            assert_eq!(expected, stranger);
+            assert_eq!(actual, b.identity.peer_identity());
+        }
+        other => panic!("expected IdentityMismatch, got {other:?}"),
+    }
+    assert_eq!(a.transport.connection_count(), 0);
+}
+
+#[tokio::test]
+async fn frame_over_the_maximum_fails_the_reader() {
+    let a = node(TransportConfig::default());
+    let b = node(TransportConfig::default().with_max_frame_len(1024));
+    let listener = listen(&b).await;
+    let (mut dialed, mut accepted) = connect(&a, &listener).await;
+    dialed
+        .writer
+        .write_frames(&[Bytes::from(vec![1u8; 1025])])
+        .await
+        .expect("a allows it");
+    assert!(matches!(
+        accepted.reader.read_frame().await,
+        Err(LinkError::FrameTooLarge {
+            len: 1025,
+            max: 1024
+        })
+    ));
+}
+
+#[tokio::test]
+async fn many_links_to_one_address_share_one_connection() {
+    let (a, b) = (
+        node(TransportConfig::default()),
+        node(TransportConfig::default()),
+    );
+    let listener = listen(&b).await;
+    let mut links = Vec::new();
+    for _ in 0..8 {
+        links.push(connect(&a, &listener).await);
+    }
+    let (first, second) = tokio::join!(
+        a.transport.dial(listener.local_addr(), None),
+        a.transport.dial(listener.local_addr(), None)
+    );
+    assert!(first.is_ok() && second.is_ok());
+    assert_eq!(a.transport.connection_count(), 1);
+    let exporter = links[0].0.info.exporter;
+    assert!(
+        links
+            .iter()
+            .all(|(d, acc)| d.info.exporter == exporter && acc.info.exporter == exporter)
+    );
+    // A different pin is a different cache entry.
+    let pinned = connect_pinned(&a, &listener, b.identity.peer_identity()).await;
+    assert_eq!(a.transport.connection_count(), 2);
+    drop((links, first, second, pinned));
+    assert_eq!(a.transport.connection_count(), 0);
+}
+
+async fn connect_pinned(
+    dialer: &Node,
+    listener: &Listener,
+    expected: peergraph_transport_quic::PeerIdentity,
+) -> Link {
+    dialer
+        .transport
+        .dial(listener.local_addr(), Some(expected))
+        .await
+        .expect("pinned dial")
+}
+
+#[tokio::test]
+async fn dead_connection_is_replaced_on_the_next_dial() {
+    let (a, b) = (
+        node(TransportConfig::default()),
+        node(TransportConfig::default()),
+    );
+    let listener = listen(&b).await;
+    let (mut dialed, accepted) = connect(&a, &listener).await;
+    accepted.close_connection();
+    assert!(dialed.reader.read_frame().await.is_err());
+    let (fresh, mut fresh_accepted) = connect(&a, &listener).await;
+    assert_eq!(a.transport.connection_count(), 1);
+    let mut writer = fresh.writer;
+    writer
+        .write_frames(&[Bytes::from_static(b"still here")])
+        .await
+        .expect("write");
+    let got = fresh_accepted.reader.read_frame().await.expect("read");
+    assert_eq!(got, Some(Bytes::from_static(b"still here")));
+}
+
+#[tokio::test]
+async fn client_without_certificate_is_refused_while_a_good_dial_succeeds() {
+    let (a, b) = (
+        node(TransportConfig::default()),
+        node(TransportConfig::default()),
+    );
+    let listener = listen(&b).await;
+    let mut tls = rustls::ClientConfig::builder_with_provider(crypto_provider())
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .expect("TLS 1.3 is supported")
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(
+            SelfSignedServerVerifier::new(crypto_provider()),
+        ))
+        .with_no_client_auth();
+    tls.alpn_protocols = vec![ALPN.to_vec()];
+    let quic = quinn::crypto::rustls::QuicClientConfig::try_from(tls).expect("QUIC-capable");
+    let anonymous = quinn::Endpoint::client(LOOPBACK.parse().expect("valid")).expect("bind");
+    let attempt = anonymous
+        .connect_with(
+            quinn::ClientConfig::new(Arc::new(quic)),
+            listener.local_addr(),
+            SERVER_NAME,
+        )
+        .expect("connect starts");
+    // TLS 1.3 lets the client finish before the server has checked its certificate.
+    let _ = attempt.await;
+    let refused = listener.accept().await.expect("accept").handshake().await;
+    assert!(
+        matches!(refused, Err(AcceptError::NotAuthenticated(_))),
+        "{refused:?}"
+    );
+    let (dialed, _accepted) = connect(&a, &listener).await;
+    assert_eq!(dialed.info.remote_identity, b.identity.peer_identity());
+}
+
+#[tokio::test]
+async fn stalled_handshake_times_out_while_a_good_dial_succeeds() {
+    let short = TransportConfig::default().with_handshake_timeout(Duration::from_millis(300));
+    let (a, b) = (node(TransportConfig::default()), node(short));
+    let listener = listen(&b).await;
+    // Capture a genuine client Initial, replay it to the listener from a socket that then
+    // ignores every reply, so the server's handshake can never finish.
+    let mute = UdpSocket::bind(LOOPBACK).await.expect("bind");
+    let mute_addr = mute.local_addr().expect("bound");
+    let transport = a.transport.clone();
+    let doomed = tokio::spawn(async move { transport.dial(mute_addr, None).await });
+    let mut initial = vec![0u8; 2048];
+    let (len, _) = mute.recv_from(&mut initial).await.expect("client Initial");
+    mute.send_to(&initial[..len], listener.local_addr())
+        .await
+        .expect("replay");
+    let garbage = UdpSocket::bind(LOOPBACK).await.expect("bind");
+    garbage
+        .send_to(b"not quic at all", listener.local_addr())
+        .await
+        .expect("send");
+    let (dialed, _accepted) = connect(&a, &listener).await;
+    assert_eq!(dialed.info.remote_identity, b.identity.peer_identity());
+    let stalled = listener.accept().await.expect("accept").handshake().await;
+    assert!(matches!(stalled, Err(AcceptError::TimedOut)), "{stalled:?}");
+    doomed.abort();
+}
+
+#[tokio::test]
+async fn persisted_identity_is_the_one_peers_see() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let identity = Identity::load_or_generate(dir.path()).expect("fresh identity");
+    let reloaded = Identity::load_or_generate(dir.path()).expect("reloaded identity");
+    let b = Node {
+        transport: QuicTransport::new(&reloaded, TransportConfig::default()).expect("valid"),
+        identity: reloaded,
+    };
+    let a = node(TransportConfig::default());
+    let listener = listen(&b).await;
+    let (dialed, _accepted) = connect(&a, &listener).await;
+    assert_eq!(dialed.info.remote_identity, identity.peer_identity());
+}
