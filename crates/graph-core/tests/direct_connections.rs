@@ -1,5 +1,7 @@
 //! Opening, refusing, sending on, closing and listing direct connections.
 
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+
 mod common;
 
 use std::collections::HashSet;

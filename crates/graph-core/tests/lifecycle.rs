@@ -1,5 +1,7 @@
 //! Startup, shutdown and graph handles.
 
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+
 mod common;
 
 use common::{World, peer};

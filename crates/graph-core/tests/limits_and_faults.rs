@@ -1,5 +1,7 @@
 //! Configured limits, backpressure, and peers that break the protocol.
 
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+
 mod common;
 
 use std::time::Duration;

@@ -1,5 +1,7 @@
 //! Graph secrets: only members reach each other's applications.
 
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+
 mod common;
 
 use common::{GRAPH, World};

@@ -2,6 +2,8 @@
 //! ids never repeat, each id gets exactly one outcome and at most one `Disconnected` after
 //! `Connected`, and data on a connection arrives in order, complete if the connection stayed up.
 
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+
 mod common;
 
 use std::collections::{HashMap, HashSet};

@@ -1,5 +1,7 @@
 //! Event registrations: filtering, copies, order, unregistering, bounded queues.
 
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+
 mod common;
 
 use common::World;
