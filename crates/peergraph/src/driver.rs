@@ -1,0 +1,325 @@
+//! The I/O side of a node: the tasks that move frames between links and the core, and the one
+//! function (`flush`) that turns the core's outputs into work for them.
+//!
+//! The core sits in a mutex that is held only for the length of a core call plus its `flush`,
+//! never across an `.await`. Each link has a reader task (frames in) and a writer task (frames
+//! out, pulled from the core's send queue only when the socket can take them, which is what
+//! makes `send_data`'s backpressure real). One timer task fires the core's timeouts.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::Waker;
+use std::time::Instant;
+
+use bytes::Bytes;
+use peergraph_core::{
+    LinkCloseReason, LinkCommand, LinkId, LinkUp, Node, PeerAddress, RegistrationHandle,
+};
+use tokio::sync::Notify;
+use tokio::task::AbortHandle;
+use tracing::{Instrument, debug, debug_span};
+
+use crate::transport::{self, Link, LinkReader, LinkWriter, Transport};
+
+/// Bytes a writer pulls from the core per write; bounds the copy held outside the core.
+const MAX_BATCH_BYTES: usize = 256 * 1024;
+
+pub(crate) struct Shared {
+    state: Mutex<State>,
+    pub(crate) transport: Transport,
+    /// Wakes the timer task when the earliest deadline moved.
+    timer: Notify,
+    /// Wakes `send_data` callers waiting for queue room.
+    pub(crate) room: Notify,
+}
+
+pub(crate) struct State {
+    pub(crate) node: Node,
+    links: HashMap<LinkId, LinkSlot>,
+    pub(crate) wakers: HashMap<RegistrationHandle, Waker>,
+    armed: Option<Instant>,
+    pub(crate) listener: Option<(SocketAddr, AbortHandle)>,
+}
+
+enum LinkSlot {
+    /// The transport is dialing; the core may already have asked to close it.
+    Dialing { close_requested: bool },
+    Up {
+        writer: Arc<Notify>,
+        closing: bool,
+        reader: AbortHandle,
+    },
+}
+
+/// The runtime's clock: tokio's, so tests may pause it.
+pub(crate) fn now() -> Instant {
+    tokio::time::Instant::now().into_std()
+}
+
+impl Shared {
+    pub(crate) fn new(node: Node, transport: Transport) -> Arc<Self> {
+        Arc::new(Self {
+            state: Mutex::new(State {
+                node,
+                links: HashMap::new(),
+                wakers: HashMap::new(),
+                armed: None,
+                listener: None,
+            }),
+            transport,
+            timer: Notify::new(),
+            room: Notify::new(),
+        })
+    }
+
+    /// Locks the state. A panic while locked is a bug in this crate, and the state it left is
+    /// still the best there is, so a poisoned lock is entered anyway.
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Runs `f` on the state, then turns the core's outputs into work.
+    pub(crate) fn with<R>(self: &Arc<Self>, f: impl FnOnce(&mut State) -> R) -> R {
+        let mut state = self.lock();
+        let result = f(&mut state);
+        self.flush(&mut state);
+        result
+    }
+
+    /// Drains the core's outputs in the documented order.
+    pub(crate) fn flush(self: &Arc<Self>, state: &mut State) {
+        while let Some(command) = state.node.poll_link_command() {
+            match command {
+                LinkCommand::Dial { link, address } => {
+                    state.links.insert(
+                        link,
+                        LinkSlot::Dialing {
+                            close_requested: false,
+                        },
+                    );
+                    let span = debug_span!("dial", link = link.get(), to = %address.socket);
+                    tokio::spawn(dial(self.clone(), link, address).instrument(span));
+                }
+                LinkCommand::Close { link } => match state.links.get_mut(&link) {
+                    Some(LinkSlot::Dialing { close_requested }) => *close_requested = true,
+                    Some(LinkSlot::Up {
+                        writer, closing, ..
+                    }) => {
+                        *closing = true;
+                        writer.notify_one();
+                    }
+                    // Accepted and refused in the same call, before its tasks existed.
+                    None => state
+                        .node
+                        .handle_link_closed(now(), link, LinkCloseReason::Closed),
+                },
+            }
+        }
+        while let Some(link) = state.node.poll_ready_link() {
+            if let Some(LinkSlot::Up { writer, .. }) = state.links.get(&link) {
+                writer.notify_one();
+            }
+        }
+        while let Some(registration) = state.node.poll_ready_registration() {
+            if let Some(waker) = state.wakers.remove(&registration) {
+                waker.wake();
+            }
+        }
+        let next = state.node.poll_timeout();
+        if next != state.armed {
+            state.armed = next;
+            self.timer.notify_one();
+        }
+    }
+
+    /// Wakes every event stream, so each finds out whether its registration still lives.
+    pub(crate) fn wake_all_streams(state: &mut State) {
+        for (_, waker) in state.wakers.drain() {
+            waker.wake();
+        }
+    }
+
+    /// Starts the reader and writer tasks of an authenticated link.
+    fn start_link(self: &Arc<Self>, state: &mut State, id: LinkId, link: Link) {
+        let span = debug_span!("link", link = id.get(), remote = %link.info.remote_addr);
+        let writer = Arc::new(Notify::new());
+        let reader =
+            tokio::spawn(read_loop(self.clone(), id, link.reader).instrument(span.clone()));
+        tokio::spawn(write_loop(self.clone(), id, link.writer, writer.clone()).instrument(span));
+        state.links.insert(
+            id,
+            LinkSlot::Up {
+                writer,
+                closing: false,
+                reader: reader.abort_handle(),
+            },
+        );
+    }
+
+    /// A link ended on its own (read error, peer closed, write error): tell the core and stop
+    /// the link's tasks.
+    fn link_ended(self: &Arc<Self>, id: LinkId, reason: LinkCloseReason) {
+        let mut state = self.lock();
+        if let Some(LinkSlot::Up { writer, reader, .. }) = state.links.remove(&id) {
+            reader.abort();
+            // The writer finds its slot gone and drops the link's write half.
+            writer.notify_one();
+        }
+        state.node.handle_link_closed(now(), id, reason);
+        self.flush(&mut state);
+    }
+
+    /// Accepts links until the listener is aborted; each handshake runs on its own task so a
+    /// slow one holds up nobody.
+    pub(crate) async fn accept_loop(self: Arc<Self>, listener: transport::Listener) {
+        loop {
+            let incoming = match listener.accept().await {
+                Ok(incoming) => incoming,
+                Err(error) => {
+                    debug!(%error, "listener stopped");
+                    return;
+                }
+            };
+            let shared = self.clone();
+            tokio::spawn(async move {
+                let link = match incoming.handshake().await {
+                    Ok(link) => link,
+                    Err(error) => {
+                        debug!(%error, "inbound handshake failed");
+                        return;
+                    }
+                };
+                let up = LinkUp {
+                    remote_identity: link.info.remote_identity,
+                    remote_addr: link.info.remote_addr,
+                    exporter: link.info.exporter,
+                };
+                let mut state = shared.lock();
+                let id = state.node.accept_link(now(), up);
+                shared.start_link(&mut state, id, link);
+                shared.flush(&mut state);
+            });
+        }
+    }
+
+    /// Fires the core's timeouts until aborted.
+    pub(crate) async fn timer_loop(self: Arc<Self>) {
+        loop {
+            let deadline = self.lock().node.poll_timeout();
+            let changed = self.timer.notified();
+            match deadline {
+                Some(deadline) => {
+                    tokio::select! {
+                        () = tokio::time::sleep_until(deadline.into()) => {
+                            self.with(|state| state.node.handle_timeout(now()));
+                        }
+                        () = changed => {}
+                    }
+                }
+                None => changed.await,
+            }
+        }
+    }
+}
+
+async fn dial(shared: Arc<Shared>, id: LinkId, address: PeerAddress) {
+    let result = shared
+        .transport
+        .dial(address.socket, address.identity)
+        .await;
+    let mut state = shared.lock();
+    let close_requested = match state.links.get(&id) {
+        Some(LinkSlot::Dialing { close_requested }) => *close_requested,
+        _ => return, // the node shut down meanwhile
+    };
+    match result {
+        Ok(_) if close_requested => {
+            state.links.remove(&id);
+            state
+                .node
+                .handle_link_closed(now(), id, LinkCloseReason::Closed);
+        }
+        Ok(link) => {
+            let up = LinkUp {
+                remote_identity: link.info.remote_identity,
+                remote_addr: link.info.remote_addr,
+                exporter: link.info.exporter,
+            };
+            shared.start_link(&mut state, id, link);
+            state.node.handle_link_up(now(), id, up);
+        }
+        Err(error) => {
+            debug!(%error, "dial failed");
+            state.links.remove(&id);
+            let reason = transport::dial_failure(&error, address.identity);
+            state.node.handle_link_closed(now(), id, reason);
+        }
+    }
+    shared.flush(&mut state);
+}
+
+async fn read_loop(shared: Arc<Shared>, id: LinkId, mut reader: LinkReader) {
+    loop {
+        match reader.read_frame().await {
+            Ok(Some(frame)) => shared.with(|state| state.node.handle_frame(now(), id, frame)),
+            Ok(None) => return shared.link_ended(id, LinkCloseReason::Closed),
+            Err(error) => {
+                debug!(%error, "link read failed");
+                return shared.link_ended(id, transport::read_failure(&error));
+            }
+        }
+    }
+}
+
+/// What a writer does next.
+enum WriterStep {
+    Write,
+    Close,
+    Wait,
+    Stop,
+}
+
+async fn write_loop(shared: Arc<Shared>, id: LinkId, mut writer: LinkWriter, wake: Arc<Notify>) {
+    let mut batch: Vec<Bytes> = Vec::new();
+    loop {
+        let step = {
+            let mut state = shared.lock();
+            let mut bytes = 0;
+            while bytes < MAX_BATCH_BYTES {
+                let Some(frame) = state.node.poll_transmit(id) else {
+                    break;
+                };
+                bytes += frame.len();
+                batch.push(frame);
+            }
+            match state.links.get(&id) {
+                None => WriterStep::Stop,
+                Some(_) if !batch.is_empty() => WriterStep::Write,
+                Some(LinkSlot::Up { closing: true, .. }) => WriterStep::Close,
+                Some(_) => WriterStep::Wait,
+            }
+        };
+        match step {
+            WriterStep::Write => {
+                shared.room.notify_waiters();
+                let written = writer.write_frames(&batch).await;
+                batch.clear();
+                if let Err(error) = written {
+                    debug!(%error, "link write failed");
+                    return shared.link_ended(id, LinkCloseReason::Lost);
+                }
+            }
+            WriterStep::Close => {
+                if let Err(error) = writer.close().await {
+                    debug!(%error, "link close was not clean");
+                }
+                return shared.link_ended(id, LinkCloseReason::Closed);
+            }
+            WriterStep::Wait => wake.notified().await,
+            WriterStep::Stop => return,
+        }
+    }
+}

@@ -1,0 +1,33 @@
+//! Errors of the runtime's own operations; the core's errors are re-exported as they are.
+
+use peergraph_transport::{IdentityError, TransportError};
+
+/// The node could not be built.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// The identity could not be generated, read or stored.
+    #[error("identity unavailable")]
+    Identity(#[from] IdentityError),
+    /// The transport rejected its configuration.
+    #[error("transport configuration rejected")]
+    Transport(#[from] TransportError),
+    /// `PeerGraph::new` was called outside a tokio runtime.
+    #[error("a tokio runtime is required")]
+    NoRuntime,
+}
+
+/// `listen` failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ListenError {
+    /// No `startup` is outstanding.
+    #[error("the node is not initialized: call startup first")]
+    NotInitialized,
+    /// The node already listens (`PEER_E_ALREADY_LISTENING`).
+    #[error("the node already listens on {0}")]
+    AlreadyListening(std::net::SocketAddr),
+    /// The address could not be bound (`PEER_E_UNABLE_TO_LISTEN`).
+    #[error("unable to listen")]
+    UnableToListen(#[source] std::io::Error),
+}

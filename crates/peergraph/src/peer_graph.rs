@@ -1,0 +1,293 @@
+//! `PeerGraph`: one node, its public async API, and the tasks that drive it.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use peergraph_core::{
+    CloseError, ConnectionId, ConnectionInfo, ConnectionKinds, EnumError, EventType, GraphConfig,
+    GraphError, GraphHandle, HandleError, Node, NodeInfo, NotInitialized, OpenError, PeerAddress,
+    PeerIdentity, RegisterError, SendError, StartupError, VersionData,
+};
+use peergraph_transport::Identity;
+use tokio::task::AbortHandle;
+
+use crate::config::{Config, IdentitySource};
+use crate::driver::{Shared, now};
+use crate::error::{BuildError, ListenError};
+use crate::events::EventStream;
+use crate::transport::{Transport, TransportKind};
+
+/// A peergraph node: the Windows Peer Graphing direct-connection API over real links.
+///
+/// Cheap to clone; every clone is the same node. The node's tasks stop when the last clone is
+/// dropped, after a final shutdown that tells every peer.
+///
+/// Methods that return at once never wait on the network; `listen` waits for the bind and
+/// `send_data` waits for room in the connection's send queue. Outcomes of connections arrive
+/// as events on the streams from [`register_event`](Self::register_event).
+#[derive(Clone)]
+pub struct PeerGraph {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    shared: Arc<Shared>,
+    identity: PeerIdentity,
+    transport: TransportKind,
+    timer: AbortHandle,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.timer.abort();
+        let mut state = self.shared.lock();
+        while state.node.shutdown().is_ok() {}
+        if let Some((_, listener)) = state.listener.take() {
+            listener.abort();
+        }
+        self.shared.flush(&mut state);
+        Shared::wake_all_streams(&mut state);
+    }
+}
+
+impl PeerGraph {
+    /// Builds a node (identity, transport, core) inside the current tokio runtime. Like the
+    /// Windows library, it needs [`startup`](Self::startup) before anything else.
+    pub fn new(config: Config) -> Result<Self, BuildError> {
+        tokio::runtime::Handle::try_current().map_err(|_| BuildError::NoRuntime)?;
+        let identity = match &config.identity {
+            IdentitySource::Ephemeral => Identity::generate()?,
+            IdentitySource::Directory(dir) => Identity::load_or_generate(dir)?,
+        };
+        let transport = Transport::new(config.transport, &identity, config.transport_config())?;
+        let mut node_config = config.node.clone();
+        if !config.deterministic_seed {
+            node_config.rng_seed = fresh_seed(&identity.peer_identity());
+        }
+        let shared = Shared::new(Node::new(node_config), transport);
+        let timer = tokio::spawn(shared.clone().timer_loop()).abort_handle();
+        Ok(Self {
+            inner: Arc::new(Inner {
+                shared,
+                identity: identity.peer_identity(),
+                transport: config.transport,
+                timer,
+            }),
+        })
+    }
+
+    fn shared(&self) -> &Arc<Shared> {
+        &self.inner.shared
+    }
+
+    /// This node's verified identity, as peers see it.
+    pub fn identity(&self) -> PeerIdentity {
+        self.inner.identity
+    }
+
+    /// The transport this node uses.
+    pub fn transport(&self) -> TransportKind {
+        self.inner.transport
+    }
+
+    /// Starts one use of the library (`PeerGraphStartup`); counted.
+    pub fn startup(&self, version: u16) -> Result<VersionData, StartupError> {
+        self.shared().with(|state| state.node.startup(version))
+    }
+
+    /// Ends one use (`PeerGraphShutdown`); the last one closes every graph and connection
+    /// (peers see `Disconnected`), ends every event stream and stops listening.
+    pub fn shutdown(&self) -> Result<(), NotInitialized> {
+        self.shared().with(|state| {
+            state.node.shutdown()?;
+            if !state.node.is_initialized() {
+                if let Some((_, listener)) = state.listener.take() {
+                    listener.abort();
+                }
+                Shared::wake_all_streams(state);
+            }
+            Ok(())
+        })
+    }
+
+    /// Accepts direct connections on `addr` (port 0 picks a free port); returns the bound
+    /// address. One listener serves every graph of the node.
+    pub async fn listen(&self, addr: SocketAddr) -> Result<SocketAddr, ListenError> {
+        {
+            let state = self.shared().lock();
+            if !state.node.is_initialized() {
+                return Err(ListenError::NotInitialized);
+            }
+            if let Some((bound, _)) = state.listener {
+                return Err(ListenError::AlreadyListening(bound));
+            }
+        }
+        let listener = self
+            .shared()
+            .transport
+            .listen(addr)
+            .await
+            .map_err(ListenError::UnableToListen)?;
+        let bound = listener.local_addr();
+        let task = tokio::spawn(self.shared().clone().accept_loop(listener)).abort_handle();
+        self.shared().with(|state| {
+            if let Err(NotInitialized) = state.node.set_listening(true) {
+                task.abort();
+                return Err(ListenError::NotInitialized);
+            }
+            state.listener = Some((bound, task));
+            Ok(bound)
+        })
+    }
+
+    /// The address the node listens on, if it does.
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.shared()
+            .lock()
+            .listener
+            .as_ref()
+            .map(|(addr, _)| *addr)
+    }
+
+    /// Creates a graph (`PeerGraphCreate`).
+    pub fn create_graph(&self, config: GraphConfig) -> Result<GraphHandle, GraphError> {
+        self.shared().with(|state| state.node.create_graph(config))
+    }
+
+    /// Joins a graph (`PeerGraphOpen`).
+    pub fn open_graph(&self, config: GraphConfig) -> Result<GraphHandle, GraphError> {
+        self.shared().with(|state| state.node.open_graph(config))
+    }
+
+    /// Closes a graph (`PeerGraphClose`): its connections end on both sides and its event
+    /// streams end.
+    pub fn close_graph(&self, graph: GraphHandle) -> Result<(), HandleError> {
+        self.shared().with(|state| {
+            state.node.close_graph(graph)?;
+            Shared::wake_all_streams(state);
+            Ok(())
+        })
+    }
+
+    /// Registers for event types on a graph (`PeerGraphRegisterEvent`); each stream gets its
+    /// own copy of every matching event.
+    pub fn register_event(
+        &self,
+        graph: GraphHandle,
+        event_types: &[EventType],
+    ) -> Result<EventStream, RegisterError> {
+        let registration = self
+            .shared()
+            .with(|state| state.node.register_event(graph, event_types))?;
+        Ok(EventStream::new(self.shared().clone(), registration))
+    }
+
+    /// Starts a direct connection (`PeerGraphOpenDirectConnection`). Returns its id at once; the
+    /// outcome arrives as one `DirectConnection` event with that id.
+    pub fn open_direct_connection(
+        &self,
+        graph: GraphHandle,
+        peer_id: &str,
+        address: PeerAddress,
+    ) -> Result<ConnectionId, OpenError> {
+        self.shared().with(|state| {
+            state
+                .node
+                .open_direct_connection(now(), graph, peer_id, address)
+        })
+    }
+
+    /// Queues a typed message (`PeerGraphSendData`), waiting while the connection's send queue
+    /// is full. Returns once queued; there is no acknowledgement.
+    pub async fn send_data(
+        &self,
+        graph: GraphHandle,
+        connection: ConnectionId,
+        type_id: [u8; 16],
+        data: impl Into<Bytes>,
+    ) -> Result<(), SendError> {
+        let data = data.into();
+        loop {
+            let room = self.shared().room.notified();
+            tokio::pin!(room);
+            room.as_mut().enable();
+            match self.try_send_data(graph, connection, type_id, data.clone()) {
+                Err(SendError::QueueFull { .. }) => room.await,
+                result => return result,
+            }
+        }
+    }
+
+    /// Queues a typed message, or fails with [`SendError::QueueFull`] at once when the
+    /// connection's send queue cannot take it.
+    pub fn try_send_data(
+        &self,
+        graph: GraphHandle,
+        connection: ConnectionId,
+        type_id: [u8; 16],
+        data: impl Into<Bytes>,
+    ) -> Result<(), SendError> {
+        let data = data.into();
+        self.shared().with(|state| {
+            state
+                .node
+                .send_data(now(), graph, connection, type_id, data)
+        })
+    }
+
+    /// Closes a direct connection (`PeerGraphCloseDirectConnection`); both sides get one
+    /// `Disconnected` event, after the data queued before it.
+    pub fn close_direct_connection(
+        &self,
+        graph: GraphHandle,
+        connection: ConnectionId,
+    ) -> Result<(), CloseError> {
+        self.shared()
+            .with(|state| state.node.close_direct_connection(graph, connection))
+    }
+
+    /// Lists a graph's connections (`PeerGraphEnumConnections`).
+    pub fn enum_connections(
+        &self,
+        graph: GraphHandle,
+        kinds: ConnectionKinds,
+    ) -> Result<Vec<ConnectionInfo>, EnumError> {
+        self.shared().lock().node.enum_connections(graph, kinds)
+    }
+
+    /// The local node in a graph (`PeerGraphGetNodeInfo(0)`).
+    pub fn node_info(&self, graph: GraphHandle) -> Result<NodeInfo, HandleError> {
+        self.shared().lock().node.node_info(graph)
+    }
+
+    /// The address peers should dial to reach this node as `peer_id`, with its identity pinned,
+    /// once it listens: `peer_id@addr#identity`.
+    pub fn locator(&self, peer_id: &str) -> Option<crate::PeerLocator> {
+        let socket = self.local_addr()?;
+        Some(crate::PeerLocator {
+            peer_id: peer_id.to_owned(),
+            address: PeerAddress::pinned(socket, self.identity()),
+        })
+    }
+}
+
+impl std::fmt::Debug for PeerGraph {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PeerGraph")
+            .field("identity", &self.inner.identity)
+            .field("transport", &self.inner.transport)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A node-id seed that differs between nodes and runs: the identity mixed with the wall clock.
+fn fresh_seed(identity: &PeerIdentity) -> u64 {
+    let mut seed = [0u8; 8];
+    seed.copy_from_slice(&identity.as_bytes()[..8]);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    u64::from_le_bytes(seed) ^ nanos
+}

@@ -1,0 +1,124 @@
+//! Nodes on loopback for the conformance suite, and waits that fail instead of hanging.
+
+#![allow(dead_code, unreachable_pub, clippy::unwrap_used)]
+
+use std::future::Future;
+use std::time::Duration;
+
+use peergraph::{
+    Config, ConnectionId, ConnectionStatus, EventStream, EventType, GraphConfig, GraphEvent,
+    GraphHandle, IncomingData, PEER_GRAPH_VERSION, PeerGraph, PeerLocator, TransportKind,
+};
+
+pub const GRAPH: &str = "conformance";
+pub const TYPE_A: [u8; 16] = *b"conformance-type";
+pub const EVENTS: &[EventType] = &[
+    EventType::DirectConnection,
+    EventType::IncomingData,
+    EventType::StatusChanged,
+];
+
+/// How long any single expected thing may take before the test fails.
+pub const PATIENCE: Duration = Duration::from_secs(20);
+
+pub async fn within<T>(what: &str, future: impl Future<Output = T>) -> T {
+    tokio::time::timeout(PATIENCE, future)
+        .await
+        .unwrap_or_else(|_| panic!("timed out: {what}"))
+}
+
+pub struct TestNode {
+    pub node: PeerGraph,
+    pub graph: GraphHandle,
+    pub events: EventStream,
+    pub peer_id: String,
+}
+
+impl TestNode {
+    pub async fn new(kind: TransportKind, peer_id: &str) -> Self {
+        Self::with_graph(kind, GraphConfig::new(GRAPH, peer_id)).await
+    }
+
+    pub async fn with_graph(kind: TransportKind, graph: GraphConfig) -> Self {
+        Self::with_config(Config::new(kind), graph).await
+    }
+
+    pub async fn with_config(config: Config, graph: GraphConfig) -> Self {
+        let node = PeerGraph::new(config).unwrap();
+        node.startup(PEER_GRAPH_VERSION).unwrap();
+        node.listen("127.0.0.1:0".parse().unwrap()).await.unwrap();
+        let peer_id = graph.peer_id.clone();
+        let graph = node.create_graph(graph).unwrap();
+        let events = node.register_event(graph, EVENTS).unwrap();
+        Self {
+            node,
+            graph,
+            events,
+            peer_id,
+        }
+    }
+
+    pub fn locator(&self) -> PeerLocator {
+        self.node.locator(&self.peer_id).unwrap()
+    }
+
+    pub fn open_to(&self, target: &TestNode) -> ConnectionId {
+        let locator = target.locator();
+        self.node
+            .open_direct_connection(self.graph, &locator.peer_id, locator.address)
+            .unwrap()
+    }
+
+    /// The next connection event for `id`, skipping everything else.
+    pub async fn change_for(&mut self, id: ConnectionId) -> ConnectionStatus {
+        within("a connection event", async {
+            loop {
+                match self.events.next().await.expect("stream open") {
+                    GraphEvent::DirectConnection(change) if change.connection == id => {
+                        return change.status;
+                    }
+                    _ => {}
+                }
+            }
+        })
+        .await
+    }
+
+    /// The next `Connected` event for any id (an inbound connection).
+    pub async fn accepted(&mut self) -> ConnectionId {
+        within("an inbound connection", async {
+            loop {
+                if let GraphEvent::DirectConnection(change) =
+                    self.events.next().await.expect("open")
+                {
+                    if matches!(change.status, ConnectionStatus::Connected(_)) {
+                        return change.connection;
+                    }
+                }
+            }
+        })
+        .await
+    }
+
+    pub async fn incoming(&mut self) -> IncomingData {
+        within("incoming data", async {
+            loop {
+                if let GraphEvent::IncomingData(data) = self.events.next().await.expect("open") {
+                    return data;
+                }
+            }
+        })
+        .await
+    }
+}
+
+/// Opens `from` -> `to` and waits for both ends; returns (initiator id, acceptor id).
+pub async fn connect(from: &mut TestNode, to: &mut TestNode) -> (ConnectionId, ConnectionId) {
+    let id = from.open_to(to);
+    let status = from.change_for(id).await;
+    assert!(
+        matches!(status, ConnectionStatus::Connected(_)),
+        "{status:?}"
+    );
+    (id, to.accepted().await)
+}
