@@ -1,7 +1,5 @@
 //! One error enum per operation. Every variant is named; none carries free text.
 
-use crate::identity::PeerIdentity;
-
 /// Which part of an argument was wrong.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -186,11 +184,8 @@ pub enum LinkCloseReason {
     Lost,
     /// The address could not be reached (only before the link came up).
     Unreachable,
-    /// TLS or identity verification failed; `expected` is the pinned identity, if any.
-    NotAuthenticated {
-        /// The identity the dial pinned, if any.
-        expected: Option<PeerIdentity>,
-    },
+    /// TLS or identity verification failed (only before the link came up).
+    NotAuthenticated(crate::event::AuthFailure),
     /// The transport's own handshake did not finish in time.
     TimedOut,
     /// The peer sent a frame longer than [`Limits::max_frame_len`](crate::Limits::max_frame_len).

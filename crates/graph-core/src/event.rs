@@ -147,9 +147,9 @@ pub enum FailReason {
     /// The target has no such graph and peer, no `DirectConnection` registration, or is at a limit.
     #[error("the target refused the connection")]
     Refused,
-    /// Authentication failed: TLS, a pinned identity, or the graph membership proof.
-    #[error("the connection could not be authenticated")]
-    NotAuthenticated,
+    /// Authentication failed; the cause says which check.
+    #[error("the connection could not be authenticated: {0}")]
+    NotAuthenticated(AuthFailure),
     /// The address could not be reached.
     #[error("the address could not be reached")]
     Unreachable,
@@ -168,6 +168,21 @@ pub enum FailReason {
     /// The application closed the connection before it was established.
     #[error("the connection was closed before it was established")]
     Cancelled,
+}
+
+/// Which authentication check failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
+#[non_exhaustive]
+pub enum AuthFailure {
+    /// The remote proved an identity other than the one pinned in the address.
+    #[error("the peer's identity is not the pinned one")]
+    IdentityMismatch,
+    /// TLS failed: no valid certificate, bad handshake signature, wrong protocol.
+    #[error("the TLS handshake failed")]
+    Tls,
+    /// The graph membership proof (graph secret) did not verify, on either side.
+    #[error("the graph membership proof did not verify")]
+    MembershipProof,
 }
 
 /// Why an established connection ended.

@@ -8,8 +8,8 @@ use peergraph_proto::v1 as wire;
 
 use crate::error::LinkCloseReason;
 use crate::event::{
-    ConnectionStatus, Direction, DisconnectReason, EventType, FailReason, IncomingData,
-    ProtocolViolation,
+    AuthFailure, ConnectionStatus, Direction, DisconnectReason, EventType, FailReason,
+    IncomingData, ProtocolViolation,
 };
 use crate::frame::{self, CloseReason, Inbound, RefuseReason};
 use crate::ids::{LinkId, NodeId};
@@ -100,7 +100,9 @@ impl Node {
             (LinkState::AwaitingAccept, Inbound::Accept(accept)) => self.on_accept(link_id, accept),
             (LinkState::AwaitingAccept, Inbound::Refuse(reason)) => {
                 let reason = match reason {
-                    RefuseReason::NotAuthenticated => FailReason::NotAuthenticated,
+                    RefuseReason::NotAuthenticated => {
+                        FailReason::NotAuthenticated(AuthFailure::MembershipProof)
+                    }
                     RefuseReason::UnsupportedVersion => FailReason::UnsupportedVersion,
                     RefuseReason::Refused | RefuseReason::Unspecified => FailReason::Refused,
                 };
@@ -137,7 +139,7 @@ impl Node {
             (LinkState::Dialing | LinkState::AwaitingAccept, reason) => {
                 Some(ConnectionStatus::Failed(match reason {
                     LinkCloseReason::Unreachable => FailReason::Unreachable,
-                    LinkCloseReason::NotAuthenticated { .. } => FailReason::NotAuthenticated,
+                    LinkCloseReason::NotAuthenticated(cause) => FailReason::NotAuthenticated(cause),
                     LinkCloseReason::TimedOut => FailReason::TimedOut,
                     LinkCloseReason::FrameTooLarge => {
                         FailReason::ProtocolViolation(ProtocolViolation::FrameTooLarge)
@@ -251,7 +253,9 @@ impl Node {
         if !verified {
             return self.end_link(
                 link_id,
-                Some(ConnectionStatus::Failed(FailReason::NotAuthenticated)),
+                Some(ConnectionStatus::Failed(FailReason::NotAuthenticated(
+                    AuthFailure::MembershipProof,
+                ))),
                 Some(CloseReason::Application),
             );
         }

@@ -66,8 +66,8 @@ pub use error::{
     LinkCloseReason, NotInitialized, OpenError, RegisterError, SendError, StartupError,
 };
 pub use event::{
-    ConnectionChange, ConnectionStatus, Direction, DisconnectReason, EventType, FailReason,
-    GraphEvent, IncomingData, ProtocolViolation, RemotePeer,
+    AuthFailure, ConnectionChange, ConnectionStatus, Direction, DisconnectReason, EventType,
+    FailReason, GraphEvent, IncomingData, ProtocolViolation, RemotePeer,
 };
 pub use identity::{ParseIdentityError, PeerIdentity};
 pub use ids::{ConnectionId, GraphHandle, LinkId, NodeId, RegistrationHandle};

@@ -10,9 +10,9 @@ use std::time::Duration;
 use bytes::Bytes;
 use common::{GRAPH, TYPE_A, World, peer};
 use peergraph_core::{
-    CloseError, ConnectionKinds, ConnectionState, ConnectionStatus, Direction, DisconnectReason,
-    EnumError, EventType, FailReason, GraphConfig, GraphEvent, GraphStatus, NodeConfig, OpenError,
-    PeerAddress, SendError,
+    AuthFailure, CloseError, ConnectionKinds, ConnectionState, ConnectionStatus, Direction,
+    DisconnectReason, EnumError, EventType, FailReason, GraphConfig, GraphEvent, GraphStatus,
+    NodeConfig, OpenError, PeerAddress, SendError,
 };
 use peergraph_sim::{Cluster, NetConfig};
 
@@ -156,7 +156,9 @@ fn a_pinned_identity_that_does_not_match_fails_not_authenticated() {
     world.cluster.settle().unwrap();
     assert_eq!(
         world.changes_for(0, id),
-        [ConnectionStatus::Failed(FailReason::NotAuthenticated)]
+        [ConnectionStatus::Failed(FailReason::NotAuthenticated(
+            AuthFailure::IdentityMismatch
+        ))]
     );
     assert!(matches!(
         world.changes_for(0, ok)[..],

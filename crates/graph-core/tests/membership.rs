@@ -5,7 +5,7 @@
 mod common;
 
 use common::{GRAPH, World};
-use peergraph_core::{ConnectionKinds, ConnectionStatus, FailReason, GraphConfig};
+use peergraph_core::{AuthFailure, ConnectionKinds, ConnectionStatus, FailReason, GraphConfig};
 use peergraph_sim::Cluster;
 
 fn world(secrets: [Option<&'static str>; 2]) -> World {
@@ -54,7 +54,9 @@ fn a_wrong_secret_fails_not_authenticated_and_the_target_sees_nothing() {
     let (statuses, mut world) = outcome([Some("guess"), Some("s3cret")]);
     assert_eq!(
         statuses,
-        [ConnectionStatus::Failed(FailReason::NotAuthenticated)]
+        [ConnectionStatus::Failed(FailReason::NotAuthenticated(
+            AuthFailure::MembershipProof
+        ))]
     );
     assert_target_saw_nothing(&mut world);
 }
@@ -64,7 +66,9 @@ fn a_missing_secret_fails_not_authenticated_and_the_target_sees_nothing() {
     let (statuses, mut world) = outcome([None, Some("s3cret")]);
     assert_eq!(
         statuses,
-        [ConnectionStatus::Failed(FailReason::NotAuthenticated)]
+        [ConnectionStatus::Failed(FailReason::NotAuthenticated(
+            AuthFailure::MembershipProof
+        ))]
     );
     assert_target_saw_nothing(&mut world);
 }
@@ -74,7 +78,9 @@ fn a_secret_the_target_does_not_hold_fails_not_authenticated() {
     let (statuses, mut world) = outcome([Some("s3cret"), None]);
     assert_eq!(
         statuses,
-        [ConnectionStatus::Failed(FailReason::NotAuthenticated)]
+        [ConnectionStatus::Failed(FailReason::NotAuthenticated(
+            AuthFailure::MembershipProof
+        ))]
     );
     assert_target_saw_nothing(&mut world);
 }

@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use peergraph_core::{
-    GraphEvent, LinkCloseReason, LinkCommand, LinkId, LinkUp, Node, NodeConfig, PEER_GRAPH_VERSION,
-    PeerAddress, PeerIdentity, RegistrationHandle,
+    AuthFailure, GraphEvent, LinkCloseReason, LinkCommand, LinkId, LinkUp, Node, NodeConfig,
+    PEER_GRAPH_VERSION, PeerAddress, PeerIdentity, RegistrationHandle,
 };
 
 use crate::rng::SimRng;
@@ -339,9 +339,9 @@ impl Cluster {
                     .identity
                     .is_some_and(|id| id != self.nodes[target].identity) =>
             {
-                Some(LinkCloseReason::NotAuthenticated {
-                    expected: address.identity,
-                })
+                Some(LinkCloseReason::NotAuthenticated(
+                    AuthFailure::IdentityMismatch,
+                ))
             }
             Some(_) => None,
         };

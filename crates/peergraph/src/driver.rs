@@ -254,7 +254,7 @@ async fn dial(shared: Arc<Shared>, id: LinkId, address: PeerAddress) {
         Err(error) => {
             debug!(%error, "dial failed");
             state.links.remove(&id);
-            let reason = transport::dial_failure(&error, address.identity);
+            let reason = transport::dial_failure(&error);
             state.node.handle_link_closed(now(), id, reason);
         }
     }

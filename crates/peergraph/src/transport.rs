@@ -4,9 +4,10 @@ use std::io;
 use std::net::SocketAddr;
 
 use bytes::Bytes;
-use peergraph_core::{LinkCloseReason, PeerIdentity};
+use peergraph_core::{AuthFailure, LinkCloseReason, PeerIdentity};
 use peergraph_transport::{
-    AcceptError, DialError, Identity, LinkError, LinkInfo, TransportConfig, TransportError,
+    AcceptError, AuthError, DialError, Identity, LinkError, LinkInfo, TransportConfig,
+    TransportError,
 };
 use peergraph_transport_quic as quic;
 use peergraph_transport_tcp as tcp;
@@ -182,11 +183,14 @@ impl LinkWriter {
 }
 
 /// How the core should read a failed dial.
-pub(crate) fn dial_failure(error: &DialError, expected: Option<PeerIdentity>) -> LinkCloseReason {
+pub(crate) fn dial_failure(error: &DialError) -> LinkCloseReason {
     match error {
         DialError::Unreachable(_) => LinkCloseReason::Unreachable,
         DialError::TimedOut => LinkCloseReason::TimedOut,
-        DialError::NotAuthenticated(_) => LinkCloseReason::NotAuthenticated { expected },
+        DialError::NotAuthenticated(AuthError::IdentityMismatch { .. }) => {
+            LinkCloseReason::NotAuthenticated(AuthFailure::IdentityMismatch)
+        }
+        DialError::NotAuthenticated(_) => LinkCloseReason::NotAuthenticated(AuthFailure::Tls),
         _ => LinkCloseReason::Lost,
     }
 }

@@ -10,10 +10,11 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use peergraph::{
-    Config, ConnectionKinds, ConnectionState, ConnectionStatus, Direction, DisconnectReason,
-    EnumError, EventError, EventType, FailReason, GraphConfig, GraphError, GraphEvent, GraphStatus,
-    HandleError, ListenError, NotInitialized, OpenError, PEER_GRAPH_VERSION, PeerAddress,
-    PeerGraph, ProtocolViolation, RegisterError, SendError, StartupError, TransportKind,
+    AuthFailure, Config, ConnectionKinds, ConnectionState, ConnectionStatus, Direction,
+    DisconnectReason, EnumError, EventError, EventType, FailReason, GraphConfig, GraphError,
+    GraphEvent, GraphStatus, HandleError, ListenError, NotInitialized, OpenError,
+    PEER_GRAPH_VERSION, PeerAddress, PeerGraph, ProtocolViolation, RegisterError, SendError,
+    StartupError, TransportKind,
 };
 use support::{GRAPH, TYPE_A, TestNode, connect, within};
 
@@ -485,7 +486,7 @@ async fn a_pinned_identity_that_differs_fails_not_authenticated(kind: TransportK
         .unwrap();
     assert_eq!(
         alice.change_for(id).await,
-        ConnectionStatus::Failed(FailReason::NotAuthenticated)
+        ConnectionStatus::Failed(FailReason::NotAuthenticated(AuthFailure::IdentityMismatch))
     );
     assert_eq!(bob.events.try_next(), Ok(None));
 }
@@ -515,7 +516,7 @@ async fn a_wrong_graph_secret_fails_and_the_target_sees_nothing(kind: TransportK
     let id = alice.open_to(&bob);
     assert_eq!(
         alice.change_for(id).await,
-        ConnectionStatus::Failed(FailReason::NotAuthenticated)
+        ConnectionStatus::Failed(FailReason::NotAuthenticated(AuthFailure::MembershipProof))
     );
     assert_eq!(bob.events.try_next(), Ok(None));
 }
@@ -525,7 +526,7 @@ async fn a_missing_graph_secret_fails_and_the_target_sees_nothing(kind: Transpor
     let id = alice.open_to(&bob);
     assert_eq!(
         alice.change_for(id).await,
-        ConnectionStatus::Failed(FailReason::NotAuthenticated)
+        ConnectionStatus::Failed(FailReason::NotAuthenticated(AuthFailure::MembershipProof))
     );
     assert_eq!(bob.events.try_next(), Ok(None));
 }
