@@ -46,7 +46,7 @@ pub struct Limits {
     /// [`SendError::QueueFull`](crate::SendError::QueueFull). A single message always fits an
     /// empty queue. Default 32 MiB.
     pub max_queued_bytes_per_connection: usize,
-    /// Events held for one registration before non-terminal events are dropped and counted
+    /// Events held for one registration before data and status events are dropped and counted
     /// (see [`GraphEvent::EventsDropped`](crate::GraphEvent::EventsDropped)). Default 65,536.
     pub max_queued_events_per_registration: usize,
     /// Graphs open at once on one node. Default 64.

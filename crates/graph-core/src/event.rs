@@ -67,8 +67,8 @@ pub enum GraphEvent {
     DirectConnection(ConnectionChange),
     /// A message arrived on a direct connection.
     IncomingData(IncomingData),
-    /// The registration's queue was full and this many non-terminal events were dropped at this
-    /// point of the stream. Terminal connection events are never dropped.
+    /// The registration's queue was full and this many data or status events were dropped at
+    /// this point of the stream. Connection events are never dropped.
     EventsDropped {
         /// How many events were lost.
         count: u64,

@@ -369,7 +369,9 @@ impl Node {
             return;
         };
         let limit = self.config.limits.max_queued_events_per_registration;
-        let terminal = event.is_terminal();
+        // Connection events are bounded by the connection limit (two per id), and losing one
+        // would leave the application wrong about which connections exist.
+        let exempt = matches!(event, GraphEvent::DirectConnection(_));
         for handle in &state.registrations {
             let Some(registration) = self.registrations.get_mut(handle.0) else {
                 continue;
@@ -377,7 +379,7 @@ impl Node {
             if registration.mask & kind.bit() == 0 {
                 continue;
             }
-            if registration.queue.len() >= limit && !terminal {
+            if registration.queue.len() >= limit && !exempt {
                 registration.dropped += 1;
                 continue;
             }
