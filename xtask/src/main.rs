@@ -3,10 +3,12 @@
 //! ```text
 //! cargo xtask codegen [--check]   regenerate proto/src/generated (or fail if it is stale)
 //! cargo xtask test                run every test: nextest across the workspace, then doctests
+//! cargo xtask bench [--quick]     run the criterion benches, print and save the figures
 //! cargo xtask ci [--no-deny]      fmt, clippy, codegen --check, test, cargo-deny; stops at the
 //!                                 first failing step
 //! ```
 
+mod bench;
 mod checks;
 mod codegen;
 
@@ -19,6 +21,7 @@ const USAGE: &str = "usage: cargo xtask <command>
 commands:
   codegen [--check]   regenerate proto/src/generated (--check: fail if it is stale)
   test                cargo nextest across the workspace, then doctests
+  bench [--quick]     criterion benches, then target/bench/summary.json (--quick: short runs)
   ci [--no-deny]      every check CI runs, in order (--no-deny: skip cargo-deny)";
 
 fn main() -> Result<()> {
@@ -32,6 +35,10 @@ fn main() -> Result<()> {
         "codegen" => {
             expect_flags(&flags, &["--check"])?;
             codegen::run(&root, flags.contains(&"--check"))
+        }
+        "bench" => {
+            expect_flags(&flags, &["--quick"])?;
+            bench::run(&root, flags.contains(&"--quick"))
         }
         "test" => {
             expect_flags(&flags, &[])?;
