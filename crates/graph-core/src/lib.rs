@@ -48,6 +48,7 @@ mod config;
 mod error;
 mod event;
 mod frame;
+mod id_hash;
 mod identity;
 mod ids;
 mod info;

@@ -1,6 +1,6 @@
 //! The node: one instance of the library, holding graphs, registrations and links.
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeSet, VecDeque};
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -15,6 +15,7 @@ use crate::event::{
     GraphEvent, IncomingData,
 };
 use crate::frame::{self, CloseReason};
+use crate::id_hash::IdMap;
 use crate::ids::{ConnectionId, GraphHandle, LinkId, NodeId, RegistrationHandle};
 use crate::info::{
     ConnectionInfo, ConnectionKind, ConnectionKinds, ConnectionState, GraphConfig, LinkCommand,
@@ -84,8 +85,8 @@ pub struct Node {
     rng: SplitMix64,
     pub(crate) graphs: Slots<Graph>,
     registrations: Slots<Registration>,
-    pub(crate) links: HashMap<LinkId, Link>,
-    pub(crate) connections: HashMap<ConnectionId, LinkId>,
+    pub(crate) links: IdMap<LinkId, Link>,
+    pub(crate) connections: IdMap<ConnectionId, LinkId>,
     next_link: u64,
     next_connection: u64,
     pub(crate) pending_handshakes: usize,
@@ -106,8 +107,8 @@ impl Node {
             now: None,
             graphs: Slots::new(),
             registrations: Slots::new(),
-            links: HashMap::new(),
-            connections: HashMap::new(),
+            links: IdMap::default(),
+            connections: IdMap::default(),
             next_link: 1,
             next_connection: 1,
             pending_handshakes: 0,
