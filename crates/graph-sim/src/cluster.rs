@@ -48,6 +48,8 @@ pub struct SimNode {
     pub identity: PeerIdentity,
     /// Every event taken from its registrations, in order.
     pub events: Vec<(RegistrationHandle, GraphEvent)>,
+    /// The virtual time at which each entry of `events` was taken (same index, same length).
+    pub event_times: Vec<Instant>,
     /// Whether dials to it are accepted.
     pub listening: bool,
     /// Whether the cluster takes events from its ready registrations into `events`; when false
@@ -168,6 +170,7 @@ impl Cluster {
                     addr: SocketAddr::from((Ipv4Addr::from(0x7f00_0000 | host), 7000)),
                     identity: PeerIdentity::from_spki_sha256(identity),
                     events: Vec::new(),
+                    event_times: Vec::new(),
                     listening: true,
                     drain_events: true,
                 }
@@ -216,8 +219,9 @@ impl Cluster {
         PeerAddress::pinned(self.nodes[index].addr, self.nodes[index].identity)
     }
 
-    /// Takes the events node `index` has seen so far.
+    /// Takes the events node `index` has seen so far (their times are dropped with them).
     pub fn take_events(&mut self, index: usize) -> Vec<(RegistrationHandle, GraphEvent)> {
+        self.nodes[index].event_times.clear();
         std::mem::take(&mut self.nodes[index].events)
     }
 
@@ -280,6 +284,7 @@ impl Cluster {
             progressed = true;
             while let Ok(Some(event)) = sim.node.take_event(registration) {
                 sim.events.push((registration, event));
+                sim.event_times.push(self.now);
             }
         }
         progressed
