@@ -1,0 +1,125 @@
+//! `peergraph listen`: accept direct connections, print texts, save files and confirm them.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use peergraph::{ConnectionId, GraphEvent, IncomingData};
+
+use crate::cli::ListenArgs;
+use crate::exit::{ErrorClass, Failure, Outcome};
+use crate::node::{LocalNode, hex, linger};
+use crate::save::IncomingFile;
+use crate::transfer::{Ack, Message, sha256};
+
+pub(crate) async fn run(args: ListenArgs) -> Outcome {
+    if !args.save_dir.is_dir() {
+        return Err(Failure::new(
+            ErrorClass::File,
+            format!(
+                "save directory {} is not a directory",
+                args.save_dir.display()
+            ),
+        ));
+    }
+    let mut local = LocalNode::start(&args.node, Some(args.listen)).await?;
+    print_listening(&local);
+    let mut files: HashMap<ConnectionId, IncomingFile> = HashMap::new();
+    let interrupt = tokio::signal::ctrl_c();
+    tokio::pin!(interrupt);
+    loop {
+        let event = tokio::select! {
+            event = local.next_event() => event?,
+            _ = &mut interrupt => break,
+        };
+        local.print(&event);
+        match event {
+            GraphEvent::IncomingData(data) => {
+                handle_data(&mut local, &mut files, &args.save_dir, data).await;
+            }
+            event if event.is_terminal() => {
+                if let GraphEvent::DirectConnection(change) = event {
+                    if let Some(file) = files.remove(&change.connection) {
+                        println!("[{}] transfer of {} abandoned", local.peer_id, file.name());
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    println!("[{}] interrupted: closing every connection", local.peer_id);
+    // The last shutdown disconnects every peer; dropping the node afterwards flushes it.
+    local.node.shutdown().map_err(Failure::other)?;
+    linger().await;
+    Ok(())
+}
+
+/// The line tests and users parse: `listening: PEER@ADDR#IDENTITY`.
+pub(crate) fn print_listening(local: &LocalNode) {
+    if let Some(locator) = local.locator() {
+        println!("listening: {locator}");
+    }
+}
+
+async fn handle_data(
+    local: &mut LocalNode,
+    files: &mut HashMap<ConnectionId, IncomingFile>,
+    save_dir: &Path,
+    data: IncomingData,
+) {
+    let me = local.peer_id.clone();
+    let connection = data.connection;
+    let from = local.peers.get(&connection).cloned().unwrap_or_default();
+    let reply = match Message::decode(data.type_id, data.data) {
+        Ok(Message::Text(text)) => {
+            println!("<{from}> {text}");
+            Some(Ack::Ok {
+                sha256: sha256(text.as_bytes()),
+            })
+        }
+        Ok(Message::FileStart { name, size }) => {
+            let file = IncomingFile::start(save_dir, &name, size).await;
+            println!(
+                "[{me}] receiving {} ({size} bytes) from {from}",
+                file.name()
+            );
+            files.insert(connection, file);
+            None
+        }
+        Ok(Message::FileChunk(chunk)) => {
+            if let Some(file) = files.get_mut(&connection) {
+                file.write(&chunk).await;
+            }
+            None
+        }
+        Ok(Message::FileEnd { sha256 }) => Some(match files.remove(&connection) {
+            Some(file) => {
+                let (name, target) = (file.name().to_owned(), file.target().to_owned());
+                let ack = file.finish(sha256).await;
+                match &ack {
+                    Ack::Ok { sha256 } => println!(
+                        "[{me}] saved {} from {from} (sha256 {})",
+                        target.display(),
+                        hex(sha256)
+                    ),
+                    Ack::Err(reason) => println!("[{me}] rejected {name} from {from}: {reason}"),
+                }
+                ack
+            }
+            None => Ack::Err("file end without a file start".into()),
+        }),
+        Ok(Message::Bye) => {
+            // The peer is done and waits for us to close: closing proves everything arrived.
+            let _ = local.node.close_direct_connection(local.graph, connection);
+            None
+        }
+        Ok(Message::Ack(_)) => None,
+        Err(_) => {
+            println!("[{me}] ignored an unknown message from {from}");
+            None
+        }
+    };
+    if let Some(ack) = reply {
+        // A peer gone meanwhile shows up as its Disconnected event.
+        let _ = local.send(connection, Message::Ack(ack)).await;
+    }
+}

@@ -1,0 +1,249 @@
+//! Starting a node from the command line, dialing a peer, and printing events readably.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use peergraph::{
+    Config, ConnectionId, ConnectionStatus, Direction, EventStream, EventType, GraphConfig,
+    GraphError, GraphEvent, GraphHandle, NodeConfig, PEER_GRAPH_VERSION, PeerGraph, PeerLocator,
+    RemotePeer,
+};
+
+use crate::cli::NodeArgs;
+use crate::exit::{ErrorClass, Failure};
+use crate::transfer::Message;
+
+/// The events every command needs.
+pub(crate) const EVENTS: &[EventType] = &[EventType::DirectConnection, EventType::IncomingData];
+
+/// One node with one graph and one event registration.
+pub(crate) struct LocalNode {
+    pub(crate) node: PeerGraph,
+    pub(crate) graph: GraphHandle,
+    pub(crate) events: EventStream,
+    pub(crate) peer_id: String,
+    /// The peer id at the other end of each connection, for readable output.
+    pub(crate) peers: HashMap<ConnectionId, String>,
+}
+
+impl LocalNode {
+    /// Builds a node from the shared options; listens on `listen` when given. The registration
+    /// exists before the listener so no early peer is refused.
+    pub(crate) async fn start(
+        args: &NodeArgs,
+        listen: Option<SocketAddr>,
+    ) -> Result<Self, Failure> {
+        if args.connect_timeout == 0 {
+            return Err(Failure::new(
+                ErrorClass::Usage,
+                "--connect-timeout must be at least 1",
+            ));
+        }
+        let mut graph = GraphConfig::new(&args.graph, &args.peer_id);
+        if let Some(path) = &args.secret_file {
+            graph = graph.with_secret(read_secret(path)?);
+        }
+        let mut node_config = NodeConfig::default();
+        node_config.timeouts.handshake = Duration::from_secs(args.connect_timeout);
+        let mut config = Config::new(args.transport.into()).with_node(node_config);
+        if let Some(dir) = &args.identity_dir {
+            config = config.with_identity_dir(dir);
+        }
+        let node = PeerGraph::new(config).map_err(Failure::other)?;
+        Self::with_graph(node, graph, listen).await
+    }
+
+    /// Starts `node` with `graph` and a registration for [`EVENTS`].
+    pub(crate) async fn with_graph(
+        node: PeerGraph,
+        graph: GraphConfig,
+        listen: Option<SocketAddr>,
+    ) -> Result<Self, Failure> {
+        node.startup(PEER_GRAPH_VERSION).map_err(Failure::other)?;
+        let peer_id = graph.peer_id.clone();
+        let graph = node.create_graph(graph).map_err(|error| match error {
+            GraphError::InvalidArgument { argument } => {
+                Failure::new(ErrorClass::Usage, argument.to_string())
+            }
+            other => Failure::other(other),
+        })?;
+        let events = node.register_event(graph, EVENTS).map_err(Failure::other)?;
+        if let Some(addr) = listen {
+            node.listen(addr)
+                .await
+                .map_err(|error| Failure::other(format!("cannot listen on {addr}: {error}")))?;
+        }
+        Ok(Self {
+            node,
+            graph,
+            events,
+            peer_id,
+            peers: HashMap::new(),
+        })
+    }
+
+    /// The text peers pass to `send --to` or `chat --connect`, once listening.
+    pub(crate) fn locator(&self) -> Option<PeerLocator> {
+        self.node.locator(&self.peer_id)
+    }
+
+    /// Starts a connection to `target`; its outcome arrives as an event.
+    pub(crate) fn open(&mut self, target: &PeerLocator) -> Result<ConnectionId, Failure> {
+        let id = self
+            .node
+            .open_direct_connection(self.graph, &target.peer_id, target.address)
+            .map_err(|error| Failure::other(format!("cannot connect to {target}: {error}")))?;
+        self.peers.insert(id, target.peer_id.clone());
+        Ok(id)
+    }
+
+    /// Opens a connection to `target` and waits for its outcome, printing every event.
+    pub(crate) async fn connect(&mut self, target: &PeerLocator) -> Result<ConnectionId, Failure> {
+        let id = self.open(target)?;
+        loop {
+            let event = self.next_event().await?;
+            self.print(&event);
+            if let GraphEvent::DirectConnection(change) = event {
+                if change.connection == id {
+                    return match change.status {
+                        ConnectionStatus::Connected(_) => Ok(id),
+                        ConnectionStatus::Failed(reason) => {
+                            Err(Failure::connect(&target.to_string(), reason))
+                        }
+                        ConnectionStatus::Disconnected(reason) => Err(Failure::new(
+                            ErrorClass::TransferFailed,
+                            format!("connection to {target} lost: {reason}"),
+                        )),
+                    };
+                }
+            }
+        }
+    }
+
+    /// The next event; a registration that ends means the node went away.
+    pub(crate) async fn next_event(&mut self) -> Result<GraphEvent, Failure> {
+        self.events
+            .next()
+            .await
+            .ok_or_else(|| Failure::other("the node shut down"))
+    }
+
+    /// Sends one application message.
+    pub(crate) async fn send(
+        &self,
+        connection: ConnectionId,
+        message: Message,
+    ) -> Result<(), Failure> {
+        let (type_id, data) = message.encode();
+        self.node
+            .send_data(self.graph, connection, type_id, data)
+            .await
+            .map_err(|error| {
+                Failure::new(
+                    ErrorClass::TransferFailed,
+                    format!(
+                        "connection #{} lost while sending: {error}",
+                        connection.get()
+                    ),
+                )
+            })
+    }
+
+    /// Prints `event` as one line (data events are left to the caller, which knows their
+    /// meaning) and keeps the peer names up to date.
+    pub(crate) fn print(&mut self, event: &GraphEvent) {
+        if let GraphEvent::DirectConnection(change) = event {
+            if let ConnectionStatus::Connected(remote) = &change.status {
+                self.peers.insert(change.connection, remote.peer_id.clone());
+            }
+        }
+        if let Some(line) = describe(&self.peer_id, event, &self.peers) {
+            println!("{line}");
+        }
+        if event.is_terminal() {
+            if let GraphEvent::DirectConnection(change) = event {
+                self.peers.remove(&change.connection);
+            }
+        }
+    }
+}
+
+/// Reads a graph secret; trailing whitespace is dropped so `echo secret > file` works.
+fn read_secret(path: &std::path::Path) -> Result<Vec<u8>, Failure> {
+    let mut secret = std::fs::read(path).map_err(|error| {
+        Failure::new(
+            ErrorClass::File,
+            format!("cannot read secret file {}: {error}", path.display()),
+        )
+    })?;
+    while secret.last().is_some_and(u8::is_ascii_whitespace) {
+        secret.pop();
+    }
+    if secret.is_empty() {
+        return Err(Failure::new(
+            ErrorClass::Usage,
+            format!("secret file {} is empty", path.display()),
+        ));
+    }
+    Ok(secret)
+}
+
+/// One readable line for a connection event, or `None` for data (callers summarise data).
+pub(crate) fn describe(
+    me: &str,
+    event: &GraphEvent,
+    peers: &HashMap<ConnectionId, String>,
+) -> Option<String> {
+    let peer_of = |id: &ConnectionId| peers.get(id).map_or("?", String::as_str);
+    Some(match event {
+        GraphEvent::DirectConnection(change) => {
+            let id = change.connection.get();
+            match &change.status {
+                ConnectionStatus::Connected(remote) => {
+                    format!(
+                        "[{me}] connection #{id} connected {}",
+                        describe_remote(remote)
+                    )
+                }
+                ConnectionStatus::Failed(reason) => format!(
+                    "[{me}] connection #{id} to {} failed: {reason}",
+                    peer_of(&change.connection)
+                ),
+                ConnectionStatus::Disconnected(reason) => format!(
+                    "[{me}] connection #{id} with {} disconnected: {reason}",
+                    peer_of(&change.connection)
+                ),
+            }
+        }
+        GraphEvent::IncomingData(_) => return None,
+        GraphEvent::EventsDropped { count } => format!("[{me}] {count} events dropped"),
+        other => format!("[{me}] {other:?}"),
+    })
+}
+
+fn describe_remote(remote: &RemotePeer) -> String {
+    let (word, direction) = match remote.direction {
+        Direction::Outbound => ("to", "outbound"),
+        Direction::Inbound => ("from", "inbound"),
+    };
+    let identity = remote.identity.to_string();
+    format!(
+        "{word} {} ({direction}, node 0x{:016x}, identity {}…)",
+        remote.peer_id,
+        remote.node_id.get(),
+        &identity[..16]
+    )
+}
+
+/// Lowercase hex of a digest.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+/// Lets the link tasks deliver the farewells of a local close or shutdown before the process
+/// exits: the API has no way to await that flush, so this bounded pause stands in for it. Paths
+/// where the peer closes first (after `bye`) do not need it.
+pub(crate) async fn linger() {
+    tokio::time::sleep(Duration::from_millis(100)).await;
+}
