@@ -72,12 +72,15 @@ fn usage_error(error: &clap::Error) -> ExitCode {
             ExitCode::SUCCESS
         };
     }
+    // clap's message is a headline plus indented details, then usage: fold the first two.
     let text = error.render().to_string();
     let line = text
         .lines()
-        .find(|line| !line.trim().is_empty())
-        .unwrap_or("bad usage")
-        .trim_start_matches("error: ");
+        .take_while(|line| !line.trim().is_empty() && !line.starts_with("Usage:"))
+        .map(str::trim)
+        .collect::<Vec<_>>()
+        .join(" ");
+    let line = line.trim_start_matches("error: ");
     report(&Failure::new(
         ErrorClass::Usage,
         format!("{line} (see --help)"),

@@ -1,0 +1,253 @@
+//! The built `peergraph` binary, run in separate processes on loopback: file transfer on both
+//! transports, chat over piped stdin, the demo, and every error class with its exit code.
+
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+
+mod support;
+
+use support::{
+    Running, dead_tcp_port, dead_udp_port, listen, run, send_text, sha256_file, write_random_file,
+};
+
+const FILE_LEN: usize = 50 << 20;
+
+/// Listen, send a 50 MiB file, compare SHA-256 of source and saved copy; Ctrl-C ends the
+/// listener with exit 0.
+async fn a_50_mib_file_arrives_identical(transport: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let save = dir.path().join("save");
+    std::fs::create_dir(&save).unwrap();
+    let source = dir.path().join("payload.bin");
+    write_random_file(&source, FILE_LEN, 0x5eed);
+
+    let (mut bob, locator) =
+        listen(transport, "bob", &["--save-dir", save.to_str().unwrap()]).await;
+    let sent = run(&[
+        "send",
+        "--graph",
+        "g",
+        "--peer-id",
+        "alice",
+        "--transport",
+        transport,
+        "--to",
+        &locator,
+        "--file",
+        source.to_str().unwrap(),
+    ])
+    .await;
+    sent.expect_code(0);
+    assert!(sent.stdout.contains("confirmed (sha256 "), "{sent:#?}");
+    assert!(
+        sent.stderr.is_empty(),
+        "no progress bar when piped: {sent:#?}"
+    );
+    bob.line_starting("[bob] saved ").await;
+    assert_eq!(sha256_file(&save.join("payload.bin")), sha256_file(&source));
+
+    bob.interrupt();
+    let bob = bob.exit().await;
+    bob.expect_code(0);
+    assert!(bob.stdout.contains("interrupted"), "{bob:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_50_mib_file_arrives_identical_over_tcp() {
+    a_50_mib_file_arrives_identical("tcp").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_50_mib_file_arrives_identical_over_quic() {
+    a_50_mib_file_arrives_identical("quic").await;
+}
+
+#[tokio::test]
+async fn a_text_message_is_printed_and_confirmed() {
+    let (mut bob, locator) = listen("quic", "bob", &[]).await;
+    send_text("quic", &locator, &[]).await.expect_code(0);
+    bob.line_starting("<alice> hello").await;
+}
+
+/// Two chat processes driven through piped stdin; EOF on one side closes and exits 0.
+async fn two_chats_exchange_lines(transport: &str) {
+    let mut ann = Running::spawn(&[
+        "chat",
+        "--graph",
+        "g",
+        "--peer-id",
+        "ann",
+        "--transport",
+        transport,
+        "--listen",
+        "127.0.0.1:0",
+    ]);
+    let locator = ann.locator().await;
+    let mut ben = Running::spawn(&[
+        "chat",
+        "--graph",
+        "g",
+        "--peer-id",
+        "ben",
+        "--transport",
+        transport,
+        "--connect",
+        &locator,
+    ]);
+    ben.write_line("hello from ben").await;
+    ann.line_starting("<ben> hello from ben").await;
+    ann.write_line("hi ben").await;
+    ben.line_starting("<ann> hi ben").await;
+
+    ben.close_stdin();
+    let ben = ben.exit().await;
+    ben.expect_code(0);
+    assert!(
+        ben.stdout.contains("disconnected: closed by the peer"),
+        "{ben:#?}"
+    );
+    ann.line_containing("with ben disconnected").await;
+    ann.close_stdin();
+    ann.exit().await.expect_code(0);
+}
+
+#[tokio::test]
+async fn two_chats_exchange_lines_over_tcp() {
+    two_chats_exchange_lines("tcp").await;
+}
+
+#[tokio::test]
+async fn two_chats_exchange_lines_over_quic() {
+    two_chats_exchange_lines("quic").await;
+}
+
+#[tokio::test]
+async fn the_demo_exits_0_over_tcp() {
+    let demo = run(&["demo", "--messages", "50", "--size", "512"]).await;
+    demo.expect_code(0);
+    assert!(
+        demo.stdout.contains("intact         100 of 100 messages"),
+        "{demo:#?}"
+    );
+    assert!(demo.stdout.contains("connected to bob"), "{demo:#?}");
+}
+
+#[tokio::test]
+async fn the_demo_exits_0_over_quic() {
+    run(&[
+        "demo",
+        "--transport",
+        "quic",
+        "--messages",
+        "50",
+        "--size",
+        "512",
+    ])
+    .await
+    .expect_code(0);
+}
+
+/// QUIC over loopback gets no answer from a closed UDP port, so it cannot tell unreachable
+/// from slow: only TCP can assert exit code 3 (see the QUIC test below).
+#[tokio::test]
+async fn an_address_nothing_listens_on_exits_3() {
+    let to = format!("bob@127.0.0.1:{}", dead_tcp_port());
+    send_text("tcp", &to, &[]).await.expect_code(3);
+}
+
+#[tokio::test]
+async fn quic_to_a_dead_port_exits_3_or_8_within_the_connect_timeout() {
+    let to = format!("bob@127.0.0.1:{}", dead_udp_port());
+    let sent = send_text("quic", &to, &["--connect-timeout", "2"]).await;
+    assert!(matches!(sent.code, Some(3 | 8)), "{sent:#?}");
+    sent.expect_code(sent.code.unwrap());
+}
+
+#[tokio::test]
+async fn a_peer_id_not_registered_there_exits_4() {
+    let (_bob, locator) = listen("tcp", "bob", &[]).await;
+    let to = locator.replacen("bob@", "carol@", 1);
+    send_text("tcp", &to, &[]).await.expect_code(4);
+}
+
+#[tokio::test]
+async fn a_wrong_graph_secret_exits_5() {
+    let dir = tempfile::tempdir().unwrap();
+    let (right, wrong) = (dir.path().join("right"), dir.path().join("wrong"));
+    std::fs::write(&right, "s3cret\n").unwrap();
+    std::fs::write(&wrong, "guess\n").unwrap();
+    let (_bob, locator) = listen("tcp", "bob", &["--secret-file", right.to_str().unwrap()]).await;
+    send_text("tcp", &locator, &["--secret-file", wrong.to_str().unwrap()])
+        .await
+        .expect_code(5);
+    send_text("tcp", &locator, &[]).await.expect_code(5);
+    send_text("tcp", &locator, &["--secret-file", right.to_str().unwrap()])
+        .await
+        .expect_code(0);
+}
+
+#[tokio::test]
+async fn a_different_pinned_identity_exits_6() {
+    let (_bob, locator) = listen("quic", "bob", &[]).await;
+    let (address, identity) = locator.split_once('#').unwrap();
+    let other = if identity == "ab".repeat(32) {
+        "cd"
+    } else {
+        "ab"
+    }
+    .repeat(32);
+    send_text("quic", &format!("{address}#{other}"), &[])
+        .await
+        .expect_code(6);
+}
+
+#[tokio::test]
+async fn bad_address_syntax_exits_2() {
+    for to in ["nobody", "bob@", "bob@127.0.0.1:1#zz", "bob@127.0.0.1"] {
+        send_text("tcp", to, &[]).await.expect_code(2);
+    }
+}
+
+#[tokio::test]
+async fn a_missing_file_exits_7_before_dialing() {
+    let to = format!("bob@127.0.0.1:{}", dead_tcp_port());
+    run(&[
+        "send",
+        "--graph",
+        "g",
+        "--peer-id",
+        "alice",
+        "--to",
+        &to,
+        "--file",
+        "/no/such/file",
+    ])
+    .await
+    .expect_code(7);
+}
+
+/// The receiver cannot save (a directory is in the way), so it acknowledges with an error and
+/// the sender exits 9; no partial file is left behind.
+#[tokio::test]
+async fn a_transfer_the_receiver_rejects_exits_9() {
+    let dir = tempfile::tempdir().unwrap();
+    let save = dir.path().join("save");
+    std::fs::create_dir_all(save.join("data.bin")).unwrap();
+    let source = dir.path().join("data.bin");
+    write_random_file(&source, 300_000, 7);
+    let (mut bob, locator) = listen("tcp", "bob", &["--save-dir", save.to_str().unwrap()]).await;
+    run(&[
+        "send",
+        "--graph",
+        "g",
+        "--peer-id",
+        "alice",
+        "--to",
+        &locator,
+        "--file",
+        source.to_str().unwrap(),
+    ])
+    .await
+    .expect_code(9);
+    bob.line_starting("[bob] rejected data.bin").await;
+    assert!(!save.join(".data.bin.part").exists());
+}
