@@ -38,7 +38,8 @@ pub struct Limits {
     /// Direct connections (pending or established) one graph may hold; an inbound attempt beyond
     /// it is refused and a local open beyond it fails synchronously. Default 1,024.
     pub max_direct_connections_per_graph: usize,
-    /// Handshakes in progress on the whole node, inbound and outbound. Default 256.
+    /// Handshakes in progress on the whole node, inbound and outbound. An inbound link beyond
+    /// it is answered with a refusal; a local open beyond it fails synchronously. Default 256.
     pub max_pending_handshakes: usize,
     /// Largest `send_data` payload, and so the largest frame a peer may send. Default 16 MiB.
     pub max_message_size: usize,
@@ -46,8 +47,9 @@ pub struct Limits {
     /// [`SendError::QueueFull`](crate::SendError::QueueFull). A single message always fits an
     /// empty queue. Default 32 MiB.
     pub max_queued_bytes_per_connection: usize,
-    /// Events held for one registration before data and status events are dropped and counted
-    /// (see [`GraphEvent::EventsDropped`](crate::GraphEvent::EventsDropped)). Default 65,536.
+    /// Events held for one registration before new ones are dropped and counted (see
+    /// [`GraphEvent::EventsDropped`](crate::GraphEvent::EventsDropped)); connection events may
+    /// exceed it by `2 * max_direct_connections_per_graph`. Default 65,536.
     pub max_queued_events_per_registration: usize,
     /// Graphs open at once on one node. Default 64.
     pub max_graphs: usize,

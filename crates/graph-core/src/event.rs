@@ -67,8 +67,9 @@ pub enum GraphEvent {
     DirectConnection(ConnectionChange),
     /// A message arrived on a direct connection.
     IncomingData(IncomingData),
-    /// The registration's queue was full and this many data or status events were dropped at
-    /// this point of the stream. Connection events are never dropped.
+    /// The registration's queue was full and this many events were dropped at this point of the
+    /// stream. Connection events get room for two per allowed connection beyond the limit, so
+    /// they are lost only when the application has stopped reading.
     EventsDropped {
         /// How many events were lost.
         count: u64,

@@ -68,7 +68,9 @@ impl Node {
         self.pending_handshakes += 1;
         let over_limit = self.pending_handshakes > self.config.limits.max_pending_handshakes;
         if !self.is_initialized() || over_limit {
-            self.end_link(link_id, None, None);
+            // The initiator's Hello is in flight; answering it at once tells the initiator it
+            // was refused instead of leaving it to guess from a dropped link.
+            self.refuse(link_id, RefuseReason::Refused);
         } else {
             self.schedule(link_id);
         }
@@ -124,6 +126,13 @@ impl Node {
                 self.end_link(link_id, Some(ConnectionStatus::Disconnected(reason)), None);
             }
             (LinkState::AwaitingHello, Inbound::Close(_)) => self.end_link(link_id, None, None),
+            // The target ended the attempt without a Refuse (it found the Hello malformed, or is
+            // closing): for the initiator that is a refusal.
+            (LinkState::AwaitingAccept, Inbound::Close(_)) => self.end_link(
+                link_id,
+                Some(ConnectionStatus::Failed(FailReason::Refused)),
+                None,
+            ),
             _ => self.violation(link_id, ProtocolViolation::UnexpectedMessage),
         }
     }
@@ -256,7 +265,7 @@ impl Node {
                 Some(ConnectionStatus::Failed(FailReason::NotAuthenticated(
                     AuthFailure::MembershipProof,
                 ))),
-                Some(CloseReason::Application),
+                Some(CloseReason::ProtocolViolation),
             );
         }
         let link = self.links.get_mut(&link_id).expect("live link");

@@ -370,9 +370,15 @@ impl Node {
             return;
         };
         let limit = self.config.limits.max_queued_events_per_registration;
-        // Connection events are bounded by the connection limit (two per id), and losing one
-        // would leave the application wrong about which connections exist.
-        let exempt = matches!(event, GraphEvent::DirectConnection(_));
+        // Losing a connection event would leave the application wrong about which connections
+        // exist, so they may overrun the limit by two per allowed connection; only an
+        // application that stopped reading altogether while peers churn loses them (counted).
+        let limit = match event {
+            GraphEvent::DirectConnection(_) => {
+                limit + 2 * self.config.limits.max_direct_connections_per_graph
+            }
+            _ => limit,
+        };
         for handle in &state.registrations {
             let Some(registration) = self.registrations.get_mut(handle.0) else {
                 continue;
@@ -380,7 +386,7 @@ impl Node {
             if registration.mask & kind.bit() == 0 {
                 continue;
             }
-            if registration.queue.len() >= limit && !exempt {
+            if registration.queue.len() >= limit {
                 registration.dropped += 1;
                 continue;
             }

@@ -50,7 +50,7 @@ fn beyond_max_direct_connections_the_target_refuses() {
 }
 
 #[test]
-fn beyond_max_pending_handshakes_opens_fail_synchronously_and_accepts_are_dropped() {
+fn beyond_max_pending_handshakes_opens_fail_synchronously_and_accepts_are_refused() {
     let mut world = world_with(2, |config| config.limits.max_pending_handshakes = 2);
     world.open(0, 1);
     world.open(0, 1);
@@ -84,6 +84,15 @@ fn beyond_max_pending_handshakes_opens_fail_synchronously_and_accepts_are_droppe
         closed.push(command);
     }
     assert_eq!(closed, [peergraph_core::LinkCommand::Close { link: third }]);
+    let answer = wire::Frame::decode(node.poll_transmit(third).unwrap()).unwrap();
+    let refused = wire::Refuse {
+        reason: wire::RefuseReason::Refused.into(),
+    };
+    assert_eq!(
+        answer.kind,
+        Some(wire::frame::Kind::Refuse(refused)),
+        "told, not just dropped"
+    );
 }
 
 #[test]
@@ -298,5 +307,33 @@ fn keepalives_hold_an_idle_but_healthy_connection_open() {
         world.changes_for(0, id).len(),
         1,
         "still only Connected after 5 idle minutes"
+    );
+}
+
+#[test]
+fn a_close_from_the_target_before_it_accepts_fails_the_attempt_as_refused() {
+    let mut world = World::new(2);
+    let id = world.open(0, 1);
+    world.cluster.run_until(|c| !c.links(1).is_empty()).unwrap();
+    assert!(
+        world.cluster.step(),
+        "the link-up reaches the initiator, which sends its Hello"
+    );
+    world.cluster.partition(0, 1); // hold the target's real answer back
+    let link = world.cluster.links(0)[0];
+    let now = world.cluster.now();
+    let close = wire::Frame {
+        kind: Some(wire::frame::Kind::Close(wire::Close {
+            reason: wire::CloseReason::ProtocolViolation.into(),
+        })),
+    };
+    world
+        .cluster
+        .node(0)
+        .handle_frame(now, link, Bytes::from(close.encode_to_vec()));
+    world.cluster.flush();
+    assert_eq!(
+        world.changes_for(0, id),
+        [ConnectionStatus::Failed(FailReason::Refused)]
     );
 }

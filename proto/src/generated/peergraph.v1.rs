@@ -42,7 +42,8 @@ pub struct Hello {
     /// The initiator's node id in that graph.
     #[prost(fixed64, tag = "5")]
     pub source_node_id: u64,
-    /// HMAC-SHA256 membership proof of the initiator (32 bytes).
+    /// HMAC-SHA256 membership proof of the initiator: 32 bytes when the graph has a
+    /// secret, empty when it has none.
     #[prost(bytes = "bytes", tag = "6")]
     pub membership_proof: ::prost::bytes::Bytes,
 }
@@ -52,7 +53,8 @@ pub struct Accept {
     /// The target's node id in the graph.
     #[prost(fixed64, tag = "1")]
     pub node_id: u64,
-    /// HMAC-SHA256 membership proof of the target (32 bytes).
+    /// HMAC-SHA256 membership proof of the target: 32 bytes when the graph has a
+    /// secret, empty when it has none.
     #[prost(bytes = "bytes", tag = "2")]
     pub membership_proof: ::prost::bytes::Bytes,
 }
@@ -87,7 +89,8 @@ pub struct Keepalive {}
 #[repr(i32)]
 pub enum RefuseReason {
     Unspecified = 0,
-    /// No such graph and peer, no DirectConnection registration, or a limit.
+    /// No such graph and peer, no DirectConnection registration, a limit, or the
+    /// initiator uses the target's own peer id.
     Refused = 1,
     /// The membership proof did not verify.
     NotAuthenticated = 2,
