@@ -4,6 +4,7 @@
 //! cargo xtask codegen [--check]   regenerate proto/src/generated (or fail if it is stale)
 //! cargo xtask test                run every test: nextest across the workspace, then doctests
 //! cargo xtask bench [--quick]     run the criterion benches, print and save the figures
+//! cargo xtask fuzz TARGET|--all [--seconds N]   run cargo-fuzz targets for N seconds each
 //! cargo xtask ci [--no-deny]      fmt, clippy, codegen --check, test, cargo-deny; stops at the
 //!                                 first failing step
 //! ```
@@ -11,6 +12,7 @@
 mod bench;
 mod checks;
 mod codegen;
+mod fuzz;
 
 use std::path::PathBuf;
 
@@ -22,6 +24,7 @@ commands:
   codegen [--check]   regenerate proto/src/generated (--check: fail if it is stale)
   test                cargo nextest across the workspace, then doctests
   bench [--quick]     criterion benches, then target/bench/summary.json (--quick: short runs)
+  fuzz TARGET|--all [--seconds N]   cargo-fuzz targets in fuzz/, N seconds each (default 60)
   ci [--no-deny]      every check CI runs, in order (--no-deny: skip cargo-deny)";
 
 fn main() -> Result<()> {
@@ -40,6 +43,7 @@ fn main() -> Result<()> {
             expect_flags(&flags, &["--quick"])?;
             bench::run(&root, flags.contains(&"--quick"))
         }
+        "fuzz" => fuzz::run(&root, &flags),
         "test" => {
             expect_flags(&flags, &[])?;
             checks::test(&root)
