@@ -91,6 +91,7 @@ impl Shared {
 
     /// Drains the core's outputs in the documented order.
     pub(crate) fn flush(self: &Arc<Self>, state: &mut State) {
+        let mut ended = false;
         while let Some(command) = state.node.poll_link_command() {
             match command {
                 LinkCommand::Dial { link, address } => {
@@ -103,20 +104,28 @@ impl Shared {
                     let span = debug_span!("dial", link = link.get(), to = %address.socket);
                     tokio::spawn(dial(self.clone(), link, address).instrument(span));
                 }
-                LinkCommand::Close { link } => match state.links.get_mut(&link) {
-                    Some(LinkSlot::Dialing { close_requested }) => *close_requested = true,
-                    Some(LinkSlot::Up {
-                        writer, closing, ..
-                    }) => {
-                        *closing = true;
-                        writer.notify_one();
+                LinkCommand::Close { link } => {
+                    ended = true;
+                    match state.links.get_mut(&link) {
+                        Some(LinkSlot::Dialing { close_requested }) => *close_requested = true,
+                        Some(LinkSlot::Up {
+                            writer, closing, ..
+                        }) => {
+                            *closing = true;
+                            writer.notify_one();
+                        }
+                        // Accepted and refused in the same call, before its tasks existed.
+                        None => state
+                            .node
+                            .handle_link_closed(now(), link, LinkCloseReason::Closed),
                     }
-                    // Accepted and refused in the same call, before its tasks existed.
-                    None => state
-                        .node
-                        .handle_link_closed(now(), link, LinkCloseReason::Closed),
-                },
+                }
             }
+        }
+        if ended {
+            // A connection ended: `send_data` callers waiting for its queue to drain must
+            // retry, to learn that it is gone.
+            self.room.notify_waiters();
         }
         while let Some(link) = state.node.poll_ready_link() {
             if let Some(LinkSlot::Up { writer, .. }) = state.links.get(&link) {
@@ -169,6 +178,8 @@ impl Shared {
             writer.notify_one();
         }
         state.node.handle_link_closed(now(), id, reason);
+        // Its connection may have ended here; see `flush`.
+        self.room.notify_waiters();
         self.flush(&mut state);
     }
 

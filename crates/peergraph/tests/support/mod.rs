@@ -122,3 +122,38 @@ pub async fn connect(from: &mut TestNode, to: &mut TestNode) -> (ConnectionId, C
     );
     (id, to.accepted().await)
 }
+
+/// A node with these limits and timeouts, listening on loopback, registered for [`EVENTS`].
+pub async fn node_with(
+    kind: TransportKind,
+    node: peergraph::NodeConfig,
+    graph: GraphConfig,
+) -> TestNode {
+    TestNode::with_config(Config::new(kind).with_node(node), graph).await
+}
+
+/// Checks `condition` every few milliseconds until it holds; fails the test after [`PATIENCE`].
+pub async fn eventually(what: &str, mut condition: impl FnMut() -> bool) {
+    within(what, async {
+        let mut tick = tokio::time::interval(Duration::from_millis(20));
+        while !condition() {
+            tick.tick().await;
+        }
+    })
+    .await;
+}
+
+/// The resident set size of this process in bytes, from /proc/self/status.
+pub fn resident_bytes() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let line = status
+        .lines()
+        .find(|line| line.starts_with("VmRSS:"))
+        .unwrap();
+    let kib: u64 = line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|field| field.parse().ok())
+        .unwrap();
+    kib * 1024
+}
