@@ -1,0 +1,193 @@
+//! peergraph nodes on loopback for the transport benches: a dialer whose events the measuring
+//! code reads, and targets whose events a task consumes (counting or echoing what arrives).
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use peergraph::{
+    Config, ConnectionId, ConnectionStatus, EventStream, EventType, GraphConfig, GraphEvent,
+    GraphHandle, NodeConfig, PEER_GRAPH_VERSION, PeerGraph, PeerLocator, TransportKind,
+};
+
+use crate::loopback::{Progress, within};
+
+/// The graph every bench node joins.
+pub const GRAPH: &str = "bench";
+/// The type id of every bench message.
+pub const TYPE_ID: [u8; 16] = *b"peergraph/bench.";
+
+/// Core limits that admit `connections` direct connections with `pending` handshakes at once.
+pub fn node_config(connections: usize, pending: usize) -> NodeConfig {
+    let mut config = NodeConfig::default();
+    config.limits.max_direct_connections_per_graph = connections.max(1);
+    config.limits.max_pending_handshakes = pending.max(1);
+    config
+}
+
+/// A started, listening node in [`GRAPH`] as `peer_id`, registered for connection and data
+/// events.
+pub struct BenchNode {
+    /// The node.
+    pub node: PeerGraph,
+    /// Its graph.
+    pub graph: GraphHandle,
+    /// Its one registration.
+    pub events: EventStream,
+    /// Where others dial it, identity pinned.
+    pub locator: PeerLocator,
+}
+
+impl BenchNode {
+    /// A node over `kind` with the given core limits.
+    pub async fn new(kind: TransportKind, peer_id: &str, config: NodeConfig) -> Self {
+        let node = PeerGraph::new(Config::new(kind).with_node(config)).expect("a node builds");
+        node.startup(PEER_GRAPH_VERSION).expect("version 1.0");
+        node.listen("127.0.0.1:0".parse().expect("a socket address"))
+            .await
+            .expect("loopback binds");
+        let graph = node
+            .create_graph(GraphConfig::new(GRAPH, peer_id))
+            .expect("a valid graph");
+        let events = node
+            .register_event(graph, &[EventType::DirectConnection, EventType::IncomingData])
+            .expect("one registration");
+        let locator = node.locator(peer_id).expect("the node listens");
+        Self {
+            node,
+            graph,
+            events,
+            locator,
+        }
+    }
+
+    /// Opens a direct connection to `target`; the outcome arrives on [`Self::events`].
+    pub fn open(&self, target: &PeerLocator) -> ConnectionId {
+        self.node
+            .open_direct_connection(self.graph, &target.peer_id, target.address)
+            .expect("the bench's limits admit every open")
+    }
+
+    /// Waits for the `DirectConnection` event of `id`, skipping anything else; panics unless
+    /// its status is the one `expect` accepts.
+    pub async fn status_of(
+        &mut self,
+        id: ConnectionId,
+        expect: fn(&ConnectionStatus) -> bool,
+    ) -> ConnectionStatus {
+        within("a connection event", async {
+            loop {
+                match self.events.next().await.expect("the registration lives") {
+                    GraphEvent::DirectConnection(change) if change.connection == id => {
+                        assert!(expect(&change.status), "unexpected {:?}", change.status);
+                        return change.status;
+                    }
+                    _ => {}
+                }
+            }
+        })
+        .await
+    }
+
+    /// Opens a direct connection to `target` and waits for `Connected`.
+    pub async fn connect(&mut self, target: &PeerLocator) -> ConnectionId {
+        let id = self.open(target);
+        self.status_of(id, is_connected).await;
+        id
+    }
+
+    /// Closes `id` and waits for its `Disconnected`.
+    pub async fn disconnect(&mut self, id: ConnectionId) {
+        self.node
+            .close_direct_connection(self.graph, id)
+            .expect("the connection is open");
+        self.status_of(id, is_disconnected).await;
+    }
+
+    /// Sends one message on `id`, waiting for queue room.
+    pub async fn send(&self, id: ConnectionId, payload: Bytes) {
+        self.node
+            .send_data(self.graph, id, TYPE_ID, payload)
+            .await
+            .expect("the connection is open");
+    }
+
+    /// The next `IncomingData` payload, skipping anything else.
+    pub async fn incoming(&mut self) -> Bytes {
+        within("incoming data", async {
+            loop {
+                if let GraphEvent::IncomingData(data) =
+                    self.events.next().await.expect("the registration lives")
+                {
+                    return data.data;
+                }
+            }
+        })
+        .await
+    }
+}
+
+/// True for `Connected`.
+pub fn is_connected(status: &ConnectionStatus) -> bool {
+    matches!(status, ConnectionStatus::Connected(_))
+}
+
+/// True for `Disconnected`.
+pub fn is_disconnected(status: &ConnectionStatus) -> bool {
+    matches!(status, ConnectionStatus::Disconnected(_))
+}
+
+/// What a target node does with its events.
+#[derive(Clone, Debug)]
+pub enum Target {
+    /// Takes and drops every event.
+    Drain,
+    /// Adds each message's payload bytes to `bytes` and one per message to `messages`.
+    Count {
+        /// Payload bytes received.
+        bytes: Arc<Progress>,
+        /// Messages received.
+        messages: Arc<Progress>,
+    },
+    /// Sends each message back on its connection.
+    Echo,
+}
+
+/// Starts a target node over `kind` whose events a task handles as `behaviour` says, until
+/// the node shuts down; returns the node (keep it alive) and where to dial it.
+pub async fn target(
+    kind: TransportKind,
+    config: NodeConfig,
+    behaviour: Target,
+) -> (PeerGraph, PeerLocator) {
+    let BenchNode {
+        node,
+        graph,
+        mut events,
+        locator,
+    } = BenchNode::new(kind, "target", config).await;
+    let sender = node.clone();
+    tokio::spawn(async move {
+        while let Some(event) = events.next().await {
+            let GraphEvent::IncomingData(data) = event else {
+                continue;
+            };
+            match &behaviour {
+                Target::Drain => {}
+                Target::Count { bytes, messages } => {
+                    bytes.add(data.data.len() as u64);
+                    messages.add(1);
+                }
+                Target::Echo => {
+                    if sender
+                        .send_data(graph, data.connection, TYPE_ID, data.data)
+                        .await
+                        .is_err()
+                    {
+                        return;
+                    }
+                }
+            }
+        }
+    });
+    (node, locator)
+}
