@@ -648,7 +648,7 @@ async fn wrong_secrets_and_identities_under_load_never_reach_the_target(kind: Tr
         } else {
             let id = member
                 .node
-                .open_direct_connection(member.graph, "target", wrong_pin.clone())
+                .open_direct_connection(member.graph, "target", wrong_pin)
                 .unwrap();
             mismatched.push(id);
         }
@@ -743,7 +743,7 @@ async fn unregistering_mid_handshake_gives_exactly_one_terminal_outcome(kind: Tr
             .unwrap();
         let id = initiator
             .node
-            .open_direct_connection(initiator.graph, "target", locator.address.clone())
+            .open_direct_connection(initiator.graph, "target", locator.address)
             .unwrap();
         ids.insert(id);
         // Drop the registration at a different point of the handshake each round.
@@ -777,7 +777,7 @@ async fn unregistering_mid_handshake_gives_exactly_one_terminal_outcome(kind: Tr
         .unwrap();
     let last = initiator
         .node
-        .open_direct_connection(initiator.graph, "target", locator.address.clone())
+        .open_direct_connection(initiator.graph, "target", locator.address)
         .unwrap();
     assert!(is_connected(&initiator.change_for(last).await));
     let inbound = within("the target sees the last one", registration.next())
