@@ -56,14 +56,22 @@ fn measure<S, Setup, SetupFut, Run, RunFut>(
     Run: Fn(S, u64) -> RunFut,
     RunFut: Future<Output = (S, Duration)> + Send + 'static,
 {
+    // Criterion calls the closure once for the warm-up and once per sample: build the state
+    // on the first call only.
     let mut setup = Some(setup);
+    let mut fixture: Option<(tokio::runtime::Runtime, Option<S>)> = None;
     group.bench_function(name, |b| {
-        let runtime = runtime();
-        let setup = setup.take().expect("criterion runs each bench once");
-        let mut state = Some(runtime.block_on(setup()));
-        b.iter_custom(|iterations| on_workers(&runtime, &mut state, |s| run(s, iterations)));
-        runtime.block_on(async move { drop(state) });
+        let (runtime, state) = fixture.get_or_insert_with(|| {
+            let runtime = runtime();
+            let setup = setup.take().expect("the state is built once");
+            let state = runtime.block_on(setup());
+            (runtime, Some(state))
+        });
+        b.iter_custom(|iterations| on_workers(runtime, state, |s| run(s, iterations)));
     });
+    if let Some((runtime, state)) = fixture {
+        runtime.block_on(async move { drop(state) });
+    }
 }
 
 fn kind_name(kind: TransportKind) -> &'static str {
@@ -379,7 +387,11 @@ fn round_trip(c: &mut Criterion, kind: TransportKind) {
         "raw",
         || async {
             let (ends, write, read) = raw_stream(kind, Serve::EchoFrames).await;
-            (ends, BufStream::new(tokio::io::join(read, write)), Vec::new())
+            (
+                ends,
+                BufStream::new(tokio::io::join(read, write)),
+                Vec::new(),
+            )
         },
         |(ends, mut stream, mut buffer), iterations| {
             let payload = payload.clone();
@@ -388,7 +400,10 @@ fn round_trip(c: &mut Criterion, kind: TransportKind) {
                 for _ in 0..iterations {
                     write_frame(&mut stream, &payload).await;
                     stream.flush().await.expect("the echo server reads");
-                    assert!(read_frame(&mut stream, &mut buffer).await, "the echo comes back");
+                    assert!(
+                        read_frame(&mut stream, &mut buffer).await,
+                        "the echo comes back"
+                    );
                     assert_eq!(buffer.len(), SMALL, "the echo is whole");
                 }
                 ((ends, stream, buffer), start.elapsed())

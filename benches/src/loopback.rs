@@ -105,7 +105,9 @@ pub async fn write_frame<W: AsyncWrite + Unpin>(out: &mut W, payload: &[u8]) {
     out.write_all(&len.to_be_bytes())
         .await
         .expect("the raw peer is reading");
-    out.write_all(payload).await.expect("the raw peer is reading");
+    out.write_all(payload)
+        .await
+        .expect("the raw peer is reading");
 }
 
 /// Reads one raw frame into `buffer`; false at a clean end of stream.

@@ -49,7 +49,10 @@ impl BenchNode {
             .create_graph(GraphConfig::new(GRAPH, peer_id))
             .expect("a valid graph");
         let events = node
-            .register_event(graph, &[EventType::DirectConnection, EventType::IncomingData])
+            .register_event(
+                graph,
+                &[EventType::DirectConnection, EventType::IncomingData],
+            )
             .expect("one registration");
         let locator = node.locator(peer_id).expect("the node listens");
         Self {

@@ -97,7 +97,9 @@ impl Tls {
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
             .await
             .expect("loopback binds");
-        let addr = listener.local_addr().expect("a bound listener has an address");
+        let addr = listener
+            .local_addr()
+            .expect("a bound listener has an address");
         let acceptor = self.acceptor.clone();
         tokio::spawn(async move {
             while let Ok((tcp, _)) = listener.accept().await {
@@ -138,7 +140,8 @@ impl Quic {
     /// Both endpoints, bound on loopback (the client on the wildcard address, as peergraph's
     /// dialer is).
     pub fn new() -> Self {
-        let [client_id, server_id] = [(), ()].map(|()| Identity::generate().expect("keys generate"));
+        let [client_id, server_id] =
+            [(), ()].map(|()| Identity::generate().expect("keys generate"));
         let timeouts = NodeConfig::default().timeouts;
         let mut transport = quinn::TransportConfig::default();
         transport

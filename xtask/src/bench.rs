@@ -1,11 +1,16 @@
-//! `cargo xtask bench [--quick]`: run the criterion benches in `benches/`, then judge each figure
-//! against its goal in one table and in `target/bench/summary.json`.
+//! `cargo xtask bench [--quick]`: run the criterion benches in `benches/` and the
+//! `connections` measurements, then judge each figure against its goal in one table and in
+//! `target/bench/summary.json`.
 //!
-//! A figure compares a peergraph measurement with a baseline: another bench of the same run (a raw
-//! transport doing the same work) or, where no fair raw counterpart exists, the goal's absolute
-//! number. [`FIGURES`] lists them; a bench that does not exist yet, or did not run this time, is
-//! reported as "not measured" instead of failing the command, so a new bench group only needs
-//! its row here.
+//! A figure compares a peergraph measurement with a baseline: another measurement of the same
+//! run (a raw transport doing the same work) or, where no fair raw counterpart exists, the
+//! goal's absolute number. [`FIGURES`] lists them; a measurement that does not exist yet, or did
+//! not run this time, is reported as "not measured" instead of failing the command, so a new
+//! bench only needs its row here.
+//!
+//! Timed figures come from criterion (`target/criterion/`). Memory and 10,000-connection figures
+//! come from `benches/src/bin/connections.rs`, run once per measurement in a fresh process
+//! ([`EXTRAS`]), which writes `target/bench/extra/<name>.json`.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -17,48 +22,125 @@ use std::time::SystemTime;
 use anyhow::{Context, Result, bail};
 use serde_json::Value;
 
-/// Criterion settings of `--quick`: a short warm-up and measurement, for a rough run in well
-/// under a minute once built.
+/// Criterion settings of `--quick`: a short warm-up and measurement, for a smoke run of about
+/// two minutes once built.
 const QUICK_ARGS: &[&str] = &["--warm-up-time", "0.5", "--measurement-time", "1"];
+
+/// The runtime layout of every transport measurement, printed above the table.
+const LAYOUT: &str = "tokio multi-thread runtime, 2 workers, both ends in one process, \
+                      loopback 127.0.0.1 (memory and scale: the accepting end in a child \
+                      process with the same runtime, both processes' RSS counted)";
+
+/// One run of the `connections` binary: the result file's name, then its arguments.
+struct Extra {
+    name: &'static str,
+    transport: &'static str,
+    kind: &'static str,
+    count: u32,
+}
+
+/// Every `connections` run, each in a fresh process.
+const EXTRAS: &[Extra] = &[
+    Extra {
+        name: "idle_memory-tcp-peergraph",
+        transport: "tcp",
+        kind: "peergraph",
+        count: 1000,
+    },
+    Extra {
+        name: "idle_memory-tcp-raw",
+        transport: "tcp",
+        kind: "raw",
+        count: 1000,
+    },
+    Extra {
+        name: "idle_memory-quic-peergraph",
+        transport: "quic",
+        kind: "peergraph",
+        count: 1000,
+    },
+    Extra {
+        name: "idle_memory-quic-raw",
+        transport: "quic",
+        kind: "raw",
+        count: 1000,
+    },
+    Extra {
+        name: "scale-tcp-peergraph",
+        transport: "tcp",
+        kind: "peergraph",
+        count: 10_000,
+    },
+    Extra {
+        name: "scale-tcp-raw",
+        transport: "tcp",
+        kind: "raw",
+        count: 10_000,
+    },
+];
+
+/// Where a figure's number comes from.
+#[derive(Clone, Copy)]
+enum Source {
+    /// The criterion id (`group/function`) of a bench of this run.
+    Bench(&'static str),
+    /// A number in `target/bench/extra/<file>.json` written by this run.
+    Extra {
+        file: &'static str,
+        key: &'static str,
+    },
+}
 
 /// What a figure compares peergraph with.
 enum Baseline {
     /// A fixed number: the goal itself, in the figure's unit.
     Absolute(f64),
-    /// The criterion id of a bench measured in the same run.
-    Bench(&'static str),
+    /// Another measurement of the same run.
+    Measured(Source),
     /// Nothing: the figure is reported without a ratio.
     None,
 }
 
-/// How a criterion estimate becomes the figure's number.
+/// How a measurement becomes the figure's number.
 #[derive(Clone, Copy)]
 enum Unit {
     /// Throughput elements per second, shown under this name (e.g. `handshakes/s`).
     PerSecond(&'static str),
     /// Throughput bytes per second, shown in MiB/s.
     MibPerSecond,
+    /// Throughput bytes per second.
+    BytesPerSecond,
     /// Time of one iteration, in microseconds.
     Micros,
+    /// A number the `connections` binary reported, in this unit.
+    Reported(&'static str),
 }
 
 impl Unit {
     fn name(self) -> &'static str {
         match self {
-            Unit::PerSecond(name) => name,
+            Unit::PerSecond(name) | Unit::Reported(name) => name,
             Unit::MibPerSecond => "MiB/s",
+            Unit::BytesPerSecond => "bytes/s",
             Unit::Micros => "us",
         }
     }
 
-    /// The figure's number from an iteration's time and the bench's declared throughput.
-    fn value(self, nanos: f64, throughput: Option<Throughput>) -> Option<f64> {
+    /// The figure's number from a measurement.
+    fn value(self, measurement: &Measurement) -> Option<f64> {
+        let (nanos, throughput) = match *measurement {
+            Measurement::Timed { nanos, throughput } => (nanos, throughput),
+            Measurement::Reported(value) => {
+                return matches!(self, Unit::Reported(_)).then_some(value);
+            }
+        };
         let per_second = |amount: u64| amount as f64 * 1e9 / nanos;
         match (self, throughput) {
             (Unit::PerSecond(_), Some(Throughput::Elements(n))) => Some(per_second(n)),
             (Unit::MibPerSecond, Some(Throughput::Bytes(n))) => {
                 Some(per_second(n) / f64::from(1 << 20))
             }
+            (Unit::BytesPerSecond, Some(Throughput::Bytes(n))) => Some(per_second(n)),
             (Unit::Micros, _) => Some(nanos / 1e3),
             _ => None,
         }
@@ -70,7 +152,7 @@ impl Unit {
 enum Goal {
     /// Higher is better (rates).
     AtLeast(f64),
-    /// Lower is better (latencies).
+    /// Lower is better (latencies, memory).
     AtMost(f64),
     /// Reported only.
     None,
@@ -99,20 +181,65 @@ struct Figure {
     name: &'static str,
     /// `none` for the core alone, else the transport both members run on.
     transport: &'static str,
-    /// The criterion id (`group/function`) of the peergraph member.
-    peergraph: &'static str,
+    /// The peergraph measurement.
+    peergraph: Source,
     baseline: Baseline,
     unit: Unit,
     goal: Goal,
 }
 
-/// Every figure the project publishes. Transport rows pair a `peergraph` member with a `raw`
-/// member of the same criterion group; their goals are ratios to the raw transport.
+/// A transport figure whose peergraph and baseline are the `peergraph` and `raw` members of the
+/// criterion group named like the figure.
+const fn versus_raw(
+    name: &'static str,
+    transport: &'static str,
+    peergraph: &'static str,
+    raw: &'static str,
+    unit: Unit,
+    goal: Goal,
+) -> Figure {
+    Figure {
+        name,
+        transport,
+        peergraph: Source::Bench(peergraph),
+        baseline: Baseline::Measured(Source::Bench(raw)),
+        unit,
+        goal,
+    }
+}
+
+/// A figure from two `connections` runs: peergraph's and raw's result files, same key.
+const fn from_extras(
+    name: &'static str,
+    transport: &'static str,
+    files: [&'static str; 2],
+    key: &'static str,
+    unit: &'static str,
+    goal: Goal,
+) -> Figure {
+    Figure {
+        name,
+        transport,
+        peergraph: Source::Extra {
+            file: files[0],
+            key,
+        },
+        baseline: Baseline::Measured(Source::Extra {
+            file: files[1],
+            key,
+        }),
+        unit: Unit::Reported(unit),
+        goal,
+    }
+}
+
+/// Every figure the project publishes. Transport rows compare peergraph with the raw transport
+/// measured in the same run; their goals are ratios to it.
 const FIGURES: &[Figure] = &[
     Figure {
         name: "core/handshake",
         transport: "none",
-        peergraph: "core/handshake",
+        peergraph: Source::Bench("core/handshake"),
         baseline: Baseline::Absolute(1_000_000.0),
         unit: Unit::PerSecond("handshakes/s"),
         goal: Goal::AtLeast(1.0),
@@ -120,7 +247,7 @@ const FIGURES: &[Figure] = &[
     Figure {
         name: "core/handshake_and_close",
         transport: "none",
-        peergraph: "core/handshake_and_close",
+        peergraph: Source::Bench("core/handshake_and_close"),
         baseline: Baseline::None,
         unit: Unit::PerSecond("connections/s"),
         goal: Goal::None,
@@ -128,7 +255,7 @@ const FIGURES: &[Figure] = &[
     Figure {
         name: "core/transfer/64B",
         transport: "none",
-        peergraph: "core/transfer/64B",
+        peergraph: Source::Bench("core/transfer/64B"),
         baseline: Baseline::None,
         unit: Unit::MibPerSecond,
         goal: Goal::None,
@@ -136,43 +263,123 @@ const FIGURES: &[Figure] = &[
     Figure {
         name: "core/transfer/1MiB",
         transport: "none",
-        peergraph: "core/transfer/1MiB",
+        peergraph: Source::Bench("core/transfer/1MiB"),
         baseline: Baseline::None,
         unit: Unit::MibPerSecond,
         goal: Goal::None,
     },
-    Figure {
-        name: "tcp/open_latency",
-        transport: "tcp",
-        peergraph: "tcp/open_latency/peergraph",
-        baseline: Baseline::Bench("tcp/open_latency/raw"),
-        unit: Unit::Micros,
-        goal: Goal::AtMost(1.10),
-    },
-    Figure {
-        name: "tcp/throughput",
-        transport: "tcp",
-        peergraph: "tcp/throughput/peergraph",
-        baseline: Baseline::Bench("tcp/throughput/raw"),
-        unit: Unit::MibPerSecond,
-        goal: Goal::AtLeast(0.90),
-    },
-    Figure {
-        name: "quic/open_latency",
-        transport: "quic",
-        peergraph: "quic/open_latency/peergraph",
-        baseline: Baseline::Bench("quic/open_latency/raw"),
-        unit: Unit::Micros,
-        goal: Goal::AtMost(1.10),
-    },
-    Figure {
-        name: "quic/throughput",
-        transport: "quic",
-        peergraph: "quic/throughput/peergraph",
-        baseline: Baseline::Bench("quic/throughput/raw"),
-        unit: Unit::MibPerSecond,
-        goal: Goal::AtLeast(0.90),
-    },
+    versus_raw(
+        "tcp/open_latency",
+        "tcp",
+        "tcp/open_latency/peergraph",
+        "tcp/open_latency/raw",
+        Unit::Micros,
+        Goal::AtMost(1.10),
+    ),
+    versus_raw(
+        "tcp/open_latency_vs_handshake",
+        "tcp",
+        "tcp/open_latency/peergraph",
+        "tcp/open_latency/raw_handshake",
+        Unit::Micros,
+        Goal::None,
+    ),
+    versus_raw(
+        "tcp/throughput",
+        "tcp",
+        "tcp/throughput/peergraph",
+        "tcp/throughput/raw",
+        Unit::BytesPerSecond,
+        Goal::AtLeast(0.90),
+    ),
+    versus_raw(
+        "tcp/small_messages",
+        "tcp",
+        "tcp/small_messages/peergraph",
+        "tcp/small_messages/raw",
+        Unit::PerSecond("messages/s"),
+        Goal::AtLeast(0.80),
+    ),
+    versus_raw(
+        "tcp/round_trip",
+        "tcp",
+        "tcp/round_trip/peergraph",
+        "tcp/round_trip/raw",
+        Unit::Micros,
+        Goal::AtMost(1.20),
+    ),
+    from_extras(
+        "tcp/idle_memory",
+        "tcp",
+        ["idle_memory-tcp-peergraph", "idle_memory-tcp-raw"],
+        "bytes_per_connection",
+        "bytes/conn",
+        Goal::AtMost(1.20),
+    ),
+    from_extras(
+        "tcp/scale_open_10k",
+        "tcp",
+        ["scale-tcp-peergraph", "scale-tcp-raw"],
+        "open_seconds",
+        "s",
+        Goal::None,
+    ),
+    from_extras(
+        "tcp/scale_memory_10k",
+        "tcp",
+        ["scale-tcp-peergraph", "scale-tcp-raw"],
+        "rss_held_mib",
+        "MiB",
+        Goal::None,
+    ),
+    versus_raw(
+        "quic/open_latency",
+        "quic",
+        "quic/open_latency/peergraph",
+        "quic/open_latency/raw",
+        Unit::Micros,
+        Goal::AtMost(1.10),
+    ),
+    versus_raw(
+        "quic/open_latency_reused",
+        "quic",
+        "quic/open_latency_reused/peergraph",
+        "quic/open_latency_reused/raw",
+        Unit::Micros,
+        Goal::None,
+    ),
+    versus_raw(
+        "quic/throughput",
+        "quic",
+        "quic/throughput/peergraph",
+        "quic/throughput/raw",
+        Unit::BytesPerSecond,
+        Goal::AtLeast(0.90),
+    ),
+    versus_raw(
+        "quic/small_messages",
+        "quic",
+        "quic/small_messages/peergraph",
+        "quic/small_messages/raw",
+        Unit::PerSecond("messages/s"),
+        Goal::AtLeast(0.80),
+    ),
+    versus_raw(
+        "quic/round_trip",
+        "quic",
+        "quic/round_trip/peergraph",
+        "quic/round_trip/raw",
+        Unit::Micros,
+        Goal::AtMost(1.20),
+    ),
+    from_extras(
+        "quic/idle_memory",
+        "quic",
+        ["idle_memory-quic-peergraph", "idle_memory-quic-raw"],
+        "bytes_per_connection",
+        "bytes/conn",
+        Goal::AtMost(1.20),
+    ),
 ];
 
 /// The throughput a bench declared (criterion's `benchmark.json`).
@@ -182,13 +389,21 @@ enum Throughput {
     Bytes(u64),
 }
 
-/// One bench's result from this run.
-struct Measurement {
-    /// Time of one iteration in nanoseconds: criterion's headline estimate (the slope of the
-    /// linear fit when it made one, else the mean).
-    nanos: f64,
-    throughput: Option<Throughput>,
+/// One result of this run.
+enum Measurement {
+    /// A criterion bench.
+    Timed {
+        /// Time of one iteration in nanoseconds: criterion's headline estimate (the slope of
+        /// the linear fit when it made one, else the mean).
+        nanos: f64,
+        throughput: Option<Throughput>,
+    },
+    /// A number from a `connections` result file.
+    Reported(f64),
 }
+
+/// Every result of this run: criterion benches by id, extras by `file/key`.
+type Measurements = HashMap<String, Measurement>;
 
 /// One evaluated row.
 struct Row<'a> {
@@ -200,10 +415,18 @@ struct Row<'a> {
 
 pub(crate) fn run(root: &Path, quick: bool) -> Result<()> {
     let started = SystemTime::now();
-    let mut command = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
-    command
-        .current_dir(root)
-        .args(["bench", "-p", "peergraph-benches"]);
+    let target = target_dir(root);
+    let extra_dir = target.join("bench").join("extra");
+    // Results of an earlier run must not pass for this one's.
+    if extra_dir.exists() {
+        fs::remove_dir_all(&extra_dir)
+            .with_context(|| format!("removing {}", extra_dir.display()))?;
+    }
+    fs::create_dir_all(&extra_dir).with_context(|| format!("creating {}", extra_dir.display()))?;
+    println!("layout: {LAYOUT}");
+
+    let mut command = cargo(root);
+    command.args(["bench", "-p", "peergraph-benches"]);
     if quick {
         command.arg("--").args(QUICK_ARGS);
     }
@@ -211,21 +434,83 @@ pub(crate) fn run(root: &Path, quick: bool) -> Result<()> {
     if !status.success() {
         bail!("cargo bench failed ({status})");
     }
+    run_extras(root, &target, &extra_dir)?;
 
-    let target = target_dir(root);
-    let measurements = read_criterion(&target.join("criterion"), started)?;
+    let mut measurements = read_criterion(&target.join("criterion"), started)?;
+    measurements.extend(read_extras(&extra_dir)?);
     let rows: Vec<Row<'_>> = FIGURES
         .iter()
         .map(|figure| evaluate(figure, &measurements))
         .collect();
+    println!("\nlayout: {LAYOUT}");
     print!("{}", table(&rows));
 
-    let out_dir = target.join("bench");
-    fs::create_dir_all(&out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
-    let path = out_dir.join("summary.json");
+    let path = target.join("bench").join("summary.json");
     fs::write(&path, summary_json(&rows)).with_context(|| format!("writing {}", path.display()))?;
     println!("\nwrote {}", path.display());
     Ok(())
+}
+
+fn cargo(root: &Path) -> Command {
+    let mut command = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    command.current_dir(root);
+    command
+}
+
+/// Builds the `connections` binary, then runs each of [`EXTRAS`] in its own process. A run that
+/// fails leaves its figure "not measured".
+fn run_extras(root: &Path, target: &Path, extra_dir: &Path) -> Result<()> {
+    let status = cargo(root)
+        .args(["build", "--release", "-p", "peergraph-benches", "--bin"])
+        .arg("connections")
+        .status()
+        .context("building the connections binary")?;
+    if !status.success() {
+        bail!("building the connections binary failed ({status})");
+    }
+    let binary = target.join("release").join("connections");
+    for extra in EXTRAS {
+        println!(
+            "connections: {} ({} {} x {})",
+            extra.name, extra.kind, extra.transport, extra.count
+        );
+        let out = extra_dir.join(format!("{}.json", extra.name));
+        let status = Command::new(&binary)
+            .args(["--transport", extra.transport, "--kind", extra.kind])
+            .args(["--count", &extra.count.to_string()])
+            .arg("--out")
+            .arg(&out)
+            .status()
+            .with_context(|| format!("running {}", binary.display()))?;
+        if !status.success() {
+            eprintln!("connections {} failed ({status}); not measured", extra.name);
+        }
+    }
+    Ok(())
+}
+
+/// Every number of every result file in `dir`, as `file/key`.
+fn read_extras(dir: &Path) -> Result<Measurements> {
+    let mut found = HashMap::new();
+    for entry in fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
+        let path = entry?.path();
+        let Some(file) = path.file_stem().and_then(|stem| stem.to_str()) else {
+            continue;
+        };
+        let text =
+            fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+        let value: Value =
+            serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+        let Some(fields) = value.as_object() else {
+            continue;
+        };
+        for (key, value) in fields {
+            if let Some(number) = value.as_f64() {
+                found.insert(format!("{file}/{key}"), Measurement::Reported(number));
+            }
+        }
+    }
+    Ok(found)
 }
 
 /// Cargo's target directory, where criterion also writes (it asks cargo the same way).
@@ -235,7 +520,7 @@ fn target_dir(root: &Path) -> PathBuf {
 
 /// Every bench criterion measured since `since`, by criterion id. Older results are left out so
 /// a bench that was removed or did not run is "not measured", not a stale number.
-fn read_criterion(dir: &Path, since: SystemTime) -> Result<HashMap<String, Measurement>> {
+fn read_criterion(dir: &Path, since: SystemTime) -> Result<Measurements> {
     let mut found = HashMap::new();
     let mut pending = vec![dir.to_path_buf()];
     while let Some(dir) = pending.pop() {
@@ -282,18 +567,24 @@ fn read_bench(dir: &Path) -> Result<Option<(String, Measurement)>> {
     } else {
         throughput["Bytes"].as_u64().map(Throughput::Bytes)
     };
-    Ok(Some((id.to_owned(), Measurement { nanos, throughput })))
+    Ok(Some((
+        id.to_owned(),
+        Measurement::Timed { nanos, throughput },
+    )))
 }
 
-fn evaluate<'a>(figure: &'a Figure, measurements: &HashMap<String, Measurement>) -> Row<'a> {
-    let value = |id: &str| {
-        let measurement = measurements.get(id)?;
-        figure.unit.value(measurement.nanos, measurement.throughput)
+fn evaluate<'a>(figure: &'a Figure, measurements: &Measurements) -> Row<'a> {
+    let value = |source: Source| {
+        let key = match source {
+            Source::Bench(id) => id.to_owned(),
+            Source::Extra { file, key } => format!("{file}/{key}"),
+        };
+        figure.unit.value(measurements.get(&key)?)
     };
     let peergraph = value(figure.peergraph);
     let baseline = match figure.baseline {
         Baseline::Absolute(number) => Some(number),
-        Baseline::Bench(id) => value(id),
+        Baseline::Measured(source) => value(source),
         Baseline::None => None,
     };
     let ratio = peergraph.zip(baseline).map(|(p, b)| p / b);
@@ -346,7 +637,7 @@ fn table(rows: &[Row<'_>]) -> String {
         ] = cells;
         let _ = writeln!(
             out,
-            "{figure:<26} {transport:<9} {peergraph:>14} {baseline:>14} {unit:<14} {ratio:>6} \
+            "{figure:<30} {transport:<9} {peergraph:>14} {baseline:>14} {unit:<14} {ratio:>6} \
              {goal:<8} {verdict}"
         );
     };
@@ -423,7 +714,7 @@ mod tests {
     fn missing_benches_are_not_measured() {
         let measurements = HashMap::from([(
             "core/handshake".to_owned(),
-            Measurement {
+            Measurement::Timed {
                 nanos: 500_000.0,
                 throughput: Some(Throughput::Elements(1000)),
             },

@@ -181,7 +181,11 @@ fn measure(options: &Options) {
         "{{\"transport\": \"{transport}\", \"kind\": \"{}\", \"count\": {count}, \
          \"open_seconds\": {}, \"connections_per_second\": {}, \"rss_before\": {before}, \
          \"rss_after\": {after}, \"rss_held_mib\": {}, \"bytes_per_connection\": {}}}\n",
-        if kind == Kind::Peergraph { "peergraph" } else { "raw" },
+        if kind == Kind::Peergraph {
+            "peergraph"
+        } else {
+            "raw"
+        },
         opening.as_secs_f64(),
         count as f64 / opening.as_secs_f64(),
         held as f64 / f64::from(1 << 20),
