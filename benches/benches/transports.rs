@@ -7,7 +7,9 @@
 //!   connect + handshake + a 1-byte frame echoed back (the server has then verified the client
 //!   too). `tcp/open_latency/raw_handshake` stops at the client's handshake completion.
 //!   Every QUIC open is a fresh QUIC connection: the dialer rotates over [`QUIC_TARGETS`]
-//!   target nodes, so the connection of a closed open is gone before its target is dialed again.
+//!   target nodes, so the connection of a closed open is gone before its target is dialed
+//!   again; the raw client rotates over as many server endpoints, each with its own identity,
+//!   so neither side can resume a TLS session where the other could not.
 //! - `quic/open_latency_reused`: the same with another direct connection to the target kept
 //!   open, so each open is a new stream on the cached connection, vs raw `open_bi` + echo.
 //! - `throughput`: 1 MiB `send_data` messages until the receiver has them all, vs 1 MiB writes
@@ -163,13 +165,15 @@ fn open_latency(c: &mut Criterion, kind: TransportKind) {
             &mut group,
             "raw",
             || async {
-                let quic = Quic::new();
-                let addr = quic.serve(Serve::EchoFrames);
-                (quic, addr)
+                let quic = Quic::with_servers(QUIC_TARGETS);
+                let addrs = quic.serve_all(Serve::EchoFrames);
+                (quic, addrs, 0usize)
             },
-            |(quic, addr), iterations| async move {
+            |(quic, addrs, mut next), iterations| async move {
                 let mut timed = Duration::ZERO;
                 for _ in 0..iterations {
+                    let addr = addrs[next % addrs.len()];
+                    next += 1;
                     let start = Instant::now();
                     let connection = quic.connect(addr).await;
                     let (send, recv) = connection.open_bi().await.expect("a stream opens");
@@ -177,7 +181,7 @@ fn open_latency(c: &mut Criterion, kind: TransportKind) {
                     timed += start.elapsed();
                     connection.close(0u32.into(), b"done");
                 }
-                ((quic, addr), timed)
+                ((quic, addrs, next), timed)
             },
         ),
     }

@@ -129,19 +129,24 @@ impl Tls {
     }
 }
 
-/// Raw quinn: a client endpoint and a server endpoint, with peergraph's TLS configurations and
+/// Raw quinn: a client endpoint and server endpoints, with peergraph's TLS configurations and
 /// the transport settings `peergraph-transport-quic` uses.
 pub struct Quic {
     client: Endpoint,
-    server: Endpoint,
+    servers: Vec<Endpoint>,
 }
 
 impl Quic {
-    /// Both endpoints, bound on loopback (the client on the wildcard address, as peergraph's
-    /// dialer is).
+    /// A client endpoint and one server endpoint, bound on loopback (the client on the
+    /// wildcard address, as peergraph's dialer is).
     pub fn new() -> Self {
-        let [client_id, server_id] =
-            [(), ()].map(|()| Identity::generate().expect("keys generate"));
+        Self::with_servers(1)
+    }
+
+    /// The same with `count` server endpoints, each with its own identity (as distinct
+    /// peergraph nodes have), so a client rotating over them cannot resume a TLS session.
+    pub fn with_servers(count: usize) -> Self {
+        let client_id = Identity::generate().expect("keys generate");
         let timeouts = NodeConfig::default().timeouts;
         let mut transport = quinn::TransportConfig::default();
         transport
@@ -155,24 +160,46 @@ impl Quic {
         let client_crypto =
             QuicClientConfig::try_from(client_config(&client_id).expect("client config builds"))
                 .expect("TLS 1.3 ring config suits QUIC");
-        let server_crypto =
-            QuicServerConfig::try_from(server_config(&server_id).expect("server config builds"))
-                .expect("TLS 1.3 ring config suits QUIC");
         let mut client_config = quinn::ClientConfig::new(Arc::new(client_crypto));
         client_config.transport_config(Arc::clone(&transport));
-        let mut server_config = quinn::ServerConfig::with_crypto(Arc::new(server_crypto));
-        server_config.transport_config(transport);
-        let server = Endpoint::server(server_config, SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
-            .expect("loopback binds");
+        let servers = (0..count)
+            .map(|_| {
+                let identity = Identity::generate().expect("keys generate");
+                let crypto = QuicServerConfig::try_from(
+                    server_config(&identity).expect("server config builds"),
+                )
+                .expect("TLS 1.3 ring config suits QUIC");
+                let mut config = quinn::ServerConfig::with_crypto(Arc::new(crypto));
+                config.transport_config(Arc::clone(&transport));
+                Endpoint::server(config, SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
+                    .expect("loopback binds")
+            })
+            .collect();
         let mut client = Endpoint::client(SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)))
             .expect("the wildcard address binds");
         client.set_default_client_config(client_config);
-        Self { client, server }
+        Self { client, servers }
     }
 
-    /// Accepts connections and runs `serve` on every bidirectional stream of each.
+    /// Accepts connections on the first server and runs `serve` on every bidirectional stream
+    /// of each; returns its address.
     pub fn serve(&self, serve: Serve) -> SocketAddr {
-        let server = self.server.clone();
+        self.serve_all(serve)[0]
+    }
+
+    /// [`Self::serve`] on every server; returns their addresses.
+    pub fn serve_all(&self, serve: Serve) -> Vec<SocketAddr> {
+        self.servers
+            .iter()
+            .map(|server| Self::serve_on(server.clone(), serve.clone()))
+            .collect()
+    }
+
+    fn serve_on(server: Endpoint, serve: Serve) -> SocketAddr {
+        let port = server
+            .local_addr()
+            .expect("a bound endpoint has an address")
+            .port();
         tokio::spawn(async move {
             while let Some(incoming) = server.accept().await {
                 let serve = serve.clone();
@@ -186,11 +213,6 @@ impl Quic {
                 });
             }
         });
-        let port = self
-            .server
-            .local_addr()
-            .expect("a bound endpoint has an address")
-            .port();
         SocketAddr::from((Ipv4Addr::LOCALHOST, port))
     }
 

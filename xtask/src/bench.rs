@@ -24,7 +24,14 @@ use serde_json::Value;
 
 /// Criterion settings of `--quick`: a short warm-up and measurement, for a smoke run of about
 /// two minutes once built.
-const QUICK_ARGS: &[&str] = &["--warm-up-time", "0.5", "--measurement-time", "1"];
+const QUICK_ARGS: &[&str] = &[
+    "--warm-up-time",
+    "0.3",
+    "--measurement-time",
+    "0.8",
+    "--sample-size",
+    "10",
+];
 
 /// The runtime layout of every transport measurement, printed above the table.
 const LAYOUT: &str = "tokio multi-thread runtime, 2 workers, both ends in one process, \
