@@ -16,11 +16,18 @@ pub const GRAPH: &str = "bench";
 /// The type id of every bench message.
 pub const TYPE_ID: [u8; 16] = *b"peergraph/bench.";
 
-/// Core limits that admit `connections` direct connections with `pending` handshakes at once.
+/// Events one registration may hold: a bench receiver must see every message, and a sender
+/// that runs ahead of it would otherwise make the core drop data events (by design: the
+/// default bound is 65,536).
+const QUEUED_EVENTS: usize = 1 << 24;
+
+/// Core limits that admit `connections` direct connections with `pending` handshakes at once,
+/// and a receiver that runs [`QUEUED_EVENTS`] behind.
 pub fn node_config(connections: usize, pending: usize) -> NodeConfig {
     let mut config = NodeConfig::default();
     config.limits.max_direct_connections_per_graph = connections.max(1);
     config.limits.max_pending_handshakes = pending.max(1);
+    config.limits.max_queued_events_per_registration = QUEUED_EVENTS;
     config
 }
 
@@ -171,8 +178,10 @@ pub async fn target(
     let sender = node.clone();
     tokio::spawn(async move {
         while let Some(event) = events.next().await {
-            let GraphEvent::IncomingData(data) = event else {
-                continue;
+            let data = match event {
+                GraphEvent::IncomingData(data) => data,
+                GraphEvent::EventsDropped { .. } => panic!("the bench target dropped events"),
+                _ => continue,
             };
             match &behaviour {
                 Target::Drain => {}
