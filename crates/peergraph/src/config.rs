@@ -31,6 +31,9 @@ pub struct Config {
     pub node: NodeConfig,
     /// Keep `node.rng_seed` as given (for reproducible node ids in tests).
     pub deterministic_seed: bool,
+    /// Inbound connections allowed in their TLS handshake at once; beyond it new connections
+    /// are dropped unanswered. Each is also bounded by the handshake timeout. Default 1,024.
+    pub max_inbound_tls_handshakes: usize,
 }
 
 impl Config {
@@ -41,6 +44,7 @@ impl Config {
             identity: IdentitySource::Ephemeral,
             node: NodeConfig::default(),
             deterministic_seed: false,
+            max_inbound_tls_handshakes: 1024,
         }
     }
 

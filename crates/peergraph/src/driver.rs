@@ -10,13 +10,13 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::Waker;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use peergraph_core::{
     LinkCloseReason, LinkCommand, LinkId, LinkUp, Node, PeerAddress, RegistrationHandle,
 };
-use tokio::sync::Notify;
+use tokio::sync::{Notify, Semaphore};
 use tokio::task::AbortHandle;
 use tracing::{Instrument, debug, debug_span};
 
@@ -32,6 +32,13 @@ pub(crate) struct Shared {
     timer: Notify,
     /// Wakes `send_data` callers waiting for queue room.
     pub(crate) room: Notify,
+    /// Wakes `finish_closing` callers when a link is gone.
+    pub(crate) links_changed: Notify,
+    /// TLS handshakes of inbound connections in progress; beyond the configured limit new
+    /// connections are dropped before any work is spent on them.
+    inbound_handshakes: Arc<Semaphore>,
+    /// How long a closing link may take to write what is left and close.
+    close_timeout: Duration,
 }
 
 pub(crate) struct State {
@@ -58,7 +65,9 @@ pub(crate) fn now() -> Instant {
 }
 
 impl Shared {
-    pub(crate) fn new(node: Node, transport: Transport) -> Arc<Self> {
+    pub(crate) fn new(node: Node, transport: Transport, max_inbound_tls: usize) -> Arc<Self> {
+        let inbound_handshakes = Arc::new(Semaphore::new(max_inbound_tls));
+        let close_timeout = node.config().timeouts.idle;
         Arc::new(Self {
             state: Mutex::new(State {
                 node,
@@ -70,6 +79,9 @@ impl Shared {
             transport,
             timer: Notify::new(),
             room: Notify::new(),
+            links_changed: Notify::new(),
+            inbound_handshakes,
+            close_timeout,
         })
     }
 
@@ -114,7 +126,8 @@ impl Shared {
                             *closing = true;
                             writer.notify_one();
                         }
-                        // Accepted and refused in the same call, before its tasks existed.
+                        // A link whose tasks already ended: the core still waits for the close to be
+                        // confirmed.
                         None => state
                             .node
                             .handle_link_closed(now(), link, LinkCloseReason::Closed),
@@ -180,7 +193,16 @@ impl Shared {
         state.node.handle_link_closed(now(), id, reason);
         // Its connection may have ended here; see `flush`.
         self.room.notify_waiters();
+        self.links_changed.notify_waiters();
         self.flush(&mut state);
+    }
+
+    /// Whether some link is still writing its last frames or closing.
+    pub(crate) fn closing_links(state: &State) -> bool {
+        state.links.values().any(|slot| match slot {
+            LinkSlot::Dialing { close_requested } => *close_requested,
+            LinkSlot::Up { closing, .. } => *closing,
+        })
     }
 
     /// Accepts links until the listener is aborted; each handshake runs on its own task so a
@@ -194,9 +216,15 @@ impl Shared {
                     return;
                 }
             };
+            let Ok(permit) = self.inbound_handshakes.clone().try_acquire_owned() else {
+                debug!("too many inbound handshakes in progress; dropping a connection");
+                continue;
+            };
             let shared = self.clone();
             tokio::spawn(async move {
-                let link = match incoming.handshake().await {
+                let handshake = incoming.handshake().await;
+                drop(permit);
+                let link = match handshake {
                     Ok(link) => link,
                     Err(error) => {
                         debug!(%error, "inbound handshake failed");
@@ -252,6 +280,7 @@ async fn dial(shared: Arc<Shared>, id: LinkId, address: PeerAddress) {
             state
                 .node
                 .handle_link_closed(now(), id, LinkCloseReason::Closed);
+            shared.links_changed.notify_waiters();
         }
         Ok(link) => {
             let up = LinkUp {
@@ -287,7 +316,7 @@ async fn read_loop(shared: Arc<Shared>, id: LinkId, mut reader: LinkReader) {
 
 /// What a writer does next.
 enum WriterStep {
-    Write,
+    Write { closing: bool },
     Close,
     Wait,
     Stop,
@@ -306,17 +335,32 @@ async fn write_loop(shared: Arc<Shared>, id: LinkId, mut writer: LinkWriter, wak
                 bytes += frame.len();
                 batch.push(frame);
             }
+            let closing = matches!(
+                state.links.get(&id),
+                Some(LinkSlot::Up { closing: true, .. })
+            );
             match state.links.get(&id) {
                 None => WriterStep::Stop,
-                Some(_) if !batch.is_empty() => WriterStep::Write,
-                Some(LinkSlot::Up { closing: true, .. }) => WriterStep::Close,
+                Some(_) if !batch.is_empty() => WriterStep::Write { closing },
+                Some(_) if closing => WriterStep::Close,
                 Some(_) => WriterStep::Wait,
             }
         };
         match step {
-            WriterStep::Write => {
+            WriterStep::Write { closing } => {
                 shared.room.notify_waiters();
-                let written = writer.write_frames(&batch).await;
+                let write = writer.write_frames(&batch);
+                // An open link may wait on its peer for as long as the peer keeps it alive
+                // (that is the backpressure); a closing one gets `close_timeout` at most.
+                let written = if closing {
+                    tokio::time::timeout(shared.close_timeout, write)
+                        .await
+                        .unwrap_or_else(|_| {
+                            Err(std::io::Error::from(std::io::ErrorKind::TimedOut).into())
+                        })
+                } else {
+                    write.await
+                };
                 batch.clear();
                 if let Err(error) = written {
                     debug!(%error, "link write failed");
@@ -324,8 +368,10 @@ async fn write_loop(shared: Arc<Shared>, id: LinkId, mut writer: LinkWriter, wak
                 }
             }
             WriterStep::Close => {
-                if let Err(error) = writer.close().await {
-                    debug!(%error, "link close was not clean");
+                match tokio::time::timeout(shared.close_timeout, writer.close()).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(error)) => debug!(%error, "link close was not clean"),
+                    Err(_) => debug!("link close timed out"),
                 }
                 return shared.link_ended(id, LinkCloseReason::Closed);
             }

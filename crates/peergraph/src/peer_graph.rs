@@ -66,7 +66,11 @@ impl PeerGraph {
         if !config.deterministic_seed {
             node_config.rng_seed = fresh_seed(&identity.peer_identity());
         }
-        let shared = Shared::new(Node::new(node_config), transport);
+        let shared = Shared::new(
+            Node::new(node_config),
+            transport,
+            config.max_inbound_tls_handshakes,
+        );
         let timer = tokio::spawn(shared.clone().timer_loop()).abort_handle();
         Ok(Self {
             inner: Arc::new(Inner {
@@ -260,6 +264,22 @@ impl PeerGraph {
     /// The local node in a graph (`PeerGraphGetNodeInfo(0)`).
     pub fn node_info(&self, graph: GraphHandle) -> Result<NodeInfo, HandleError> {
         self.shared().lock().node.node_info(graph)
+    }
+
+    /// Waits until every connection this node has closed (by `close_direct_connection`,
+    /// `close_graph` or `shutdown`) has written what was queued before the close, its farewell
+    /// included, and its link is closed. Call it before exiting a process so peers see the close.
+    /// A link gets at most the idle timeout for this.
+    pub async fn finish_closing(&self) {
+        loop {
+            let changed = self.shared().links_changed.notified();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
+            if !Shared::closing_links(&self.shared().lock()) {
+                return;
+            }
+            changed.await;
+        }
     }
 
     /// The address peers should dial to reach this node as `peer_id`, with its identity pinned,

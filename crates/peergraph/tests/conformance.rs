@@ -71,6 +71,7 @@ conformance! {
     both_sides_sending_at_once,
     a_64_mib_message_stream_arrives_intact,
     try_send_data_reports_backpressure_and_send_data_waits_for_room,
+    finish_closing_lets_a_process_exit_right_after_a_close_without_losing_data,
 }
 
 /// 1.
@@ -719,4 +720,49 @@ async fn try_send_data_reports_backpressure_and_send_data_waits_for_room(kind: T
     for _ in 0..accepted + 16 {
         bob.incoming().await;
     }
+}
+
+async fn finish_closing_lets_a_process_exit_right_after_a_close_without_losing_data(
+    kind: TransportKind,
+) {
+    let mut bob = TestNode::new(kind, "bob").await;
+    let target = bob.locator();
+    // Alice lives on her own runtime, dropped right after `finish_closing` as a process would
+    // exit: every task of hers dies with it.
+    let alice_runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let sent = alice_runtime.spawn(async move {
+        let mut alice = TestNode::new(kind, "alice").await;
+        let id = alice
+            .node
+            .open_direct_connection(alice.graph, "bob", target.address)
+            .unwrap();
+        assert!(matches!(
+            alice.change_for(id).await,
+            ConnectionStatus::Connected(_)
+        ));
+        for index in 0..32u8 {
+            alice
+                .node
+                .send_data(alice.graph, id, TYPE_A, vec![index; 256 * 1024])
+                .await
+                .unwrap();
+        }
+        alice.node.close_direct_connection(alice.graph, id).unwrap();
+        within("finish closing", alice.node.finish_closing()).await;
+    });
+    within("alice's part", sent).await.unwrap();
+    alice_runtime.shutdown_background();
+    let at_bob = bob.accepted().await;
+    for index in 0..32u8 {
+        let data = bob.incoming().await;
+        assert!(data.data.len() == 256 * 1024 && data.data.iter().all(|b| *b == index));
+    }
+    assert_eq!(
+        bob.change_for(at_bob).await,
+        ConnectionStatus::Disconnected(DisconnectReason::ClosedByPeer)
+    );
 }

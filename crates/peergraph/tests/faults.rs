@@ -578,7 +578,7 @@ async fn a_client_that_never_sends_hello_is_dropped_at_the_handshake_timeout_and
     // last silent client was accepted is closed and the probe repeated.
     let mut allowed = vec![at_target];
     let mut dropped_while_full = false;
-    for _ in 0..20 {
+    for _ in 0..500 {
         let probe = good.open_to(&target);
         match good.change_for(probe).await {
             ConnectionStatus::Failed(FailReason::Refused | FailReason::LinkLost) => {
@@ -780,12 +780,22 @@ async fn unregistering_mid_handshake_gives_exactly_one_terminal_outcome(kind: Tr
         .open_direct_connection(initiator.graph, "target", locator.address)
         .unwrap();
     assert!(is_connected(&initiator.change_for(last).await));
-    let inbound = within("the target sees the last one", registration.next())
-        .await
-        .unwrap();
-    assert!(
-        matches!(inbound, GraphEvent::DirectConnection(change) if is_connected(&change.status))
-    );
+    // The new registration may first see the end of an earlier round's connection whose
+    // close was still on its way; the last connection must still arrive as Connected.
+    within("the target sees the last one", async {
+        loop {
+            match registration.next().await.unwrap() {
+                GraphEvent::DirectConnection(change) if is_connected(&change.status) => break,
+                GraphEvent::DirectConnection(change) => assert_eq!(
+                    change.status,
+                    ConnectionStatus::Disconnected(DisconnectReason::ClosedByPeer),
+                    "only a late close of an earlier connection may come first"
+                ),
+                other => panic!("unexpected event: {other:?}"),
+            }
+        }
+    })
+    .await;
     initiator
         .node
         .close_direct_connection(initiator.graph, last)

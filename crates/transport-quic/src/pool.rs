@@ -14,6 +14,10 @@ use tokio::sync::OnceCell;
 
 pub(crate) type Key = (SocketAddr, Option<PeerIdentity>);
 
+/// Live links one connection carries before the next dial to the same key starts a new
+/// connection. The full connection stays alive for its own links and closes after them.
+pub(crate) const LINKS_PER_CONNECTION: usize = 1024;
+
 /// An established, authenticated connection and what its handshake proved.
 #[derive(Debug, Clone)]
 pub(crate) struct Session {
@@ -57,7 +61,7 @@ impl Pool {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Claims the slot for `key`, replacing it first if its connection has died.
+    /// Claims the slot for `key`, replacing it first if its connection has died or is full.
     pub(crate) fn lease(self: &Arc<Self>, key: Key) -> Lease {
         let mut state = self.lock();
         let state = &mut *state;
@@ -66,7 +70,7 @@ impl Pool {
             .slots
             .entry(key)
             .or_insert_with(|| Slot::new(generation));
-        if slot.is_dead() {
+        if slot.is_dead() || slot.leases >= LINKS_PER_CONNECTION {
             *slot = Slot::new(generation);
         }
         if slot.generation == generation {

@@ -17,8 +17,10 @@ use crate::pool::{Lease, Pool, Session};
 use crate::session::{NOT_AUTHENTICATED, link_info};
 use crate::{Link, Listener};
 
-/// How many links one peer may have open on one connection at a time.
-const MAX_LINKS_PER_CONNECTION: u32 = 1024;
+/// How many streams one peer may have open on one connection at a time. Four times the links a
+/// dialer puts on one connection, so streams of closed links that are still draining never hold
+/// up a new link's stream.
+const MAX_STREAMS_PER_CONNECTION: u32 = 4 * crate::pool::LINKS_PER_CONNECTION as u32;
 
 /// Dials and listens for QUIC links as one node. Cheap to clone.
 #[derive(Clone)]
@@ -55,7 +57,7 @@ impl QuicTransport {
         transport
             .keep_alive_interval(Some(config.keepalive_interval))
             .max_idle_timeout(Some(idle))
-            .max_concurrent_bidi_streams(VarInt::from_u32(MAX_LINKS_PER_CONNECTION))
+            .max_concurrent_bidi_streams(VarInt::from_u32(MAX_STREAMS_PER_CONNECTION))
             // Links are bidirectional streams only.
             .max_concurrent_uni_streams(VarInt::from_u32(0));
         let transport = Arc::new(transport);
