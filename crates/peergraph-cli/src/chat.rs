@@ -96,12 +96,12 @@ pub(crate) async fn run(args: ChatArgs) -> Outcome {
                 for &id in &connected {
                     let _ = local.node.close_direct_connection(local.graph, id);
                 }
-                linger().await;
+                linger(&local.node).await;
                 return Ok(());
             }
             _ = &mut interrupt => {
                 local.node.shutdown().map_err(Failure::other)?;
-                linger().await;
+                linger(&local.node).await;
                 return Ok(());
             }
         }

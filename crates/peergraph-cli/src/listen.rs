@@ -49,7 +49,7 @@ pub(crate) async fn run(args: ListenArgs) -> Outcome {
     println!("[{}] interrupted: closing every connection", local.peer_id);
     // The last shutdown disconnects every peer; dropping the node afterwards flushes it.
     local.node.shutdown().map_err(Failure::other)?;
-    linger().await;
+    linger(&local.node).await;
     Ok(())
 }
 

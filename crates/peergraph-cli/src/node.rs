@@ -241,9 +241,8 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
-/// Lets the link tasks deliver the farewells of a local close or shutdown before the process
-/// exits: the API has no way to await that flush, so this bounded pause stands in for it. Paths
-/// where the peer closes first (after `bye`) do not need it.
-pub(crate) async fn linger() {
-    tokio::time::sleep(Duration::from_millis(100)).await;
+/// Waits (up to the transport's idle timeout per link) until the farewells of a local close or
+/// shutdown and the data queued before them are written, so exiting loses nothing.
+pub(crate) async fn linger(node: &peergraph::PeerGraph) {
+    node.finish_closing().await;
 }

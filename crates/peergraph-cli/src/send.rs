@@ -197,6 +197,6 @@ pub(crate) async fn say_bye(local: &mut LocalNode, connection: ConnectionId) {
     .await;
     if closed.is_err() {
         let _ = local.node.close_direct_connection(local.graph, connection);
-        linger().await;
+        linger(&local.node).await;
     }
 }
