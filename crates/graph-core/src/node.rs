@@ -502,6 +502,13 @@ impl Node {
         Ok(())
     }
 
+    /// What a link carries, once known: its graph, the local connection id and the remote peer
+    /// id (outbound links from the start, inbound ones once their Hello is admitted). For logs.
+    pub fn link_connection(&self, link: LinkId) -> Option<(GraphHandle, ConnectionId, &str)> {
+        let link = self.links.get(&link)?;
+        Some((link.graph?, link.connection?, link.remote_peer_id.as_str()))
+    }
+
     /// Bytes queued on a connection and not yet taken by `poll_transmit`; `None` if the id is not
     /// an established connection of `graph`.
     pub fn queued_bytes(&self, graph: GraphHandle, connection: ConnectionId) -> Option<usize> {

@@ -18,7 +18,7 @@ use peergraph_core::{
 };
 use tokio::sync::{Notify, Semaphore};
 use tokio::task::AbortHandle;
-use tracing::{Instrument, debug, debug_span};
+use tracing::{Instrument, Span, debug, debug_span, field};
 
 use crate::transport::{self, Link, LinkReader, LinkWriter, Transport};
 
@@ -113,7 +113,15 @@ impl Shared {
                             close_requested: false,
                         },
                     );
-                    let span = debug_span!("dial", link = link.get(), to = %address.socket);
+                    let span = debug_span!(
+                        "dial",
+                        link = link.get(),
+                        to = %address.socket,
+                        graph = field::Empty,
+                        connection = field::Empty,
+                        peer = field::Empty,
+                    );
+                    record_connection(&span, &state.node, link);
                     tokio::spawn(dial(self.clone(), link, address).instrument(span));
                 }
                 LinkCommand::Close { link } => {
@@ -166,7 +174,16 @@ impl Shared {
 
     /// Starts the reader and writer tasks of an authenticated link.
     fn start_link(self: &Arc<Self>, state: &mut State, id: LinkId, link: Link) {
-        let span = debug_span!("link", link = id.get(), remote = %link.info.remote_addr);
+        let span = debug_span!(
+            parent: None,
+            "link",
+            link = id.get(),
+            remote = %link.info.remote_addr,
+            graph = field::Empty,
+            connection = field::Empty,
+            peer = field::Empty,
+        );
+        record_connection(&span, &state.node, id);
         let writer = Arc::new(Notify::new());
         let reader =
             tokio::spawn(read_loop(self.clone(), id, link.reader).instrument(span.clone()));
@@ -184,6 +201,7 @@ impl Shared {
     /// A link ended on its own (read error, peer closed, write error): tell the core and stop
     /// the link's tasks.
     fn link_ended(self: &Arc<Self>, id: LinkId, reason: LinkCloseReason) {
+        debug!(?reason, "link ended");
         let mut state = self.lock();
         if let Some(LinkSlot::Up { writer, reader, .. }) = state.links.remove(&id) {
             reader.abort();
@@ -283,6 +301,7 @@ async fn dial(shared: Arc<Shared>, id: LinkId, address: PeerAddress) {
             shared.links_changed.notify_waiters();
         }
         Ok(link) => {
+            debug!(identity = %link.info.remote_identity, "link up");
             let up = LinkUp {
                 remote_identity: link.info.remote_identity,
                 remote_addr: link.info.remote_addr,
@@ -301,10 +320,31 @@ async fn dial(shared: Arc<Shared>, id: LinkId, address: PeerAddress) {
     shared.flush(&mut state);
 }
 
+/// Names the direct connection a link carries in its span, once the core knows it.
+fn record_connection(span: &Span, node: &Node, link: LinkId) -> bool {
+    let Some((graph, connection, peer)) = node.link_connection(link) else {
+        return false;
+    };
+    span.record("graph", field::debug(graph));
+    span.record("connection", connection.get());
+    span.record("peer", peer);
+    true
+}
+
 async fn read_loop(shared: Arc<Shared>, id: LinkId, mut reader: LinkReader) {
+    // An inbound link learns its connection from the Hello, a few frames in.
+    let mut named = record_connection(&Span::current(), &shared.lock().node, id);
     loop {
         match reader.read_frame().await {
-            Ok(Some(frame)) => shared.with(|state| state.node.handle_frame(now(), id, frame)),
+            Ok(Some(frame)) => shared.with(|state| {
+                state.node.handle_frame(now(), id, frame);
+                if !named {
+                    named = record_connection(&Span::current(), &state.node, id);
+                    if named {
+                        debug!("direct connection admitted");
+                    }
+                }
+            }),
             Ok(None) => return shared.link_ended(id, LinkCloseReason::Closed),
             Err(error) => {
                 debug!(%error, "link read failed");
