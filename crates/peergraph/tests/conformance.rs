@@ -18,28 +18,7 @@ use peergraph::{
 };
 use support::{GRAPH, TYPE_A, TestNode, connect, within};
 
-macro_rules! conformance {
-    ($($test:ident),* $(,)?) => {
-        mod tcp {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $test() {
-                    super::$test(peergraph::TransportKind::Tcp).await
-                }
-            )*
-        }
-        mod quic {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $test() {
-                    super::$test(peergraph::TransportKind::Quic).await
-                }
-            )*
-        }
-    };
-}
-
-conformance! {
+on_both_transports! {
     calls_before_startup_fail_with_not_initialized,
     startup_rejects_other_versions_and_is_counted,
     last_shutdown_releases_everything_and_peers_see_disconnected,

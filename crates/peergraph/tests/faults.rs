@@ -24,28 +24,7 @@ use peergraph_transport::{Identity, SERVER_NAME, TransportConfig};
 use support::{GRAPH, TYPE_A, TestNode, connect, eventually, node_with, within};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-macro_rules! faults {
-    ($($test:ident),* $(,)?) => {
-        mod tcp {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $test() {
-                    super::$test(peergraph::TransportKind::Tcp).await
-                }
-            )*
-        }
-        mod quic {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $test() {
-                    super::$test(peergraph::TransportKind::Quic).await
-                }
-            )*
-        }
-    };
-}
-
-faults! {
+on_both_transports! {
     a_killed_peer_process_is_disconnected_within_the_idle_timeout,
     garbage_and_clients_that_never_speak_tls_are_dropped_while_a_good_peer_works,
     an_oversized_first_frame_is_dropped_before_the_application_sees_it,

@@ -44,28 +44,7 @@ const SENDERS: usize = 16;
 /// How long one step of a round (opening a batch, the transfer, closing) may take.
 const STEP: Duration = Duration::from_secs(120);
 
-macro_rules! load {
-    ($($test:ident),* $(,)?) => {
-        mod tcp {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $test() {
-                    super::$test(peergraph::TransportKind::Tcp).await
-                }
-            )*
-        }
-        mod quic {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $test() {
-                    super::$test(peergraph::TransportKind::Quic).await
-                }
-            )*
-        }
-    };
-}
-
-load! {
+on_both_transports! {
     a_thousand_connections_of_a_hundred_messages_arrive_in_order_and_memory_returns,
 }
 

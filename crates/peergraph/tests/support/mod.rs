@@ -2,6 +2,30 @@
 
 #![allow(dead_code, unreachable_pub, clippy::unwrap_used)]
 
+/// Instantiates each listed `async fn name(kind: TransportKind)` as two tests, `tcp::name` and
+/// `quic::name`, so one suite runs on both transports.
+#[macro_export]
+macro_rules! on_both_transports {
+    ($($test:ident),* $(,)?) => {
+        mod tcp {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    super::$test(peergraph::TransportKind::Tcp).await
+                }
+            )*
+        }
+        mod quic {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    super::$test(peergraph::TransportKind::Quic).await
+                }
+            )*
+        }
+    };
+}
+
 use std::future::Future;
 use std::time::Duration;
 
