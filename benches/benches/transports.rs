@@ -9,7 +9,7 @@
 //!   Every QUIC open is a fresh QUIC connection: the dialer rotates over [`QUIC_TARGETS`]
 //!   target nodes, so the connection of a closed open is gone before its target is dialed
 //!   again; the raw client rotates over as many server endpoints, each with its own identity,
-//!   so neither side can resume a TLS session where the other could not.
+//!   so neither side can use TLS resumption where the other could not.
 //! - `quic/open_latency_reused`: the same with another direct connection to the target kept
 //!   open, so each open is a new stream on the cached connection, vs raw `open_bi` + echo.
 //! - `throughput`: 1 MiB `send_data` messages until the receiver has them all, vs 1 MiB writes

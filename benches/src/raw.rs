@@ -144,7 +144,7 @@ impl Quic {
     }
 
     /// The same with `count` server endpoints, each with its own identity (as distinct
-    /// peergraph nodes have), so a client rotating over them cannot resume a TLS session.
+    /// peergraph nodes have), so a client rotating over them cannot use TLS resumption.
     pub fn with_servers(count: usize) -> Self {
         let client_id = Identity::generate().expect("keys generate");
         let timeouts = NodeConfig::default().timeouts;

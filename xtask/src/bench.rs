@@ -22,8 +22,8 @@ use std::time::SystemTime;
 use anyhow::{Context, Result, bail};
 use serde_json::Value;
 
-/// Criterion settings of `--quick`: a short warm-up and measurement, for a smoke run of about
-/// two minutes once built.
+/// Criterion settings of `--quick`: a short warm-up and measurement, for a smoke run of under a
+/// minute once built (groups that set their own sample size keep it).
 const QUICK_ARGS: &[&str] = &[
     "--warm-up-time",
     "0.3",
