@@ -207,7 +207,8 @@ impl CorePair {
         };
         while let Some(frame) = from.poll_transmit(link) {
             if let Some(peer) = peer {
-                to.handle_frame(self.now, peer, frame);
+                // One buffer, as a transport's reader would deliver it.
+                to.handle_frame(self.now, peer, frame.into_bytes());
             }
         }
     }

@@ -121,7 +121,7 @@ impl End {
         while let Some(link) = self.node.poll_ready_link() {
             while let Some(frame) = self.node.poll_transmit(link) {
                 if Some(link) == self.link {
-                    frames.push(frame);
+                    frames.push(frame.into_bytes());
                 }
             }
         }

@@ -181,7 +181,7 @@ fn flush_link(
 ) {
     while let Some(frame) = node.poll_transmit(link) {
         if let Some((peer, peer_link)) = peer_of(wires, index, link) {
-            in_flight.push_back((peer, peer_link, Packet::Frame(frame)));
+            in_flight.push_back((peer, peer_link, Packet::Frame(frame.into_bytes())));
         }
     }
 }

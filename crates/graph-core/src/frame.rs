@@ -5,6 +5,8 @@ use peergraph_proto::v1::{self as wire, frame::Kind};
 use prost::Message;
 
 use crate::event::ProtocolViolation;
+use crate::transmit::Transmit;
+pub(crate) use crate::transmit::data;
 
 pub(crate) use wire::{CloseReason, RefuseReason};
 
@@ -51,8 +53,10 @@ pub(crate) fn decode(frame: Bytes) -> Result<Inbound, ProtocolViolation> {
     })
 }
 
-fn encode(kind: Kind) -> Bytes {
-    Bytes::from(wire::Frame { kind: Some(kind) }.encode_to_vec())
+fn encode(kind: Kind) -> Transmit {
+    Transmit::whole(Bytes::from(
+        wire::Frame { kind: Some(kind) }.encode_to_vec(),
+    ))
 }
 
 pub(crate) fn hello(
@@ -61,7 +65,7 @@ pub(crate) fn hello(
     source_peer_id: &str,
     source_node_id: u64,
     proof: Vec<u8>,
-) -> Bytes {
+) -> Transmit {
     encode(Kind::Hello(wire::Hello {
         version: PROTOCOL_VERSION,
         graph_id: graph_id.to_owned(),
@@ -72,34 +76,27 @@ pub(crate) fn hello(
     }))
 }
 
-pub(crate) fn accept(node_id: u64, proof: Vec<u8>) -> Bytes {
+pub(crate) fn accept(node_id: u64, proof: Vec<u8>) -> Transmit {
     encode(Kind::Accept(wire::Accept {
         node_id,
         membership_proof: Bytes::from(proof),
     }))
 }
 
-pub(crate) fn refuse(reason: RefuseReason) -> Bytes {
+pub(crate) fn refuse(reason: RefuseReason) -> Transmit {
     encode(Kind::Refuse(wire::Refuse {
         reason: reason.into(),
     }))
 }
 
-pub(crate) fn close(reason: CloseReason) -> Bytes {
+pub(crate) fn close(reason: CloseReason) -> Transmit {
     encode(Kind::Close(wire::Close {
         reason: reason.into(),
     }))
 }
 
-pub(crate) fn keepalive() -> Bytes {
+pub(crate) fn keepalive() -> Transmit {
     encode(Kind::Keepalive(wire::Keepalive {}))
-}
-
-pub(crate) fn data(type_id: [u8; 16], payload: Bytes) -> Bytes {
-    encode(Kind::Data(wire::Data {
-        type_id: Bytes::copy_from_slice(&type_id),
-        payload,
-    }))
 }
 
 /// Checks a graph id or peer id received from a peer with the same rules as local arguments.

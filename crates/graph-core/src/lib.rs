@@ -59,6 +59,7 @@ mod proof;
 mod rng;
 mod slots;
 mod status;
+mod transmit;
 mod validate;
 
 pub use config::{Limits, NodeConfig, Timeouts};
@@ -81,4 +82,5 @@ pub use node::{Node, PEER_GRAPH_VERSION};
 #[doc(hidden)]
 pub use rng::SplitMix64;
 pub use status::GraphStatus;
+pub use transmit::Transmit;
 pub use validate::MAX_NAME_CHARS;

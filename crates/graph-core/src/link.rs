@@ -4,11 +4,10 @@ use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use bytes::Bytes;
-
 use crate::event::Direction;
 use crate::identity::PeerIdentity;
 use crate::ids::{ConnectionId, GraphHandle, NodeId};
+use crate::transmit::Transmit;
 
 /// Where a link's handshake stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,7 +54,7 @@ pub(crate) struct Link {
     pub(crate) remote_addr: Option<SocketAddr>,
     pub(crate) remote_identity: Option<PeerIdentity>,
     pub(crate) exporter: [u8; 32],
-    pub(crate) send_queue: VecDeque<Bytes>,
+    pub(crate) send_queue: VecDeque<Transmit>,
     pub(crate) queued_bytes: usize,
     /// Whether the link is in the node's ready-to-transmit list.
     pub(crate) ready: bool,

@@ -26,6 +26,7 @@ use crate::proof::MembershipKey;
 use crate::rng::SplitMix64;
 use crate::slots::Slots;
 use crate::status::GraphStatus;
+use crate::transmit::Transmit;
 use crate::validate;
 
 /// The only version `startup` accepts: `MAKEWORD(1, 0)`.
@@ -631,7 +632,7 @@ impl Node {
 
     /// The next frame to write on `link`, in order.
     #[must_use]
-    pub fn poll_transmit(&mut self, link: LinkId) -> Option<Bytes> {
+    pub fn poll_transmit(&mut self, link: LinkId) -> Option<Transmit> {
         let link = self.links.get_mut(&link)?;
         let frame = link.send_queue.pop_front()?;
         link.queued_bytes -= frame.len();
@@ -678,7 +679,7 @@ impl Node {
         id
     }
 
-    pub(crate) fn queue_frame(&mut self, link_id: LinkId, frame: Bytes) {
+    pub(crate) fn queue_frame(&mut self, link_id: LinkId, frame: Transmit) {
         let now = self.now;
         let Some(link) = self.links.get_mut(&link_id) else {
             return;

@@ -84,7 +84,7 @@ fn beyond_max_pending_handshakes_opens_fail_synchronously_and_accepts_are_refuse
         closed.push(command);
     }
     assert_eq!(closed, [peergraph_core::LinkCommand::Close { link: third }]);
-    let answer = wire::Frame::decode(node.poll_transmit(third).unwrap()).unwrap();
+    let answer = wire::Frame::decode(node.poll_transmit(third).unwrap().into_bytes()).unwrap();
     let refused = wire::Refuse {
         reason: wire::RefuseReason::Refused.into(),
     };
@@ -269,7 +269,7 @@ fn a_hello_with_an_unknown_version_is_refused_as_unsupported() {
     node.handle_frame(now, link, Bytes::from(hello.encode_to_vec()));
     let ready = node.poll_ready_link();
     assert_eq!(ready, Some(link));
-    let answer = wire::Frame::decode(node.poll_transmit(link).unwrap()).unwrap();
+    let answer = wire::Frame::decode(node.poll_transmit(link).unwrap().into_bytes()).unwrap();
     let refused = wire::Refuse {
         reason: wire::RefuseReason::UnsupportedVersion.into(),
     };

@@ -390,7 +390,8 @@ impl Cluster {
     }
 
     fn transmit(&mut self, index: usize, link: LinkId) {
-        while let Some(frame) = self.nodes[index].node.poll_transmit(link) {
+        while let Some(transmit) = self.nodes[index].node.poll_transmit(link) {
+            let frame = transmit.into_bytes();
             let Some(peer) = self.ends.get(&(index, link)).and_then(|end| end.peer) else {
                 continue;
             };

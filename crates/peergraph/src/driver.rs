@@ -12,9 +12,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::Waker;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use peergraph_core::{
-    LinkCloseReason, LinkCommand, LinkId, LinkUp, Node, PeerAddress, RegistrationHandle,
+    LinkCloseReason, LinkCommand, LinkId, LinkUp, Node, PeerAddress, RegistrationHandle, Transmit,
 };
 use tokio::sync::{Notify, Semaphore};
 use tokio::task::AbortHandle;
@@ -363,7 +362,7 @@ enum WriterStep {
 }
 
 async fn write_loop(shared: Arc<Shared>, id: LinkId, mut writer: LinkWriter, wake: Arc<Notify>) {
-    let mut batch: Vec<Bytes> = Vec::new();
+    let mut batch: Vec<Transmit> = Vec::new();
     loop {
         let step = {
             let mut state = shared.lock();

@@ -4,7 +4,7 @@ use std::io;
 use std::net::SocketAddr;
 
 use bytes::Bytes;
-use peergraph_core::{AuthFailure, LinkCloseReason, PeerIdentity};
+use peergraph_core::{AuthFailure, LinkCloseReason, PeerIdentity, Transmit};
 use peergraph_transport::{
     AcceptError, AuthError, DialError, Identity, LinkError, LinkInfo, TransportConfig,
     TransportError,
@@ -167,7 +167,7 @@ impl LinkReader {
 }
 
 impl LinkWriter {
-    pub(crate) async fn write_frames(&mut self, frames: &[Bytes]) -> Result<(), LinkError> {
+    pub(crate) async fn write_frames(&mut self, frames: &[Transmit]) -> Result<(), LinkError> {
         match self {
             Self::Tcp(writer) => writer.write_frames(frames).await,
             Self::Quic(writer) => writer.write_frames(frames).await,

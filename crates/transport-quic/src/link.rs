@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use peergraph_transport::{FrameReader, FrameWriter, LinkError, LinkInfo};
+use peergraph_transport::{FrameReader, FrameWriter, LinkError, LinkInfo, OutgoingFrame};
 use quinn::{RecvStream, SendStream};
 
 use crate::pool::Lease;
@@ -80,7 +80,7 @@ impl LinkWriter {
     /// Sends the frames in order, in as few writes as possible.
     ///
     /// Not cancel-safe: if the future is dropped part-way, abandon the link.
-    pub async fn write_frames(&mut self, frames: &[Bytes]) -> Result<(), LinkError> {
+    pub async fn write_frames<F: OutgoingFrame>(&mut self, frames: &[F]) -> Result<(), LinkError> {
         self.frames.write_frames(frames).await
     }
 

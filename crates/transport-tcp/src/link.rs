@@ -1,7 +1,7 @@
 //! An established link, split into halves that may live on different tasks.
 
 use bytes::Bytes;
-use peergraph_transport::{FrameReader, FrameWriter, LinkError, LinkInfo};
+use peergraph_transport::{FrameReader, FrameWriter, LinkError, LinkInfo, OutgoingFrame};
 use tokio::io::{ReadHalf, WriteHalf};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsStream;
@@ -59,7 +59,7 @@ impl LinkWriter {
     /// Sends the frames in order, in as few writes as possible, then flushes.
     ///
     /// Not cancel-safe: if the future is dropped part-way, abandon the link.
-    pub async fn write_frames(&mut self, frames: &[Bytes]) -> Result<(), LinkError> {
+    pub async fn write_frames<F: OutgoingFrame>(&mut self, frames: &[F]) -> Result<(), LinkError> {
         self.frames.write_frames(frames).await
     }
 

@@ -81,6 +81,43 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
     }
 }
 
+/// A frame the writer can send: a head and a body, written back to back. A plain `Bytes` is a
+/// frame with an empty body; the core's `Transmit` carries a data frame's payload as its body.
+pub trait OutgoingFrame {
+    /// The first part.
+    fn head(&self) -> &[u8];
+    /// The rest (may be empty).
+    fn body(&self) -> &[u8];
+    /// The whole frame's length.
+    fn len(&self) -> usize {
+        self.head().len() + self.body().len()
+    }
+    /// Whether the frame has no bytes at all.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl OutgoingFrame for Bytes {
+    fn head(&self) -> &[u8] {
+        self
+    }
+
+    fn body(&self) -> &[u8] {
+        &[]
+    }
+}
+
+impl OutgoingFrame for peergraph_core::Transmit {
+    fn head(&self) -> &[u8] {
+        self.head()
+    }
+
+    fn body(&self) -> &[u8] {
+        self.body()
+    }
+}
+
 /// Writes frames to a byte stream, batching small ones into few writes.
 #[derive(Debug)]
 pub struct FrameWriter<W> {
@@ -103,7 +140,7 @@ impl<W: AsyncWrite + Unpin> FrameWriter<W> {
     ///
     /// If any frame is over the maximum, nothing is written. Not cancel-safe: dropping the
     /// future part-way leaves the stream mid-frame, so the link must then be abandoned.
-    pub async fn write_frames(&mut self, frames: &[Bytes]) -> Result<(), LinkError> {
+    pub async fn write_frames<F: OutgoingFrame>(&mut self, frames: &[F]) -> Result<(), LinkError> {
         if let Some(frame) = frames.iter().find(|frame| frame.len() > self.max_frame_len) {
             return Err(LinkError::FrameTooLarge {
                 len: frame.len(),
@@ -118,16 +155,19 @@ impl<W: AsyncWrite + Unpin> FrameWriter<W> {
                 max: self.max_frame_len,
             })?;
             self.batch.put_u32(len);
-            if frame.len() >= DIRECT_WRITE_MIN {
-                self.inner.write_all(&self.batch).await?;
-                self.batch.clear();
-                self.inner.write_all(frame).await?;
-            } else {
-                self.batch.extend_from_slice(frame);
-                if self.batch.len() >= BATCH_LIMIT {
+            for part in [frame.head(), frame.body()] {
+                if part.len() >= DIRECT_WRITE_MIN {
+                    // Large parts go straight from their own buffer: no copy.
                     self.inner.write_all(&self.batch).await?;
                     self.batch.clear();
+                    self.inner.write_all(part).await?;
+                } else {
+                    self.batch.extend_from_slice(part);
                 }
+            }
+            if self.batch.len() >= BATCH_LIMIT {
+                self.inner.write_all(&self.batch).await?;
+                self.batch.clear();
             }
         }
         if !self.batch.is_empty() {

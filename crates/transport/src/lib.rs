@@ -30,7 +30,7 @@ mod verify;
 pub use certificate::identity_of_certificate;
 pub use config::TransportConfig;
 pub use error::{AcceptError, AuthError, BoxError, DialError, LinkError, TransportError};
-pub use frame::{FrameReader, FrameWriter};
+pub use frame::{FrameReader, FrameWriter, OutgoingFrame};
 pub use identity::{Identity, IdentityError};
 pub use peergraph_core::PeerIdentity;
 pub use tls::{
