@@ -26,6 +26,12 @@ pub(crate) enum Inbound {
 
 /// Decodes one frame. Byte fields share `frame`'s buffer.
 pub(crate) fn decode(frame: Bytes) -> Result<Inbound, ProtocolViolation> {
+    if let Some((type_id, payload)) = crate::transmit::parse_data(&frame) {
+        return Ok(Inbound::Data {
+            type_id,
+            payload: frame.slice(payload),
+        });
+    }
     let frame = wire::Frame::decode(frame).map_err(|_| ProtocolViolation::MalformedFrame)?;
     Ok(match frame.kind.ok_or(ProtocolViolation::MalformedFrame)? {
         Kind::Hello(hello) => Inbound::Hello(hello),

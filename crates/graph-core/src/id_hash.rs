@@ -6,8 +6,10 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
+/// A hasher for ids the node allocates (`LinkId`, `ConnectionId`, handles): a multiply and a
+/// rotate. Not flood-resistant, so only for keys no peer chooses.
 #[derive(Default, Clone, Copy)]
-pub(crate) struct IdHasher(u64);
+pub struct IdHasher(u64);
 
 impl Hasher for IdHasher {
     fn finish(&self) -> u64 {
@@ -25,5 +27,8 @@ impl Hasher for IdHasher {
     }
 }
 
+/// Builds [`IdHasher`]s, for maps keyed by node-allocated ids.
+pub type IdBuildHasher = BuildHasherDefault<IdHasher>;
+
 /// A map keyed by node-allocated ids.
-pub(crate) type IdMap<K, V> = HashMap<K, V, BuildHasherDefault<IdHasher>>;
+pub(crate) type IdMap<K, V> = HashMap<K, V, IdBuildHasher>;

@@ -71,6 +71,7 @@ pub use event::{
     AuthFailure, ConnectionChange, ConnectionStatus, Direction, DisconnectReason, EventType,
     FailReason, GraphEvent, IncomingData, ProtocolViolation, RemotePeer,
 };
+pub use id_hash::{IdBuildHasher, IdHasher};
 pub use identity::{ParseIdentityError, PeerIdentity};
 pub use ids::{ConnectionId, GraphHandle, LinkId, NodeId, RegistrationHandle};
 pub use info::{

@@ -54,13 +54,17 @@ impl Transmit {
     }
 }
 
+/// Field 4 of `Frame` (`data`), length-delimited.
+const FRAME_DATA_TAG: u8 = 4 << 3 | 2;
+/// Field 1 of `Data` (`type_id`), length-delimited.
+const TYPE_ID_TAG: u8 = 1 << 3 | 2;
+/// Field 2 of `Data` (`payload`), length-delimited.
+const PAYLOAD_TAG: u8 = 2 << 3 | 2;
+
 /// Encodes `Frame { data: Data { type_id, payload } }` exactly as prost would, with the payload
 /// left out of the head: protobuf writes a length-delimited field's bytes last.
 pub(crate) fn data(type_id: [u8; 16], payload: Bytes) -> Transmit {
     use prost::encoding::{encode_varint, encoded_len_varint};
-    const FRAME_DATA_TAG: u8 = 4 << 3 | 2;
-    const TYPE_ID_TAG: u8 = 1 << 3 | 2;
-    const PAYLOAD_TAG: u8 = 2 << 3 | 2;
     let payload_len = payload.len() as u64;
     // prost leaves out a field that holds its default (an empty payload).
     let payload_field = if payload.is_empty() {
@@ -85,6 +89,50 @@ pub(crate) fn data(type_id: [u8; 16], payload: Bytes) -> Transmit {
     }
 }
 
+/// Reads a data frame laid out exactly as [`data`] writes it (what prost writes too), returning the
+/// type id and where the payload lies. Anything else (other frames, other field orders, unknown
+/// fields) returns `None` and goes through the general decoder, so this only saves work.
+pub(crate) fn parse_data(frame: &[u8]) -> Option<([u8; 16], std::ops::Range<usize>)> {
+    let (&tag, rest) = frame.split_first()?;
+    if tag != FRAME_DATA_TAG {
+        return None;
+    }
+    let (data_len, rest) = varint(rest)?;
+    if data_len != rest.len() as u64 {
+        return None;
+    }
+    let (header, rest) = rest.split_first_chunk::<2>()?;
+    if *header != [TYPE_ID_TAG, 16] {
+        return None;
+    }
+    let (type_id, rest) = rest.split_first_chunk::<16>()?;
+    let start = frame.len() - rest.len();
+    let payload = match rest.split_first() {
+        None => start..start,
+        Some((&PAYLOAD_TAG, rest)) => {
+            let (len, rest) = varint(rest)?;
+            if len != rest.len() as u64 {
+                return None;
+            }
+            frame.len() - rest.len()..frame.len()
+        }
+        Some(_) => return None,
+    };
+    Some((*type_id, payload))
+}
+
+/// A protobuf varint at the start of `bytes`, and what follows it.
+fn varint(bytes: &[u8]) -> Option<(u64, &[u8])> {
+    let mut value = 0u64;
+    for (index, byte) in bytes.iter().enumerate().take(10) {
+        value |= u64::from(byte & 0x7f) << (7 * index);
+        if byte & 0x80 == 0 {
+            return Some((value, &bytes[index + 1..]));
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use peergraph_proto::v1 as wire;
@@ -105,7 +153,32 @@ mod tests {
                 })),
             }
             .encode_to_vec();
+            let (type_id, payload) = parse_data(&prost).expect("the fast path reads it");
+            assert_eq!((type_id, payload.len()), ([7; 16], size));
             assert_eq!(ours.into_bytes().as_ref(), &prost[..], "size {size}");
         }
+    }
+
+    #[test]
+    fn frames_the_fast_path_does_not_know_are_left_to_the_general_decoder() {
+        let keepalive = wire::Frame {
+            kind: Some(wire::frame::Kind::Keepalive(wire::Keepalive {})),
+        };
+        assert_eq!(parse_data(&keepalive.encode_to_vec()), None);
+        let mut short_type = data([1; 16], Bytes::from_static(b"x"))
+            .into_bytes()
+            .to_vec();
+        short_type[3] = 15; // the type id claims 15 bytes
+        assert_eq!(parse_data(&short_type), None);
+        let mut trailing = data([1; 16], Bytes::from_static(b"xy"))
+            .into_bytes()
+            .to_vec();
+        trailing.push(0);
+        assert_eq!(
+            parse_data(&trailing),
+            None,
+            "a length that does not match the frame"
+        );
+        assert_eq!(parse_data(&[0x22, 0xff]), None, "a truncated varint");
     }
 }

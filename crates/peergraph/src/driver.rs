@@ -13,7 +13,8 @@ use std::task::Waker;
 use std::time::{Duration, Instant};
 
 use peergraph_core::{
-    LinkCloseReason, LinkCommand, LinkId, LinkUp, Node, PeerAddress, RegistrationHandle, Transmit,
+    IdBuildHasher, LinkCloseReason, LinkCommand, LinkId, LinkUp, Node, PeerAddress,
+    RegistrationHandle, Transmit,
 };
 use tokio::sync::{Notify, Semaphore};
 use tokio::task::AbortHandle;
@@ -42,8 +43,8 @@ pub(crate) struct Shared {
 
 pub(crate) struct State {
     pub(crate) node: Node,
-    links: HashMap<LinkId, LinkSlot>,
-    pub(crate) wakers: HashMap<RegistrationHandle, Waker>,
+    links: HashMap<LinkId, LinkSlot, IdBuildHasher>,
+    pub(crate) wakers: HashMap<RegistrationHandle, Waker, IdBuildHasher>,
     armed: Option<Instant>,
     pub(crate) listener: Option<(SocketAddr, AbortHandle)>,
 }
@@ -70,8 +71,8 @@ impl Shared {
         Arc::new(Self {
             state: Mutex::new(State {
                 node,
-                links: HashMap::new(),
-                wakers: HashMap::new(),
+                links: HashMap::default(),
+                wakers: HashMap::default(),
                 armed: None,
                 listener: None,
             }),

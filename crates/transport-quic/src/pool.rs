@@ -16,7 +16,7 @@ pub(crate) type Key = (SocketAddr, Option<PeerIdentity>);
 
 /// Live links one connection carries before the next dial to the same key starts a new
 /// connection. The full connection stays alive for its own links and closes after them.
-pub(crate) const LINKS_PER_CONNECTION: usize = 1024;
+pub(crate) const LINKS_PER_CONNECTION: usize = 256;
 
 /// An established, authenticated connection and what its handshake proved.
 #[derive(Debug, Clone)]
