@@ -44,14 +44,15 @@ const STATIC_CHECKS: &[Step] = &[
 ];
 
 /// `cargo xtask test`: the README's test command.
+/// Doctests first: the run then ends on nextest's summary of every other test.
 const TESTS: &[Step] = &[
-    Step::Cargo {
-        name: "nextest",
-        args: &["nextest", "run", "--workspace", "--no-tests=pass"],
-    },
     Step::Cargo {
         name: "doctests",
         args: &["test", "--workspace", "--doc"],
+    },
+    Step::Cargo {
+        name: "nextest",
+        args: &["nextest", "run", "--workspace", "--no-tests=pass"],
     },
 ];
 
@@ -67,7 +68,7 @@ pub(crate) enum Deny {
     Skip,
 }
 
-/// Runs every test in the workspace: nextest, then doctests (nextest does not run doctests).
+/// Runs every test in the workspace: doctests (nextest does not run them), then nextest.
 pub(crate) fn test(root: &Path) -> Result<()> {
     let started = Instant::now();
     for step in TESTS {
