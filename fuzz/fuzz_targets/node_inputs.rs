@@ -213,7 +213,7 @@ impl World {
                         assert_eq!(listed, MAX_CONNECTIONS, "connection count drifted");
                     }
                     Err(OpenError::ConnectSelf) => assert_eq!(target, peer(from)),
-                    Err(OpenError::TooManyPendingHandshakes) => {}
+                    Err(OpenError::TooManyPendingHandshakes | OpenError::EventBacklog) => {}
                     Err(error) => panic!("open failed: {error:?}"),
                 }
             }

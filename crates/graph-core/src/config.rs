@@ -25,6 +25,38 @@ impl NodeConfig {
     }
 }
 
+/// A configuration the node cannot run with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// A timeout of zero would fire again at once, forever.
+    #[error("timeout `{0}` must be longer than zero")]
+    ZeroTimeout(&'static str),
+    /// Frames carry a 32-bit length, so a message may be at most about 4 GiB.
+    #[error("max_message_size must leave room for a 32-bit frame length")]
+    MessageSizeOutOfRange,
+}
+
+impl NodeConfig {
+    /// Checks the values a node cannot run with. [`Node::new`](crate::Node::new) replaces zero
+    /// timeouts with one millisecond instead of failing; runtimes should call this first.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        for (name, timeout) in [
+            ("handshake", self.timeouts.handshake),
+            ("idle", self.timeouts.idle),
+            ("keepalive", self.timeouts.keepalive),
+        ] {
+            if timeout.is_zero() {
+                return Err(ConfigError::ZeroTimeout(name));
+            }
+        }
+        if u32::try_from(self.limits.max_frame_len()).is_err() {
+            return Err(ConfigError::MessageSizeOutOfRange);
+        }
+        Ok(())
+    }
+}
+
 impl Default for NodeConfig {
     fn default() -> Self {
         Self::with_seed(0)
@@ -51,6 +83,9 @@ pub struct Limits {
     /// [`GraphEvent::EventsDropped`](crate::GraphEvent::EventsDropped)); connection events may
     /// exceed it by `2 * max_direct_connections_per_graph`. Default 65,536.
     pub max_queued_events_per_registration: usize,
+    /// Payload bytes of `IncomingData` events held for one registration before new ones are
+    /// dropped and counted; one message always fits an empty queue. Default 64 MiB.
+    pub max_queued_event_bytes_per_registration: usize,
     /// Graphs open at once on one node. Default 64.
     pub max_graphs: usize,
     /// Event registrations alive at once on one node. Default 1,024.
@@ -63,7 +98,7 @@ impl Limits {
 
     /// The largest frame a transport should accept: the largest message plus its envelope.
     pub fn max_frame_len(&self) -> usize {
-        self.max_message_size + Self::FRAME_OVERHEAD
+        self.max_message_size.saturating_add(Self::FRAME_OVERHEAD)
     }
 }
 
@@ -75,6 +110,7 @@ impl Default for Limits {
             max_message_size: 16 << 20,
             max_queued_bytes_per_connection: 32 << 20,
             max_queued_events_per_registration: 65_536,
+            max_queued_event_bytes_per_registration: 64 << 20,
             max_graphs: 64,
             max_registrations: 1024,
         }

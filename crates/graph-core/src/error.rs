@@ -123,6 +123,8 @@ operation_error! {
         ConnectionLimit => "the graph has reached its direct connection limit",
         /// The node has `max_pending_handshakes` handshakes in progress.
         TooManyPendingHandshakes => "the node has too many handshakes in progress",
+        /// A registration for connection events on this graph is full: take its events first.
+        EventBacklog => "a connection-event registration of the graph is full",
     }
 }
 

@@ -93,6 +93,7 @@ impl Node {
             return self.violation(link_id, ProtocolViolation::FrameTooLarge);
         }
         let state = link.state;
+        let frame_len = frame.len();
         let message = match frame::decode(frame) {
             Ok(message) => message,
             Err(violation) => return self.violation(link_id, violation),
@@ -111,6 +112,13 @@ impl Node {
                 self.end_link(link_id, Some(ConnectionStatus::Failed(reason)), None);
             }
             (LinkState::Connected, Inbound::Data { type_id, payload }) => {
+                // A small payload must not pin a large frame (padded with unknown fields) in
+                // the event queues.
+                let payload = if payload.len() < frame_len / 2 {
+                    Bytes::copy_from_slice(&payload)
+                } else {
+                    payload
+                };
                 self.on_data(link_id, type_id, payload)
             }
             (LinkState::Connected, Inbound::Keepalive) => {}
@@ -223,6 +231,7 @@ impl Node {
             return self.refuse(link_id, RefuseReason::NotAuthenticated);
         }
         let admitted = self.has_registration(graph_handle, EventType::DirectConnection)
+            && !self.direct_events_backlogged(graph_handle)
             && graph.connections < self.config.limits.max_direct_connections_per_graph
             && hello.source_peer_id != graph.peer_id;
         if !admitted {

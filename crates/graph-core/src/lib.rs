@@ -62,7 +62,7 @@ mod status;
 mod transmit;
 mod validate;
 
-pub use config::{Limits, NodeConfig, Timeouts};
+pub use config::{ConfigError, Limits, NodeConfig, Timeouts};
 pub use error::{
     ArgumentProblem, CloseError, EnumError, EventError, GraphError, HandleError, InvalidArgument,
     LinkCloseReason, NotInitialized, OpenError, RegisterError, SendError, StartupError,

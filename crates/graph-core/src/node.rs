@@ -48,6 +48,8 @@ struct Registration {
     graph: GraphHandle,
     mask: u16,
     queue: VecDeque<GraphEvent>,
+    /// Payload bytes of the queued `IncomingData` events.
+    queued_bytes: usize,
     dropped: u64,
     ready: bool,
 }
@@ -99,8 +101,17 @@ pub struct Node {
 }
 
 impl Node {
-    /// A node with no startup outstanding.
-    pub fn new(config: NodeConfig) -> Self {
+    /// A node with no startup outstanding. Zero timeouts become one millisecond (see
+    /// [`NodeConfig::validate`]).
+    pub fn new(mut config: NodeConfig) -> Self {
+        let shortest = std::time::Duration::from_millis(1);
+        for timeout in [
+            &mut config.timeouts.handshake,
+            &mut config.timeouts.idle,
+            &mut config.timeouts.keepalive,
+        ] {
+            *timeout = (*timeout).max(shortest);
+        }
         Self {
             rng: SplitMix64::new(config.rng_seed),
             config,
@@ -316,6 +327,7 @@ impl Node {
             graph,
             mask,
             queue: VecDeque::new(),
+            queued_bytes: 0,
             dropped: 0,
             ready: false,
         });
@@ -353,6 +365,9 @@ impl Node {
             .get_mut(registration.0)
             .ok_or(EventError::InvalidRegistration)?;
         if let Some(event) = state.queue.pop_front() {
+            if let GraphEvent::IncomingData(data) = &event {
+                state.queued_bytes -= data.data.len();
+            }
             return Ok(Some(event));
         }
         if state.dropped > 0 {
@@ -370,16 +385,16 @@ impl Node {
         let Some(kind) = event.event_type() else {
             return;
         };
-        let limit = self.config.limits.max_queued_events_per_registration;
-        // Losing a connection event would leave the application wrong about which connections
-        // exist, so they may overrun the limit by two per allowed connection; only an
-        // application that stopped reading altogether while peers churn loses them (counted).
-        let limit = match event {
-            GraphEvent::DirectConnection(_) => {
-                limit + 2 * self.config.limits.max_direct_connections_per_graph
-            }
-            _ => limit,
+        let limits = self.config.limits;
+        let bytes = match &event {
+            GraphEvent::IncomingData(data) => data.data.len(),
+            _ => 0,
         };
+        // Losing a connection event would leave the application wrong about which connections
+        // exist, so they are never dropped. They stay bounded all the same: while a
+        // registration for them is full, the graph admits and opens no new connection (see
+        // `direct_events_backlogged`), so only live connections can add to it, two events each.
+        let droppable = !matches!(event, GraphEvent::DirectConnection(_));
         for handle in &state.registrations {
             let Some(registration) = self.registrations.get_mut(handle.0) else {
                 continue;
@@ -387,10 +402,15 @@ impl Node {
             if registration.mask & kind.bit() == 0 {
                 continue;
             }
-            if registration.queue.len() >= limit {
+            let full = registration.queue.len() >= limits.max_queued_events_per_registration
+                || (registration.queued_bytes > 0
+                    && registration.queued_bytes + bytes
+                        > limits.max_queued_event_bytes_per_registration);
+            if full && droppable {
                 registration.dropped += 1;
                 continue;
             }
+            registration.queued_bytes += bytes;
             if registration.dropped > 0 {
                 let count = std::mem::take(&mut registration.dropped);
                 registration
@@ -403,6 +423,19 @@ impl Node {
                 self.ready_registrations.push_back(*handle);
             }
         }
+    }
+
+    /// Whether a registration of `graph` that takes connection events is full: the application
+    /// is not reading them, so the graph takes no new connection until it does.
+    pub(crate) fn direct_events_backlogged(&self, graph: GraphHandle) -> bool {
+        let limit = self.config.limits.max_queued_events_per_registration;
+        self.graphs.get(graph.0).is_some_and(|state| {
+            state.registrations.iter().any(|handle| {
+                self.registrations.get(handle.0).is_some_and(|r| {
+                    r.mask & EventType::DirectConnection.bit() != 0 && r.queue.len() >= limit
+                })
+            })
+        })
     }
 
     /// Whether any live registration of `graph` asked for `kind`.
@@ -438,6 +471,9 @@ impl Node {
         }
         if state.connections >= self.config.limits.max_direct_connections_per_graph {
             return Err(OpenError::ConnectionLimit);
+        }
+        if self.direct_events_backlogged(graph) {
+            return Err(OpenError::EventBacklog);
         }
         if self.pending_handshakes >= self.config.limits.max_pending_handshakes {
             return Err(OpenError::TooManyPendingHandshakes);
@@ -879,7 +915,12 @@ impl Node {
                 return;
             }
             LinkState::Connected if now >= link.last_sent + timeouts.keepalive => {
-                self.queue_frame(link_id, frame::keepalive());
+                if link.send_queue.is_empty() {
+                    self.queue_frame(link_id, frame::keepalive());
+                } else if let Some(link) = self.links.get_mut(&link_id) {
+                    // Frames are already waiting to go out; they are the traffic.
+                    link.last_sent = now;
+                }
             }
             _ => {}
         }

@@ -9,8 +9,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use common::{GRAPH, TYPE_A, World, peer};
 use peergraph_core::{
-    ConnectionStatus, DisconnectReason, FailReason, GraphConfig, LinkCloseReason, LinkUp,
-    NodeConfig, OpenError, PeerIdentity, ProtocolViolation, SendError,
+    ConnectionStatus, DisconnectReason, FailReason, GraphConfig, GraphEvent, LinkCloseReason,
+    LinkUp, NodeConfig, OpenError, PeerIdentity, ProtocolViolation, SendError,
 };
 use peergraph_proto::v1 as wire;
 use peergraph_sim::{Cluster, NetConfig};
@@ -335,5 +335,114 @@ fn a_close_from_the_target_before_it_accepts_fails_the_attempt_as_refused() {
     assert_eq!(
         world.changes_for(0, id),
         [ConnectionStatus::Failed(FailReason::Refused)]
+    );
+}
+
+#[test]
+fn queued_data_bytes_are_bounded_per_registration_and_the_gap_is_marked() {
+    let mut world = world_with(2, |config| {
+        config.limits.max_queued_event_bytes_per_registration = 1000
+    });
+    let (id, _) = world.connect(0, 1);
+    world.cluster.nodes[1].drain_events = false;
+    for fill in [1u8, 2, 3] {
+        world.send(0, id, &[fill; 600]);
+    }
+    world.cluster.settle().unwrap();
+    let registration = world.registrations[1];
+    let mut taken = Vec::new();
+    while let Some(event) = world.cluster.node(1).take_event(registration).unwrap() {
+        taken.push(event);
+    }
+    assert!(matches!(&taken[0], GraphEvent::IncomingData(d) if d.data[0] == 1));
+    assert_eq!(
+        taken[1..],
+        [GraphEvent::EventsDropped { count: 2 }],
+        "600 + 600 > 1000"
+    );
+}
+
+#[test]
+fn a_graph_whose_connection_events_are_not_read_takes_no_new_connection() {
+    let mut world = world_with(3, |config| {
+        config.limits.max_queued_events_per_registration = 2
+    });
+    world.connect(0, 1);
+    world.cluster.nodes[1].drain_events = false;
+    // Node 1's application stops reading: two more connections fill its queue (limit 2).
+    let first = world.open(2, 1);
+    world.cluster.settle().unwrap();
+    let second = world.open(2, 1);
+    world.cluster.settle().unwrap();
+    let third = world.open(2, 1);
+    world.cluster.settle().unwrap();
+    for id in [first, second] {
+        assert!(matches!(
+            world.changes_for(2, id)[..],
+            [ConnectionStatus::Connected(_)]
+        ));
+    }
+    assert_eq!(
+        world.changes_for(2, third),
+        [ConnectionStatus::Failed(FailReason::Refused)]
+    );
+    let now = world.cluster.now();
+    let (graph, address) = (world.graphs[1], world.cluster.address(2));
+    assert_eq!(
+        world
+            .cluster
+            .node(1)
+            .open_direct_connection(now, graph, &peer(2), address),
+        Err(OpenError::EventBacklog)
+    );
+    // Connection events themselves are never dropped: closing still reaches the full queue.
+    world
+        .cluster
+        .node(2)
+        .close_direct_connection(world.graphs[2], first)
+        .unwrap();
+    world.cluster.settle().unwrap();
+    let registration = world.registrations[1];
+    let mut taken = Vec::new();
+    while let Some(event) = world.cluster.node(1).take_event(registration).unwrap() {
+        taken.push(event);
+    }
+    let ends = taken.iter().filter(|event| event.is_terminal()).count();
+    assert_eq!(
+        ends, 1,
+        "the close arrived although the queue was over its limit: {taken:?}"
+    );
+    assert!(
+        !taken
+            .iter()
+            .any(|event| matches!(event, GraphEvent::EventsDropped { .. }))
+    );
+}
+
+#[test]
+fn a_small_payload_padded_into_a_large_frame_does_not_pin_the_frame() {
+    let mut world = World::new(2);
+    let (remote, link) = connected_target_link(&mut world);
+    let data = wire::Data {
+        type_id: Bytes::from_static(&[5; 16]),
+        payload: Bytes::from_static(b"x"),
+    };
+    let mut frame = wire::Frame {
+        kind: Some(wire::frame::Kind::Data(data)),
+    }
+    .encode_to_vec();
+    // An unknown field (number 100) of 64 KiB after the data: valid, and ignored.
+    frame.extend_from_slice(&[0xa2, 0x06, 0x80, 0x80, 0x04]);
+    frame.resize(frame.len() + 65_536, 0);
+    let frame = Bytes::from(frame);
+    let range = frame.as_ptr_range();
+    let now = world.cluster.now();
+    world.cluster.node(1).handle_frame(now, link, frame);
+    world.cluster.flush();
+    let data = world.incoming(1).pop().expect("delivered");
+    assert_eq!((data.connection, data.data.as_ref()), (remote, &b"x"[..]));
+    assert!(
+        !range.contains(&data.data.as_ptr()),
+        "copied out of the 64 KiB frame"
     );
 }

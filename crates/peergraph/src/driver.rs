@@ -22,6 +22,9 @@ use tracing::{Instrument, Span, debug, debug_span, field};
 
 use crate::transport::{self, Link, LinkReader, LinkWriter, Transport};
 
+/// How long the accept loop pauses after an accept error (such as running out of descriptors).
+const ACCEPT_RETRY: Duration = Duration::from_millis(100);
+
 /// Bytes a writer pulls from the core per write; bounds the copy held outside the core.
 const MAX_BATCH_BYTES: usize = 256 * 1024;
 
@@ -39,6 +42,8 @@ pub(crate) struct Shared {
     inbound_handshakes: Arc<Semaphore>,
     /// How long a closing link may take to write what is left and close.
     close_timeout: Duration,
+    /// The runtime the node was built in; the API may be called from any thread.
+    pub(crate) runtime: tokio::runtime::Handle,
 }
 
 pub(crate) struct State {
@@ -65,7 +70,12 @@ pub(crate) fn now() -> Instant {
 }
 
 impl Shared {
-    pub(crate) fn new(node: Node, transport: Transport, max_inbound_tls: usize) -> Arc<Self> {
+    pub(crate) fn new(
+        node: Node,
+        transport: Transport,
+        max_inbound_tls: usize,
+        runtime: tokio::runtime::Handle,
+    ) -> Arc<Self> {
         let inbound_handshakes = Arc::new(Semaphore::new(max_inbound_tls));
         let close_timeout = node.config().timeouts.idle;
         Arc::new(Self {
@@ -82,6 +92,7 @@ impl Shared {
             links_changed: Notify::new(),
             inbound_handshakes,
             close_timeout,
+            runtime,
         })
     }
 
@@ -122,7 +133,8 @@ impl Shared {
                         peer = field::Empty,
                     );
                     record_connection(&span, &state.node, link);
-                    tokio::spawn(dial(self.clone(), link, address).instrument(span));
+                    self.runtime
+                        .spawn(dial(self.clone(), link, address).instrument(span));
                 }
                 LinkCommand::Close { link } => {
                     ended = true;
@@ -185,9 +197,11 @@ impl Shared {
         );
         record_connection(&span, &state.node, id);
         let writer = Arc::new(Notify::new());
-        let reader =
-            tokio::spawn(read_loop(self.clone(), id, link.reader).instrument(span.clone()));
-        tokio::spawn(write_loop(self.clone(), id, link.writer, writer.clone()).instrument(span));
+        let reader = self
+            .runtime
+            .spawn(read_loop(self.clone(), id, link.reader).instrument(span.clone()));
+        self.runtime
+            .spawn(write_loop(self.clone(), id, link.writer, writer.clone()).instrument(span));
         state.links.insert(
             id,
             LinkSlot::Up {
@@ -229,9 +243,18 @@ impl Shared {
         loop {
             let incoming = match listener.accept().await {
                 Ok(incoming) => incoming,
-                Err(error) => {
+                // The QUIC endpoint is gone: nothing more will arrive.
+                Err(error) if error.kind() == std::io::ErrorKind::NotConnected => {
                     debug!(%error, "listener stopped");
                     return;
+                }
+                Err(error) => {
+                    // Out of descriptors or buffers, or one connection failed before it was
+                    // accepted: keep listening, after a pause so a full descriptor table is not
+                    // spun on.
+                    debug!(%error, "accept failed; listening on");
+                    tokio::time::sleep(ACCEPT_RETRY).await;
+                    continue;
                 }
             };
             let Ok(permit) = self.inbound_handshakes.clone().try_acquire_owned() else {
@@ -313,6 +336,7 @@ async fn dial(shared: Arc<Shared>, id: LinkId, address: PeerAddress) {
         Err(error) => {
             debug!(%error, "dial failed");
             state.links.remove(&id);
+            shared.links_changed.notify_waiters();
             let reason = transport::dial_failure(&error);
             state.node.handle_link_closed(now(), id, reason);
         }
@@ -389,17 +413,31 @@ async fn write_loop(shared: Arc<Shared>, id: LinkId, mut writer: LinkWriter, wak
         match step {
             WriterStep::Write { closing } => {
                 shared.room.notify_waiters();
-                let write = writer.write_frames(&batch);
                 // An open link may wait on its peer for as long as the peer keeps it alive
-                // (that is the backpressure); a closing one gets `close_timeout` at most.
-                let written = if closing {
-                    tokio::time::timeout(shared.close_timeout, write)
-                        .await
-                        .unwrap_or_else(|_| {
-                            Err(std::io::Error::from(std::io::ErrorKind::TimedOut).into())
-                        })
-                } else {
-                    write.await
+                // (that is the backpressure); once the link is closing or gone, the write in
+                // progress gets `close_timeout` at most.
+                let written = {
+                    let mut write = std::pin::pin!(writer.write_frames(&batch));
+                    let mut bounded = closing;
+                    loop {
+                        if bounded {
+                            break tokio::time::timeout(shared.close_timeout, &mut write)
+                                .await
+                                .unwrap_or_else(|_| {
+                                    Err(std::io::Error::from(std::io::ErrorKind::TimedOut).into())
+                                });
+                        }
+                        tokio::select! {
+                            written = &mut write => break written,
+                            () = wake.notified() => {
+                                // New frames wait for the next batch; a close bounds this write.
+                                bounded = !matches!(
+                                    shared.lock().links.get(&id),
+                                    Some(LinkSlot::Up { closing: false, .. })
+                                );
+                            }
+                        }
+                    }
                 };
                 batch.clear();
                 if let Err(error) = written {

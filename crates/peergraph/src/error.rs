@@ -12,6 +12,9 @@ pub enum BuildError {
     /// The transport rejected its configuration.
     #[error("transport configuration rejected")]
     Transport(#[from] TransportError),
+    /// The core's limits or timeouts are unusable.
+    #[error("invalid node configuration")]
+    InvalidConfig(#[from] peergraph_core::ConfigError),
     /// `PeerGraph::new` was called outside a tokio runtime.
     #[error("a tokio runtime is required")]
     NoRuntime,

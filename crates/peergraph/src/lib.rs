@@ -42,8 +42,8 @@ pub use peer_graph::PeerGraph;
 pub use transport::{TransportKind, UnknownTransport};
 
 pub use peergraph_core::{
-    ArgumentProblem, AuthFailure, CloseError, ConnectionChange, ConnectionId, ConnectionInfo,
-    ConnectionKind, ConnectionKinds, ConnectionState, ConnectionStatus, Direction,
+    ArgumentProblem, AuthFailure, CloseError, ConfigError, ConnectionChange, ConnectionId,
+    ConnectionInfo, ConnectionKind, ConnectionKinds, ConnectionState, ConnectionStatus, Direction,
     DisconnectReason, EnumError, EventError, EventType, FailReason, GraphConfig, GraphError,
     GraphEvent, GraphHandle, GraphStatus, HandleError, IncomingData, InvalidArgument, Limits,
     NodeConfig, NodeId, NodeInfo, NotInitialized, OpenError, PEER_GRAPH_VERSION, PeerAddress,

@@ -56,7 +56,8 @@ impl PeerGraph {
     /// Builds a node (identity, transport, core) inside the current tokio runtime. Like the
     /// Windows library, it needs [`startup`](Self::startup) before anything else.
     pub fn new(config: Config) -> Result<Self, BuildError> {
-        tokio::runtime::Handle::try_current().map_err(|_| BuildError::NoRuntime)?;
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| BuildError::NoRuntime)?;
+        config.node.validate()?;
         let identity = match &config.identity {
             IdentitySource::Ephemeral => Identity::generate()?,
             IdentitySource::Directory(dir) => Identity::load_or_generate(dir)?,
@@ -70,8 +71,9 @@ impl PeerGraph {
             Node::new(node_config),
             transport,
             config.max_inbound_tls_handshakes,
+            runtime.clone(),
         );
-        let timer = tokio::spawn(shared.clone().timer_loop()).abort_handle();
+        let timer = runtime.spawn(shared.clone().timer_loop()).abort_handle();
         Ok(Self {
             inner: Arc::new(Inner {
                 shared,
@@ -135,11 +137,20 @@ impl PeerGraph {
             .await
             .map_err(ListenError::UnableToListen)?;
         let bound = listener.local_addr();
-        let task = tokio::spawn(self.shared().clone().accept_loop(listener)).abort_handle();
+        let task = self
+            .shared()
+            .runtime
+            .spawn(self.shared().clone().accept_loop(listener))
+            .abort_handle();
         self.shared().with(|state| {
             if let Err(NotInitialized) = state.node.set_listening(true) {
                 task.abort();
                 return Err(ListenError::NotInitialized);
+            }
+            // Another `listen` finished while this one was binding.
+            if let Some((bound, _)) = state.listener {
+                task.abort();
+                return Err(ListenError::AlreadyListening(bound));
             }
             state.listener = Some((bound, task));
             Ok(bound)
