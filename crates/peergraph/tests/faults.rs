@@ -33,6 +33,7 @@ on_both_transports! {
     wrong_secrets_and_identities_under_load_never_reach_the_target,
     the_connection_limit_refuses_and_a_closed_slot_is_reused,
     unregistering_mid_handshake_gives_exactly_one_terminal_outcome,
+    a_peer_that_stops_reading_cannot_hold_a_closed_connection_open,
 }
 
 const IDLE: Duration = Duration::from_secs(3);
@@ -798,4 +799,71 @@ async fn unregistering_mid_handshake_gives_exactly_one_terminal_outcome(kind: Tr
             .is_empty()
     })
     .await;
+}
+
+/// A graph-protocol Hello from a raw client to `target` in `GRAPH` (no secret).
+fn raw_hello(target: &str) -> Bytes {
+    use peergraph_proto::v1 as wire;
+    use prost::Message;
+    let hello = wire::Hello {
+        version: 1,
+        graph_id: GRAPH.into(),
+        target_peer_id: target.into(),
+        source_peer_id: "stalled-reader".into(),
+        source_node_id: 7,
+        membership_proof: Bytes::new(),
+    };
+    Bytes::from(
+        wire::Frame {
+            kind: Some(wire::frame::Kind::Hello(hello)),
+        }
+        .encode_to_vec(),
+    )
+}
+
+async fn a_peer_that_stops_reading_cannot_hold_a_closed_connection_open(kind: TransportKind) {
+    let mut target = node_with(kind, short_idle(), graph("target")).await;
+    let addr = target.node.local_addr().unwrap();
+    // A member that connects, then never reads again (and never closes).
+    let mut reader_that_stalls = RawLink::dial(kind, addr).await;
+    reader_that_stalls.write(raw_hello("target")).await;
+    let id = target.accepted().await;
+    // Send until the queue stays full: the socket and the queue are full and the link's writer
+    // is blocked in a write it started while the link was open.
+    let chunk = Bytes::from(vec![0u8; 1 << 20]);
+    let mut queued = 0;
+    loop {
+        let send = target
+            .node
+            .send_data(target.graph, id, TYPE_A, chunk.clone());
+        match tokio::time::timeout(Duration::from_millis(500), send).await {
+            Ok(sent) => sent.unwrap(),
+            Err(_) => break, // no room for half a second: nothing is draining
+        }
+        queued += 1;
+        assert!(
+            queued < 4096,
+            "the peer's buffers and the send queue are bounded"
+        );
+    }
+    target
+        .node
+        .close_direct_connection(target.graph, id)
+        .unwrap();
+    // The writer is blocked on a peer that does not read; the close bounds it.
+    within("the closing link gives up", async {
+        tokio::time::timeout(IDLE + MARGIN, target.node.finish_closing())
+            .await
+            .expect("a closing link gets at most the idle timeout")
+    })
+    .await;
+    // The node still works for others.
+    let mut good = TestNode::new(kind, "good").await;
+    let (at_good, _) = connect(&mut good, &mut target).await;
+    good.node
+        .send_data(good.graph, at_good, TYPE_A, &b"still here"[..])
+        .await
+        .unwrap();
+    assert_eq!(target.incoming().await.data.as_ref(), b"still here");
+    drop(reader_that_stalls);
 }
