@@ -70,8 +70,10 @@ pub struct Limits {
     /// Direct connections (pending or established) one graph may hold; an inbound attempt beyond
     /// it is refused and a local open beyond it fails synchronously. Default 1,024.
     pub max_direct_connections_per_graph: usize,
-    /// Handshakes in progress on the whole node, inbound and outbound. An inbound link beyond
-    /// it is answered with a refusal; a local open beyond it fails synchronously. Default 256.
+    /// Handshakes in progress on the whole node in each direction (inbound and outbound are
+    /// counted apart, so peers that stall their handshakes cannot block the application's own
+    /// opens). An inbound link beyond it is answered with a refusal; a local open beyond it fails
+    /// synchronously. Default 256.
     pub max_pending_handshakes: usize,
     /// Largest `send_data` payload, and so the largest frame a peer may send. Default 16 MiB.
     pub max_message_size: usize,

@@ -121,7 +121,7 @@ operation_error! {
         ConnectSelf => "the target is this node",
         /// The graph holds `max_direct_connections_per_graph` connections.
         ConnectionLimit => "the graph has reached its direct connection limit",
-        /// The node has `max_pending_handshakes` handshakes in progress.
+        /// The node has `max_pending_handshakes` outbound handshakes in progress.
         TooManyPendingHandshakes => "the node has too many handshakes in progress",
         /// A registration for connection events on this graph is full: take its events first.
         EventBacklog => "a connection-event registration of the graph is full",

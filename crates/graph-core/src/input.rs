@@ -65,8 +65,9 @@ impl Node {
         link.remote_addr = Some(up.remote_addr);
         link.exporter = up.exporter;
         self.links.insert(link_id, link);
-        self.pending_handshakes += 1;
-        let over_limit = self.pending_handshakes > self.config.limits.max_pending_handshakes;
+        self.pending_handshakes.inbound += 1;
+        let over_limit =
+            self.pending_handshakes.inbound > self.config.limits.max_pending_handshakes;
         if !self.is_initialized() || over_limit {
             // The initiator's Hello is in flight; answering it at once tells the initiator it
             // was refused instead of leaving it to guess from a dropped link.

@@ -92,7 +92,9 @@ pub struct Node {
     pub(crate) connections: IdMap<ConnectionId, LinkId>,
     next_link: u64,
     next_connection: u64,
-    pub(crate) pending_handshakes: usize,
+    /// Handshakes in progress, counted per direction: inbound ones are whoever reached the
+    /// listener, so they must not be able to use up the budget of the application's own opens.
+    pub(crate) pending_handshakes: Pending,
     timers: BTreeSet<(Instant, LinkId)>,
     link_commands: VecDeque<LinkCommand>,
     ready_links: VecDeque<LinkId>,
@@ -123,7 +125,7 @@ impl Node {
             connections: IdMap::default(),
             next_link: 1,
             next_connection: 1,
-            pending_handshakes: 0,
+            pending_handshakes: Pending::default(),
             timers: BTreeSet::new(),
             link_commands: VecDeque::new(),
             ready_links: VecDeque::new(),
@@ -475,7 +477,7 @@ impl Node {
         if self.direct_events_backlogged(graph) {
             return Err(OpenError::EventBacklog);
         }
-        if self.pending_handshakes >= self.config.limits.max_pending_handshakes {
+        if self.pending_handshakes.outbound >= self.config.limits.max_pending_handshakes {
             return Err(OpenError::TooManyPendingHandshakes);
         }
         let connection = self.allocate_connection();
@@ -488,7 +490,7 @@ impl Node {
         link.remote_addr = Some(address.socket);
         self.links.insert(link_id, link);
         self.connections.insert(connection, link_id);
-        self.pending_handshakes += 1;
+        self.pending_handshakes.outbound += 1;
         self.graphs
             .get_mut(graph.0)
             .expect("graph checked live above")
@@ -760,7 +762,7 @@ impl Node {
             direction: link.direction,
         };
         if was_pending {
-            self.pending_handshakes -= 1;
+            *self.pending_handshakes.of(remote.direction) -= 1;
         }
         let graph_state = self
             .graphs
@@ -819,7 +821,8 @@ impl Node {
             self.timers.remove(&(at, link_id));
         }
         if previous.is_handshaking() {
-            self.pending_handshakes -= 1;
+            let direction = link.direction;
+            *self.pending_handshakes.of(direction) -= 1;
         }
         if let Some(connection) = connection {
             self.connections.remove(&connection);
@@ -929,6 +932,22 @@ impl Node {
 
     pub(crate) fn emit_incoming(&mut self, graph: GraphHandle, data: IncomingData) {
         self.emit(graph, GraphEvent::IncomingData(data));
+    }
+}
+
+/// Handshakes in progress, by direction.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Pending {
+    pub(crate) inbound: usize,
+    pub(crate) outbound: usize,
+}
+
+impl Pending {
+    pub(crate) fn of(&mut self, direction: Direction) -> &mut usize {
+        match direction {
+            Direction::Inbound => &mut self.inbound,
+            Direction::Outbound => &mut self.outbound,
+        }
     }
 }
 

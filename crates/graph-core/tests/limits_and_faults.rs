@@ -446,3 +446,23 @@ fn a_small_payload_padded_into_a_large_frame_does_not_pin_the_frame() {
         "copied out of the 64 KiB frame"
     );
 }
+
+#[test]
+fn stalled_inbound_handshakes_do_not_block_the_applications_own_opens() {
+    let mut world = world_with(2, |config| config.limits.max_pending_handshakes = 2);
+    let up = LinkUp {
+        remote_identity: PeerIdentity::from_spki_sha256([3; 32]),
+        remote_addr: ([127, 0, 0, 77], 1).into(),
+        exporter: [0; 32],
+    };
+    let now = world.cluster.now();
+    // Two strangers finish TLS and never send a Hello: the inbound budget is spent.
+    let _ = world.cluster.node(1).accept_link(now, up);
+    let _ = world.cluster.node(1).accept_link(now, up);
+    let id = world.open(1, 0);
+    world.cluster.settle().unwrap();
+    assert!(matches!(
+        world.changes_for(1, id)[..],
+        [ConnectionStatus::Connected(_)]
+    ));
+}
