@@ -22,7 +22,7 @@ pub const TYPE_ID: [u8; 16] = *b"peergraph/bench.";
 const QUEUED_EVENTS: usize = 1 << 24;
 
 /// Core limits that admit `connections` direct connections with `pending` handshakes at once,
-/// and a receiver that runs [`QUEUED_EVENTS`] behind.
+/// and a receiver that runs `QUEUED_EVENTS` behind.
 pub fn node_config(connections: usize, pending: usize) -> NodeConfig {
     let mut config = NodeConfig::default();
     config.limits.max_direct_connections_per_graph = connections.max(1);
