@@ -93,4 +93,15 @@ impl Link {
             timer_at: None,
         }
     }
+
+    /// Appends a frame to the send queue; returns whether the link must now be listed as ready.
+    pub(crate) fn push_frame(&mut self, frame: Transmit, now: Option<Instant>) -> bool {
+        self.queued_bytes += frame.len();
+        self.counters.bytes_sent += frame.len() as u64;
+        if let Some(now) = now {
+            self.last_sent = now;
+        }
+        self.send_queue.push_back(frame);
+        !std::mem::replace(&mut self.ready, true)
+    }
 }

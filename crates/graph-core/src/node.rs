@@ -379,6 +379,36 @@ impl Node {
         Ok(None)
     }
 
+    /// Moves up to `limit` of a registration's queued events, oldest first, to the end of
+    /// `events`, and returns how many were moved (0 when the queue is empty). The same events, in
+    /// the same order, as that many [`take_event`](Self::take_event) calls, for one call's cost.
+    pub fn take_events(
+        &mut self,
+        registration: RegistrationHandle,
+        events: &mut Vec<GraphEvent>,
+        limit: usize,
+    ) -> Result<usize, EventError> {
+        self.initialized()?;
+        let state = self
+            .registrations
+            .get_mut(registration.0)
+            .ok_or(EventError::InvalidRegistration)?;
+        let count = limit.min(state.queue.len());
+        events.reserve(count);
+        for event in state.queue.drain(..count) {
+            if let GraphEvent::IncomingData(data) = &event {
+                state.queued_bytes -= data.data.len();
+            }
+            events.push(event);
+        }
+        if count < limit && state.dropped > 0 {
+            let dropped = std::mem::take(&mut state.dropped);
+            events.push(GraphEvent::EventsDropped { count: dropped });
+            return Ok(count + 1);
+        }
+        Ok(count)
+    }
+
     /// Queues `event` on every registration of `graph` that asked for its type.
     pub(crate) fn emit(&mut self, graph: GraphHandle, event: GraphEvent) {
         let Some(state) = self.graphs.get(graph.0) else {
@@ -539,6 +569,47 @@ impl Node {
         link.counters.messages_sent += 1;
         self.queue_frame(link_id, frame::data(type_id, data));
         Ok(())
+    }
+
+    /// Queues several messages of one type on one connection, in order, as far as the send queue
+    /// takes them; returns how many were queued. Like `std::io::Write::write`, a batch stops
+    /// early rather than failing part-way: an error is returned only when the first message
+    /// cannot be queued (the same error [`send_data`](Self::send_data) would return for it), and
+    /// a shorter count means the next message would have failed. The messages queued are exactly
+    /// those that many `send_data` calls would have queued, for one lookup of the connection.
+    pub fn send_data_batch(
+        &mut self,
+        now: Instant,
+        graph: GraphHandle,
+        connection: ConnectionId,
+        type_id: [u8; 16],
+        messages: &[Bytes],
+    ) -> Result<usize, SendError> {
+        let Some((first, rest)) = messages.split_first() else {
+            return Ok(0);
+        };
+        self.send_data(now, graph, connection, type_id, first.clone())?;
+        let max = self.config.limits.max_message_size;
+        let limit = self.config.limits.max_queued_bytes_per_connection;
+        let link_id = *self
+            .connections
+            .get(&connection)
+            .expect("send_data found the connection");
+        let link = self
+            .links
+            .get_mut(&link_id)
+            .expect("send_data found the link");
+        let mut queued = 1;
+        for data in rest {
+            if data.len() > max || link.queued_bytes + data.len() > limit {
+                break;
+            }
+            link.counters.messages_sent += 1;
+            // Already listed as ready by the first message.
+            link.push_frame(frame::data(type_id, data.clone()), None);
+            queued += 1;
+        }
+        Ok(queued)
     }
 
     /// What a link carries, once known: its graph, the local connection id and the remote peer
@@ -722,14 +793,7 @@ impl Node {
         let Some(link) = self.links.get_mut(&link_id) else {
             return;
         };
-        link.queued_bytes += frame.len();
-        link.counters.bytes_sent += frame.len() as u64;
-        if let Some(now) = now {
-            link.last_sent = now;
-        }
-        link.send_queue.push_back(frame);
-        if !link.ready {
-            link.ready = true;
+        if link.push_frame(frame, now) {
             self.ready_links.push_back(link_id);
         }
     }

@@ -5,26 +5,36 @@ use bytes::{BufMut, Bytes, BytesMut};
 
 /// One frame to write on a link: the bytes of [`head`](Self::head) followed by those of
 /// [`body`](Self::body). A data frame's body is the payload given to `send_data` (no copy is
-/// made of it); every other frame has an empty body. Framing (the length prefix) is the
-/// transport's.
+/// made of it) and its head is kept inline (no allocation either); every other frame has an
+/// empty body. Framing (the length prefix) is the transport's.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[must_use]
 pub struct Transmit {
-    head: Bytes,
+    head: Head,
     body: Bytes,
+}
+
+/// The longest data-frame head: two tags, two varints of at most 10 bytes, the type id's tag
+/// and length, the type id, and the payload's tag.
+const INLINE_HEAD: usize = 1 + 10 + 2 + 16 + 1 + 10;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Head {
+    Inline { len: u8, bytes: [u8; INLINE_HEAD] },
+    Shared(Bytes),
 }
 
 impl Transmit {
     pub(crate) fn whole(frame: Bytes) -> Self {
         Self {
-            head: frame,
+            head: Head::Shared(frame),
             body: Bytes::new(),
         }
     }
 
     /// The frame's length in bytes.
     pub fn len(&self) -> usize {
-        self.head.len() + self.body.len()
+        self.head().len() + self.body.len()
     }
 
     /// Whether the frame is empty (no frame the node makes is).
@@ -33,8 +43,11 @@ impl Transmit {
     }
 
     /// The first part of the frame.
-    pub fn head(&self) -> &Bytes {
-        &self.head
+    pub fn head(&self) -> &[u8] {
+        match &self.head {
+            Head::Inline { len, bytes } => &bytes[..usize::from(*len)],
+            Head::Shared(bytes) => bytes,
+        }
     }
 
     /// The rest of the frame (empty except for data frames).
@@ -42,15 +55,17 @@ impl Transmit {
         &self.body
     }
 
-    /// The frame in one buffer; copies a non-empty body.
+    /// The frame in one buffer; copies unless the frame is a single shared buffer already.
     pub fn into_bytes(self) -> Bytes {
-        if self.body.is_empty() {
-            return self.head;
+        match self.head {
+            Head::Shared(head) if self.body.is_empty() => head,
+            _ => {
+                let mut frame = BytesMut::with_capacity(self.len());
+                frame.put_slice(self.head());
+                frame.put_slice(&self.body);
+                frame.freeze()
+            }
         }
-        let mut frame = BytesMut::with_capacity(self.len());
-        frame.put_slice(&self.head);
-        frame.put_slice(&self.body);
-        frame.freeze()
     }
 }
 
@@ -73,7 +88,8 @@ pub(crate) fn data(type_id: [u8; 16], payload: Bytes) -> Transmit {
         1 + encoded_len_varint(payload_len) + payload.len()
     };
     let data_len = (2 + type_id.len() + payload_field) as u64;
-    let mut head = BytesMut::with_capacity(2 * 10 + 4 + type_id.len());
+    let mut bytes = [0u8; INLINE_HEAD];
+    let mut head = &mut bytes[..];
     head.put_u8(FRAME_DATA_TAG);
     encode_varint(data_len, &mut head);
     head.put_u8(TYPE_ID_TAG);
@@ -83,8 +99,9 @@ pub(crate) fn data(type_id: [u8; 16], payload: Bytes) -> Transmit {
         head.put_u8(PAYLOAD_TAG);
         encode_varint(payload_len, &mut head);
     }
+    let len = (INLINE_HEAD - head.len()) as u8;
     Transmit {
-        head: head.freeze(),
+        head: Head::Inline { len, bytes },
         body: payload,
     }
 }

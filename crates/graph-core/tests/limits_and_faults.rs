@@ -466,3 +466,97 @@ fn stalled_inbound_handshakes_do_not_block_the_applications_own_opens() {
         [ConnectionStatus::Connected(_)]
     ));
 }
+
+#[test]
+fn a_batch_send_queues_what_fits_in_order_and_reports_the_count() {
+    let mut world = world_with(2, |config| {
+        config.limits.max_queued_bytes_per_connection = 1000;
+        config.limits.max_message_size = 700;
+    });
+    let (id, _) = world.connect(0, 1);
+    let (now, graph) = (world.cluster.now(), world.graphs[0]);
+    let node = world.cluster.node(0);
+    let batch: Vec<Bytes> = (1..=4u8).map(|i| Bytes::from(vec![i; 300])).collect();
+    assert_eq!(
+        node.send_data_batch(now, graph, id, TYPE_A, &batch),
+        Ok(3),
+        "the fourth 300-byte message would pass 1000 queued bytes"
+    );
+    assert!(
+        matches!(
+            node.send_data_batch(now, graph, id, TYPE_A, &batch[3..]),
+            Err(SendError::QueueFull { limit: 1000, .. })
+        ),
+        "nothing fits: the error send_data would give"
+    );
+    world.cluster.flush();
+    let node = world.cluster.node(0);
+    let too_large = [
+        Bytes::from(vec![4; 300]),
+        Bytes::from(vec![5; 701]),
+        Bytes::from(vec![6; 10]),
+    ];
+    assert_eq!(
+        node.send_data_batch(now, graph, id, TYPE_A, &too_large),
+        Ok(1),
+        "the batch stops before the oversized message"
+    );
+    assert!(matches!(
+        node.send_data_batch(now, graph, id, TYPE_A, &too_large[1..]),
+        Err(SendError::MessageTooLarge {
+            size: 701,
+            max: 700
+        })
+    ));
+    assert_eq!(node.send_data_batch(now, graph, id, TYPE_A, &[]), Ok(0));
+    world.cluster.settle().unwrap();
+    let firsts: Vec<u8> = world.incoming(1).iter().map(|d| d.data[0]).collect();
+    assert_eq!(
+        firsts,
+        [1, 2, 3, 4],
+        "exactly the queued messages, in order"
+    );
+}
+
+#[test]
+fn taking_events_in_batches_gives_the_same_events_as_one_at_a_time() {
+    let mut world = world_with(2, |config| {
+        config.limits.max_queued_event_bytes_per_registration = 1000
+    });
+    let (id, _) = world.connect(0, 1);
+    world.cluster.nodes[1].drain_events = false;
+    for fill in 1u8..=5 {
+        world.send(0, id, &[fill; 300]);
+    }
+    world.cluster.settle().unwrap();
+    let registration = world.registrations[1];
+    let node = world.cluster.node(1);
+    let mut taken = Vec::new();
+    assert_eq!(node.take_events(registration, &mut taken, 2), Ok(2));
+    assert_eq!(node.take_events(registration, &mut taken, 0), Ok(0));
+    assert_eq!(
+        node.take_events(registration, &mut taken, 10),
+        Ok(2),
+        "the third message and the mark of the two dropped ones"
+    );
+    assert_eq!(node.take_events(registration, &mut taken, 10), Ok(0));
+    let firsts: Vec<Option<u8>> = taken
+        .iter()
+        .map(|event| match event {
+            GraphEvent::IncomingData(data) => Some(data.data[0]),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(firsts, [Some(1), Some(2), Some(3), None]);
+    assert_eq!(taken[3], GraphEvent::EventsDropped { count: 2 });
+    assert_eq!(
+        node.take_event(registration),
+        Ok(None),
+        "the batch took the queue's byte count down with it"
+    );
+    world.send(0, id, &[6; 900]);
+    world.cluster.settle().unwrap();
+    let node = world.cluster.node(1);
+    assert_eq!(node.take_events(registration, &mut taken, 10), Ok(1));
+    assert!(matches!(&taken[4], GraphEvent::IncomingData(d) if d.data.len() == 900));
+}

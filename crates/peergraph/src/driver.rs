@@ -28,6 +28,9 @@ const ACCEPT_RETRY: Duration = Duration::from_millis(100);
 /// Bytes a writer pulls from the core per write; bounds the copy held outside the core.
 const MAX_BATCH_BYTES: usize = 256 * 1024;
 
+/// Frames a reader hands to the core per lock; bounds how long other tasks wait for the lock.
+const MAX_FRAMES_PER_LOCK: usize = 256;
+
 pub(crate) struct Shared {
     state: Mutex<State>,
     pub(crate) transport: Transport,
@@ -361,7 +364,15 @@ async fn read_loop(shared: Arc<Shared>, id: LinkId, mut reader: LinkReader) {
     loop {
         match reader.read_frame().await {
             Ok(Some(frame)) => shared.with(|state| {
-                state.node.handle_frame(now(), id, frame);
+                // The frames that arrived with this one go to the core under the same lock.
+                let now = now();
+                state.node.handle_frame(now, id, frame);
+                for _ in 1..MAX_FRAMES_PER_LOCK {
+                    let Some(frame) = reader.buffered_frame() else {
+                        break;
+                    };
+                    state.node.handle_frame(now, id, frame);
+                }
                 if !named {
                     named = record_connection(&Span::current(), &state.node, id);
                     if named {

@@ -34,3 +34,16 @@ pub enum ListenError {
     #[error("unable to listen")]
     UnableToListen(#[source] std::io::Error),
 }
+
+/// A [`send_data_batch`](crate::PeerGraph::send_data_batch) stopped before the end: the first
+/// `queued` messages were queued (and will be delivered like any others), the next one failed
+/// with `error`, and none after it were tried.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{error} (after {queued} messages of the batch were queued)")]
+pub struct BatchSendError {
+    /// How many messages, from the start of the batch, were queued.
+    pub queued: usize,
+    /// Why the next one was not.
+    #[source]
+    pub error: peergraph_core::SendError,
+}

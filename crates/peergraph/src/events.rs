@@ -36,6 +36,14 @@ impl EventStream {
         std::future::poll_fn(|cx| self.poll_event(cx)).await
     }
 
+    /// Waits for at least one event, then moves up to `limit` queued events, in order, to the
+    /// end of `events`, and returns how many (like tokio's `mpsc::Receiver::recv_many`): the
+    /// same events as that many [`next`](Self::next) calls, for one lock. Returns 0 once the
+    /// registration is gone, or at once if `limit` is 0.
+    pub async fn next_batch(&mut self, events: &mut Vec<GraphEvent>, limit: usize) -> usize {
+        std::future::poll_fn(|cx| self.poll_batch(cx, events, limit)).await
+    }
+
     /// The next event if one is queued (`Ok(None)` if not), without waiting.
     pub fn try_next(&mut self) -> Result<Option<GraphEvent>, EventError> {
         self.shared.lock().node.take_event(self.registration)
@@ -57,6 +65,28 @@ impl EventStream {
                 Poll::Pending
             }
             Err(_) => Poll::Ready(None),
+        }
+    }
+}
+
+impl EventStream {
+    fn poll_batch(
+        &self,
+        cx: &mut Context<'_>,
+        events: &mut Vec<GraphEvent>,
+        limit: usize,
+    ) -> Poll<usize> {
+        if limit == 0 {
+            return Poll::Ready(0);
+        }
+        let mut state = self.shared.lock();
+        match state.node.take_events(self.registration, events, limit) {
+            Ok(0) => {
+                state.wakers.insert(self.registration, cx.waker().clone());
+                Poll::Pending
+            }
+            Ok(count) => Poll::Ready(count),
+            Err(_) => Poll::Ready(0),
         }
     }
 }

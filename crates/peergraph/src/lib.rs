@@ -36,7 +36,7 @@ mod transport;
 
 pub use address::{LocatorError, PeerLocator};
 pub use config::{Config, IdentitySource};
-pub use error::{BuildError, ListenError};
+pub use error::{BatchSendError, BuildError, ListenError};
 pub use events::EventStream;
 pub use peer_graph::PeerGraph;
 pub use transport::{TransportKind, UnknownTransport};

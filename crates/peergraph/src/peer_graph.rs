@@ -15,7 +15,7 @@ use tokio::task::AbortHandle;
 
 use crate::config::{Config, IdentitySource};
 use crate::driver::{Shared, now};
-use crate::error::{BuildError, ListenError};
+use crate::error::{BatchSendError, BuildError, ListenError};
 use crate::events::EventStream;
 use crate::transport::{Transport, TransportKind};
 
@@ -224,15 +224,8 @@ impl PeerGraph {
         data: impl Into<Bytes>,
     ) -> Result<(), SendError> {
         let data = data.into();
-        loop {
-            let room = self.shared().room.notified();
-            tokio::pin!(room);
-            room.as_mut().enable();
-            match self.try_send_data(graph, connection, type_id, data.clone()) {
-                Err(SendError::QueueFull { .. }) => room.await,
-                result => return result,
-            }
-        }
+        self.with_room(|| self.try_send_data(graph, connection, type_id, data.clone()))
+            .await
     }
 
     /// Queues a typed message, or fails with [`SendError::QueueFull`] at once when the
@@ -250,6 +243,75 @@ impl PeerGraph {
                 .node
                 .send_data(now(), graph, connection, type_id, data)
         })
+    }
+
+    /// Queues several messages of one type on one connection, in order, waiting for queue room
+    /// as needed: the same as a `send_data` call per message, for one lock and one wake-up of
+    /// the link per queueful. Returns once all are queued. Each message still arrives as its
+    /// own `IncomingData` event.
+    ///
+    /// On an error, [`BatchSendError::queued`] tells how many messages from the start were
+    /// queued before it; those are delivered as usual.
+    pub async fn send_data_batch(
+        &self,
+        graph: GraphHandle,
+        connection: ConnectionId,
+        type_id: [u8; 16],
+        messages: &[Bytes],
+    ) -> Result<(), BatchSendError> {
+        let mut queued = 0;
+        while queued < messages.len() {
+            let rest = &messages[queued..];
+            match self
+                .with_room(|| self.try_send_data_batch(graph, connection, type_id, rest))
+                .await
+            {
+                Ok(count) => queued += count,
+                Err(error) => return Err(BatchSendError { queued, error }),
+            }
+        }
+        Ok(())
+    }
+
+    /// Queues as many of `messages` as the connection's send queue takes now, in order, and
+    /// returns how many (like `std::io::Write::write`). Fails only when not even the first can
+    /// be queued, with the error `try_send_data` would give for it; a short count means the
+    /// next message would have failed (a full queue, or a message over the size limit).
+    pub fn try_send_data_batch(
+        &self,
+        graph: GraphHandle,
+        connection: ConnectionId,
+        type_id: [u8; 16],
+        messages: &[Bytes],
+    ) -> Result<usize, SendError> {
+        self.shared().with(|state| {
+            state
+                .node
+                .send_data_batch(now(), graph, connection, type_id, messages)
+        })
+    }
+
+    /// Runs `attempt` until it does not fail with `QueueFull`, waiting for queue room between
+    /// tries. The first try takes no waiter registration, so a send that fits costs one lock.
+    async fn with_room<T>(
+        &self,
+        mut attempt: impl FnMut() -> Result<T, SendError>,
+    ) -> Result<T, SendError> {
+        loop {
+            match attempt() {
+                Err(SendError::QueueFull { .. }) => {}
+                result => return result,
+            }
+            // Registered before the retry, so room made between the retry and the wait is
+            // not missed.
+            let room = self.shared().room.notified();
+            tokio::pin!(room);
+            room.as_mut().enable();
+            match attempt() {
+                Err(SendError::QueueFull { .. }) => room.await,
+                result => return result,
+            }
+        }
     }
 
     /// Closes a direct connection (`PeerGraphCloseDirectConnection`); both sides get one

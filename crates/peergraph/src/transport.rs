@@ -164,6 +164,13 @@ impl LinkReader {
             Self::Quic(reader) => reader.read_frame().await,
         }
     }
+
+    pub(crate) fn buffered_frame(&mut self) -> Option<Bytes> {
+        match self {
+            Self::Tcp(reader) => reader.buffered_frame(),
+            Self::Quic(reader) => reader.buffered_frame(),
+        }
+    }
 }
 
 impl LinkWriter {

@@ -10,9 +10,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use peergraph::{
-    AuthFailure, Config, ConnectionKinds, ConnectionState, ConnectionStatus, Direction,
-    DisconnectReason, EnumError, EventError, EventType, FailReason, GraphConfig, GraphError,
-    GraphEvent, GraphStatus, HandleError, ListenError, NotInitialized, OpenError,
+    AuthFailure, BatchSendError, Config, ConnectionKinds, ConnectionState, ConnectionStatus,
+    Direction, DisconnectReason, EnumError, EventError, EventType, FailReason, GraphConfig,
+    GraphError, GraphEvent, GraphStatus, HandleError, ListenError, NotInitialized, OpenError,
     PEER_GRAPH_VERSION, PeerAddress, PeerGraph, ProtocolViolation, RegisterError, SendError,
     StartupError, TransportKind,
 };
@@ -51,6 +51,7 @@ on_both_transports! {
     a_64_mib_message_stream_arrives_intact,
     try_send_data_reports_backpressure_and_send_data_waits_for_room,
     finish_closing_lets_a_process_exit_right_after_a_close_without_losing_data,
+    batches_queue_in_order_wait_for_room_and_arrive_as_separate_events,
 }
 
 /// 1.
@@ -743,5 +744,86 @@ async fn finish_closing_lets_a_process_exit_right_after_a_close_without_losing_d
     assert_eq!(
         bob.change_for(at_bob).await,
         ConnectionStatus::Disconnected(DisconnectReason::ClosedByPeer)
+    );
+}
+
+async fn batches_queue_in_order_wait_for_room_and_arrive_as_separate_events(kind: TransportKind) {
+    let mut tight = peergraph::NodeConfig::default();
+    tight.limits.max_queued_bytes_per_connection = 64 * 1024;
+    tight.limits.max_message_size = 4 * 1024;
+    let mut alice = TestNode::with_config(
+        Config::new(kind).with_node(tight),
+        GraphConfig::new(GRAPH, "alice"),
+    )
+    .await;
+    let mut bob = TestNode::new(kind, "bob").await;
+    let (at_alice, at_bob) = connect(&mut alice, &mut bob).await;
+    let mut data_events = bob
+        .node
+        .register_event(bob.graph, &[EventType::IncomingData])
+        .unwrap();
+    let message = |index: usize| Bytes::from(index.to_be_bytes().repeat(128)); // 1 KiB
+    let batch: Vec<Bytes> = (0..300).map(message).collect();
+    let queued = alice
+        .node
+        .try_send_data_batch(alice.graph, at_alice, TYPE_A, &batch)
+        .unwrap();
+    assert!(
+        (1..=64).contains(&queued),
+        "a 64 KiB queue takes at most 64 one-KiB messages at once, not {queued}"
+    );
+    // The waiting variant queues the rest as room appears.
+    alice
+        .node
+        .send_data_batch(alice.graph, at_alice, TYPE_A, &batch[queued..])
+        .await
+        .unwrap();
+    // A message over the limit stops the batch there; what came before it is queued.
+    let mut with_oversized: Vec<Bytes> = (300..302).map(message).collect();
+    with_oversized.push(Bytes::from(vec![0; 4 * 1024 + 1]));
+    with_oversized.push(message(302));
+    let stopped = alice
+        .node
+        .send_data_batch(alice.graph, at_alice, TYPE_A, &with_oversized)
+        .await;
+    assert_eq!(
+        stopped,
+        Err(BatchSendError {
+            queued: 2,
+            error: SendError::MessageTooLarge {
+                size: 4 * 1024 + 1,
+                max: 4 * 1024
+            }
+        })
+    );
+    // Each message arrives as its own event, in order, however they are taken.
+    let mut events = Vec::new();
+    within("302 messages in batches", async {
+        while events.len() < 302 {
+            let before = events.len();
+            let taken = data_events.next_batch(&mut events, 7).await;
+            assert!((1..=7).contains(&taken), "took {taken}");
+            assert_eq!(events.len(), before + taken);
+        }
+    })
+    .await;
+    for (index, event) in events.iter().enumerate() {
+        let GraphEvent::IncomingData(data) = event else {
+            panic!("event {index} is {event:?}");
+        };
+        assert_eq!((data.connection, data.type_id), (at_bob, TYPE_A));
+        assert!(data.data == message(index), "message {index} differs");
+    }
+    assert_eq!(
+        data_events.try_next(),
+        Ok(None),
+        "nothing more: message 302 was not sent"
+    );
+    assert_eq!(data_events.next_batch(&mut events, 0).await, 0);
+    bob.node.shutdown().unwrap();
+    assert_eq!(
+        data_events.next_batch(&mut events, 10).await,
+        0,
+        "a dead registration ends the batches"
     );
 }

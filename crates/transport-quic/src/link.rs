@@ -66,6 +66,12 @@ impl LinkReader {
     pub async fn read_frame(&mut self) -> Result<Option<Bytes>, LinkError> {
         self.frames.read_frame().await
     }
+
+    /// The next frame if it has already arrived whole, without waiting: the frames that came
+    /// with the last [`read_frame`](Self::read_frame). A fault is left for `read_frame` to report.
+    pub fn buffered_frame(&mut self) -> Option<Bytes> {
+        self.frames.buffered_frame()
+    }
 }
 
 /// The sending half of a [`Link`].

@@ -52,6 +52,14 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
         }
     }
 
+    /// The next frame if it has already been received whole, without reading: after
+    /// [`read_frame`](Self::read_frame), this takes the other frames that arrived with it, so a
+    /// caller can handle them together. A fault in the buffered bytes (a frame over the maximum)
+    /// is left for the next `read_frame` to report.
+    pub fn buffered_frame(&mut self) -> Option<Bytes> {
+        self.take_frame().ok().flatten()
+    }
+
     fn take_frame(&mut self) -> Result<Option<Bytes>, LinkError> {
         let Some(prefix) = self.buffer.get(..PREFIX_LEN) else {
             return Ok(None);
