@@ -15,7 +15,9 @@
 //! - `throughput`: 1 MiB `send_data` messages until the receiver has them all, vs 1 MiB writes
 //!   on a raw stream whose reader counts bytes.
 //! - `small_messages`: 64-byte messages one way, vs raw 4-byte-length + 64-byte frames through
-//!   a 64 KiB write buffer flushed at the end of each batch.
+//!   a 64 KiB write buffer flushed at the end of each batch. `peergraph` sends them with
+//!   `send_data_batch`, 1,024 (64 KiB) per call; `peergraph_per_message` with one `send_data`
+//!   call each. The target takes its events with `next_batch` in both.
 //! - `round_trip`: a 64-byte message echoed by the target, vs a raw frame echoed.
 
 // criterion_group! and criterion_main! generate undocumented public items.
@@ -43,6 +45,8 @@ const BULK: usize = 1 << 20;
 const SMALL: usize = 64;
 /// Buffer of the raw small-message writer, as large as peergraph's frame batch.
 const RAW_BATCH: usize = 64 * 1024;
+/// Small messages per `send_data_batch` call: as many payload bytes as the raw writer buffers.
+const SEND_BATCH: usize = RAW_BATCH / SMALL;
 
 /// Benches `name` in `group`: builds the state with `setup` on a fresh runtime, then times
 /// `run(state, iterations)` on its workers, then drops the state and the runtime.
@@ -324,9 +328,30 @@ fn small_messages(c: &mut Criterion, kind: TransportKind) {
         bytes: Arc::default(),
         messages: received.clone(),
     };
+    let batch: Vec<Bytes> = vec![payload.clone(); SEND_BATCH];
     measure(
         &mut group,
         "peergraph",
+        || connected(kind, behaviour.clone()),
+        |(dialer, target, id), iterations| {
+            let (batch, received) = (batch.clone(), received.clone());
+            async move {
+                let goal = received.total() + iterations;
+                let start = Instant::now();
+                let mut left = iterations as usize;
+                while left > 0 {
+                    let count = left.min(SEND_BATCH);
+                    dialer.send_batch(id, &batch[..count]).await;
+                    left -= count;
+                }
+                received.wait_for(goal).await;
+                ((dialer, target, id), start.elapsed())
+            }
+        },
+    );
+    measure(
+        &mut group,
+        "peergraph_per_message",
         || connected(kind, behaviour),
         |(dialer, target, id), iterations| {
             let (payload, received) = (payload.clone(), received.clone());

@@ -11,6 +11,9 @@ use peergraph::{
 
 use crate::loopback::{Progress, within};
 
+/// Events a target takes from its registration at once.
+const TAKE_BATCH: usize = 1024;
+
 /// The graph every bench node joins.
 pub const GRAPH: &str = "bench";
 /// The type id of every bench message.
@@ -121,6 +124,14 @@ impl BenchNode {
             .expect("the connection is open");
     }
 
+    /// Sends `messages` on `id` in order, one batch, waiting for queue room.
+    pub async fn send_batch(&self, id: ConnectionId, messages: &[Bytes]) {
+        self.node
+            .send_data_batch(self.graph, id, TYPE_ID, messages)
+            .await
+            .expect("the connection is open");
+    }
+
     /// The next `IncomingData` payload, skipping anything else.
     pub async fn incoming(&mut self) -> Bytes {
         within("incoming data", async {
@@ -151,7 +162,8 @@ pub fn is_disconnected(status: &ConnectionStatus) -> bool {
 pub enum Target {
     /// Takes and drops every event.
     Drain,
-    /// Adds each message's payload bytes to `bytes` and one per message to `messages`.
+    /// Adds each message's payload bytes to `bytes` and one per message to `messages`, once
+    /// per batch of events taken.
     Count {
         /// Payload bytes received.
         bytes: Arc<Progress>,
@@ -177,19 +189,19 @@ pub async fn target(
     } = BenchNode::new(kind, "target", config).await;
     let sender = node.clone();
     tokio::spawn(async move {
-        while let Some(event) = events.next().await {
-            let data = match event {
-                GraphEvent::IncomingData(data) => data,
-                GraphEvent::EventsDropped { .. } => panic!("the bench target dropped events"),
-                _ => continue,
-            };
-            match &behaviour {
-                Target::Drain => {}
-                Target::Count { bytes, messages } => {
-                    bytes.add(data.data.len() as u64);
-                    messages.add(1);
-                }
-                Target::Echo => {
+        let mut batch = Vec::with_capacity(TAKE_BATCH);
+        while events.next_batch(&mut batch, TAKE_BATCH).await > 0 {
+            let mut messages = 0;
+            let mut bytes = 0;
+            for event in batch.drain(..) {
+                let data = match event {
+                    GraphEvent::IncomingData(data) => data,
+                    GraphEvent::EventsDropped { .. } => panic!("the bench target dropped events"),
+                    _ => continue,
+                };
+                messages += 1;
+                bytes += data.data.len() as u64;
+                if let Target::Echo = behaviour {
                     if sender
                         .send_data(graph, data.connection, TYPE_ID, data.data)
                         .await
@@ -198,6 +210,14 @@ pub async fn target(
                         return;
                     }
                 }
+            }
+            if let Target::Count {
+                bytes: total_bytes,
+                messages: total_messages,
+            } = &behaviour
+            {
+                total_bytes.add(bytes);
+                total_messages.add(messages);
             }
         }
     });

@@ -308,6 +308,14 @@ const FIGURES: &[Figure] = &[
         Goal::AtLeast(0.80),
     ),
     versus_raw(
+        "tcp/small_messages_per_message",
+        "tcp",
+        "tcp/small_messages/peergraph_per_message",
+        "tcp/small_messages/raw",
+        Unit::PerSecond("messages/s"),
+        Goal::None,
+    ),
+    versus_raw(
         "tcp/round_trip",
         "tcp",
         "tcp/round_trip/peergraph",
@@ -370,6 +378,14 @@ const FIGURES: &[Figure] = &[
         "quic/small_messages/raw",
         Unit::PerSecond("messages/s"),
         Goal::AtLeast(0.80),
+    ),
+    versus_raw(
+        "quic/small_messages_per_message",
+        "quic",
+        "quic/small_messages/peergraph_per_message",
+        "quic/small_messages/raw",
+        Unit::PerSecond("messages/s"),
+        Goal::None,
     ),
     versus_raw(
         "quic/round_trip",
