@@ -1,6 +1,6 @@
 //! Encoding and validating wire frames. Every decode failure is a named [`ProtocolViolation`].
 
-use bytes::Bytes;
+use bytes::{Buf, Bytes};
 use peergraph_proto::v1::{self as wire, frame::Kind};
 use prost::Message;
 
@@ -25,11 +25,14 @@ pub(crate) enum Inbound {
 }
 
 /// Decodes one frame. Byte fields share `frame`'s buffer.
-pub(crate) fn decode(frame: Bytes) -> Result<Inbound, ProtocolViolation> {
+pub(crate) fn decode(mut frame: Bytes) -> Result<Inbound, ProtocolViolation> {
     if let Some((type_id, payload)) = crate::transmit::parse_data(&frame) {
+        // Narrowed in place: the payload keeps the frame's reference to the buffer.
+        frame.truncate(payload.end);
+        frame.advance(payload.start);
         return Ok(Inbound::Data {
             type_id,
-            payload: frame.slice(payload),
+            payload: frame,
         });
     }
     let frame = wire::Frame::decode(frame).map_err(|_| ProtocolViolation::MalformedFrame)?;

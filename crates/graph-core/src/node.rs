@@ -417,7 +417,8 @@ impl Node {
         let Some(kind) = event.event_type() else {
             return;
         };
-        let limits = self.config.limits;
+        let max_events = self.config.limits.max_queued_events_per_registration;
+        let max_bytes = self.config.limits.max_queued_event_bytes_per_registration;
         let bytes = match &event {
             GraphEvent::IncomingData(data) => data.data.len(),
             _ => 0,
@@ -427,17 +428,26 @@ impl Node {
         // registration for them is full, the graph admits and opens no new connection (see
         // `direct_events_backlogged`), so only live connections can add to it, two events each.
         let droppable = !matches!(event, GraphEvent::DirectConnection(_));
-        for handle in &state.registrations {
+        let wants = |handle: &RegistrationHandle| {
+            self.registrations
+                .get(handle.0)
+                .is_some_and(|registration| registration.mask & kind.bit() != 0)
+        };
+        // The last registration that wants the event gets it; the others get copies.
+        let Some(last) = state.registrations.iter().rposition(wants) else {
+            return;
+        };
+        let mut event = Some(event);
+        for (index, handle) in state.registrations[..=last].iter().enumerate() {
             let Some(registration) = self.registrations.get_mut(handle.0) else {
                 continue;
             };
             if registration.mask & kind.bit() == 0 {
                 continue;
             }
-            let full = registration.queue.len() >= limits.max_queued_events_per_registration
+            let full = registration.queue.len() >= max_events
                 || (registration.queued_bytes > 0
-                    && registration.queued_bytes + bytes
-                        > limits.max_queued_event_bytes_per_registration);
+                    && registration.queued_bytes + bytes > max_bytes);
             if full && droppable {
                 registration.dropped += 1;
                 continue;
@@ -449,7 +459,12 @@ impl Node {
                     .queue
                     .push_back(GraphEvent::EventsDropped { count });
             }
-            registration.queue.push_back(event.clone());
+            let copy = if index == last {
+                event.take()
+            } else {
+                event.clone()
+            };
+            registration.queue.extend(copy);
             if !registration.ready {
                 registration.ready = true;
                 self.ready_registrations.push_back(*handle);
