@@ -446,8 +446,7 @@ impl Node {
                 continue;
             }
             let full = registration.queue.len() >= max_events
-                || (registration.queued_bytes > 0
-                    && registration.queued_bytes + bytes > max_bytes);
+                || (registration.queued_bytes > 0 && registration.queued_bytes + bytes > max_bytes);
             if full && droppable {
                 registration.dropped += 1;
                 continue;

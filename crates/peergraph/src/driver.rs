@@ -187,8 +187,10 @@ impl Shared {
         }
     }
 
-    /// Starts the reader and writer tasks of an authenticated link.
-    fn start_link(self: &Arc<Self>, state: &mut State, id: LinkId, link: Link) {
+    /// Starts the reader task of an authenticated link and registers the link. The caller runs
+    /// the returned writer (see [`LinkWriterTask::run`]), on its own task: a dial or an inbound
+    /// handshake goes on as its link's writer, so the first frames leave without a task hop.
+    fn start_link(self: &Arc<Self>, state: &mut State, id: LinkId, link: Link) -> LinkWriterTask {
         let span = debug_span!(
             parent: None,
             "link",
@@ -199,20 +201,25 @@ impl Shared {
             peer = field::Empty,
         );
         record_connection(&span, &state.node, id);
-        let writer = Arc::new(Notify::new());
+        let wake = Arc::new(Notify::new());
         let reader = self
             .runtime
             .spawn(read_loop(self.clone(), id, link.reader).instrument(span.clone()));
-        self.runtime
-            .spawn(write_loop(self.clone(), id, link.writer, writer.clone()).instrument(span));
         state.links.insert(
             id,
             LinkSlot::Up {
-                writer,
+                writer: wake.clone(),
                 closing: false,
                 reader: reader.abort_handle(),
             },
         );
+        LinkWriterTask {
+            shared: self.clone(),
+            id,
+            writer: link.writer,
+            wake,
+            span,
+        }
     }
 
     /// A link ended on its own (read error, peer closed, write error): tell the core and stop
@@ -280,10 +287,14 @@ impl Shared {
                     remote_addr: link.info.remote_addr,
                     exporter: link.info.exporter,
                 };
-                let mut state = shared.lock();
-                let id = state.node.accept_link(now(), up);
-                shared.start_link(&mut state, id, link);
-                shared.flush(&mut state);
+                let writer = {
+                    let mut state = shared.lock();
+                    let id = state.node.accept_link(now(), up);
+                    let writer = shared.start_link(&mut state, id, link);
+                    shared.flush(&mut state);
+                    writer
+                };
+                writer.run().await;
             });
         }
     }
@@ -313,10 +324,24 @@ async fn dial(shared: Arc<Shared>, id: LinkId, address: PeerAddress) {
         .transport
         .dial(address.socket, address.identity)
         .await;
+    let writer = dialed(&shared, id, result);
+    if let Some(writer) = writer {
+        // The Hello is queued: write it from here, and go on as the link's writer.
+        writer.run().await;
+    }
+}
+
+/// Hands a dial's outcome to the core; returns the link's writer if it is up.
+fn dialed(
+    shared: &Arc<Shared>,
+    id: LinkId,
+    result: Result<Link, peergraph_transport::DialError>,
+) -> Option<LinkWriterTask> {
+    let mut writer = None;
     let mut state = shared.lock();
     let close_requested = match state.links.get(&id) {
         Some(LinkSlot::Dialing { close_requested }) => *close_requested,
-        _ => return, // the node shut down meanwhile
+        _ => return None, // the node shut down meanwhile
     };
     match result {
         Ok(_) if close_requested => {
@@ -333,7 +358,7 @@ async fn dial(shared: Arc<Shared>, id: LinkId, address: PeerAddress) {
                 remote_addr: link.info.remote_addr,
                 exporter: link.info.exporter,
             };
-            shared.start_link(&mut state, id, link);
+            writer = Some(shared.start_link(&mut state, id, link));
             state.node.handle_link_up(now(), id, up);
         }
         Err(error) => {
@@ -345,6 +370,7 @@ async fn dial(shared: Arc<Shared>, id: LinkId, address: PeerAddress) {
         }
     }
     shared.flush(&mut state);
+    writer
 }
 
 /// Names the direct connection a link carries in its span, once the core knows it.
@@ -395,6 +421,28 @@ enum WriterStep {
     Close,
     Wait,
     Stop,
+}
+
+/// A link's writer, to be run on some task until the link ends.
+struct LinkWriterTask {
+    shared: Arc<Shared>,
+    id: LinkId,
+    writer: LinkWriter,
+    wake: Arc<Notify>,
+    span: Span,
+}
+
+impl LinkWriterTask {
+    async fn run(self) {
+        let Self {
+            shared,
+            id,
+            writer,
+            wake,
+            span,
+        } = self;
+        write_loop(shared, id, writer, wake).instrument(span).await;
+    }
 }
 
 async fn write_loop(shared: Arc<Shared>, id: LinkId, mut writer: LinkWriter, wake: Arc<Notify>) {
