@@ -1,5 +1,7 @@
 //! An established link, split into halves that may live on different tasks.
 
+use std::task::{Context, Poll};
+
 use bytes::Bytes;
 use peergraph_transport::{FrameReader, FrameWriter, LinkError, LinkInfo, OutgoingFrame};
 use tokio::io::{ReadHalf, WriteHalf};
@@ -64,9 +66,27 @@ pub struct LinkWriter {
 impl LinkWriter {
     /// Sends the frames in order, in as few writes as possible, then flushes.
     ///
-    /// Not cancel-safe: if the future is dropped part-way, abandon the link.
+    /// Cancel-safe: frames not yet written when the future is dropped stay queued, and the next
+    /// write or [`poll_send`](Self::poll_send) sends them first.
     pub async fn write_frames<F: OutgoingFrame>(&mut self, frames: &[F]) -> Result<(), LinkError> {
         self.frames.write_frames(frames).await
+    }
+
+    /// Encodes frames in order after those already queued, writing nothing yet; see
+    /// [`FrameWriter::queue_frames`](peergraph_transport::FrameWriter::queue_frames).
+    pub fn queue_frames<F: OutgoingFrame>(&mut self, frames: &[F]) -> Result<(), LinkError> {
+        self.frames.queue_frames(frames)
+    }
+
+    /// Writes what is queued and flushes; cancel-safe, see
+    /// [`FrameWriter::poll_send`](peergraph_transport::FrameWriter::poll_send).
+    pub fn poll_send(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), LinkError>> {
+        self.frames.poll_send(cx)
+    }
+
+    /// Whether everything queued has been written and flushed.
+    pub fn is_idle(&self) -> bool {
+        self.frames.is_idle()
     }
 
     /// Closes the sending direction after everything written so far: the peer reads every

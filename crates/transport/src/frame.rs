@@ -1,5 +1,10 @@
 //! Length-prefixed framing: each frame is a 4-byte big-endian length, then that many bytes.
 
+use std::collections::VecDeque;
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
@@ -90,12 +95,16 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
 }
 
 /// A frame the writer can send: a head and a body, written back to back. A plain `Bytes` is a
-/// frame with an empty body; the core's `Transmit` carries a data frame's payload as its body.
+/// frame that is all body; the core's `Transmit` carries a data frame's payload as its body.
 pub trait OutgoingFrame {
     /// The first part.
     fn head(&self) -> &[u8];
     /// The rest (may be empty).
     fn body(&self) -> &[u8];
+    /// The body as a shared buffer, if it is one, so that a large body is sent without a copy.
+    fn shared_body(&self) -> Option<&Bytes> {
+        None
+    }
     /// The whole frame's length.
     fn len(&self) -> usize {
         self.head().len() + self.body().len()
@@ -108,11 +117,15 @@ pub trait OutgoingFrame {
 
 impl OutgoingFrame for Bytes {
     fn head(&self) -> &[u8] {
-        self
+        &[]
     }
 
     fn body(&self) -> &[u8] {
-        &[]
+        self
+    }
+
+    fn shared_body(&self) -> Option<&Bytes> {
+        Some(self)
     }
 }
 
@@ -124,13 +137,28 @@ impl OutgoingFrame for peergraph_core::Transmit {
     fn body(&self) -> &[u8] {
         self.body()
     }
+
+    fn shared_body(&self) -> Option<&Bytes> {
+        Some(self.body())
+    }
 }
 
 /// Writes frames to a byte stream, batching small ones into few writes.
+///
+/// Frames are queued first ([`queue_frames`](Self::queue_frames)), encoded at once: small
+/// frames are copied together, large bodies are kept as their own shared buffers. They are then
+/// written out by [`poll_send`](Self::poll_send) (or [`write_frames`](Self::write_frames), which
+/// does both). Everything not yet written stays queued in the writer, so a send that is dropped
+/// part-way loses nothing and the next one picks up where it stopped.
 #[derive(Debug)]
 pub struct FrameWriter<W> {
     inner: W,
-    batch: Vec<u8>,
+    /// Encoded bytes not yet written, in order.
+    queue: VecDeque<Bytes>,
+    /// Small frames being copied together; sealed into `queue` when full or when queueing ends.
+    batch: BytesMut,
+    /// Bytes were written since the last flush.
+    unflushed: bool,
     max_frame_len: usize,
 }
 
@@ -139,56 +167,94 @@ impl<W: AsyncWrite + Unpin> FrameWriter<W> {
     pub fn new(inner: W, max_frame_len: usize) -> Self {
         Self {
             inner,
-            batch: Vec::new(),
+            queue: VecDeque::new(),
+            batch: BytesMut::new(),
+            unflushed: false,
             max_frame_len,
         }
     }
 
-    /// Writes every frame in order and flushes once.
-    ///
-    /// If any frame is over the maximum, nothing is written. Not cancel-safe: dropping the
-    /// future part-way leaves the stream mid-frame, so the link must then be abandoned.
-    pub async fn write_frames<F: OutgoingFrame>(&mut self, frames: &[F]) -> Result<(), LinkError> {
+    /// Encodes every frame, in order, after whatever is already queued; nothing is written
+    /// yet. If any frame is over the maximum, none is queued.
+    pub fn queue_frames<F: OutgoingFrame>(&mut self, frames: &[F]) -> Result<(), LinkError> {
         if let Some(frame) = frames.iter().find(|frame| frame.len() > self.max_frame_len) {
             return Err(LinkError::FrameTooLarge {
                 len: frame.len(),
                 max: self.max_frame_len,
             });
         }
-        self.batch.clear();
         for frame in frames {
             // Checked above against max_frame_len, which TransportConfig keeps within u32.
             let len = u32::try_from(frame.len()).map_err(|_| LinkError::FrameTooLarge {
                 len: frame.len(),
                 max: self.max_frame_len,
             })?;
+            // Grows as needed, reusing the previous batch's buffer once it has been written, so
+            // a link that sends little holds little.
             self.batch.put_u32(len);
-            for part in [frame.head(), frame.body()] {
-                if part.len() >= DIRECT_WRITE_MIN {
-                    // Large parts go straight from their own buffer: no copy.
-                    self.inner.write_all(&self.batch).await?;
-                    self.batch.clear();
-                    self.inner.write_all(part).await?;
-                } else {
-                    self.batch.extend_from_slice(part);
+            self.batch.extend_from_slice(frame.head());
+            match frame.shared_body() {
+                // Large bodies go out from their own buffer: no copy.
+                Some(body) if body.len() >= DIRECT_WRITE_MIN => {
+                    self.seal_batch();
+                    self.queue.push_back(body.clone());
                 }
+                _ => self.batch.extend_from_slice(frame.body()),
             }
             if self.batch.len() >= BATCH_LIMIT {
-                self.inner.write_all(&self.batch).await?;
-                self.batch.clear();
+                self.seal_batch();
             }
         }
-        if !self.batch.is_empty() {
-            self.inner.write_all(&self.batch).await?;
-            self.batch.clear();
-        }
-        self.inner.flush().await?;
+        self.seal_batch();
         Ok(())
     }
 
-    /// Flushes and shuts the stream down, so the peer reads a clean end after the last frame.
+    fn seal_batch(&mut self) {
+        if !self.batch.is_empty() {
+            self.queue.push_back(self.batch.split().freeze());
+        }
+    }
+
+    /// Whether everything queued has been written and flushed.
+    pub fn is_idle(&self) -> bool {
+        self.queue.is_empty() && !self.unflushed
+    }
+
+    /// Writes what is queued, in order, then flushes. Cancel-safe: what is not written when it
+    /// returns `Pending` stays queued.
+    pub fn poll_send(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), LinkError>> {
+        while let Some(front) = self.queue.front_mut() {
+            let written = ready!(Pin::new(&mut self.inner).poll_write(cx, front))?;
+            if written == 0 {
+                return Poll::Ready(Err(io::Error::from(io::ErrorKind::WriteZero).into()));
+            }
+            self.unflushed = true;
+            if written == front.len() {
+                self.queue.pop_front();
+            } else {
+                front.advance(written);
+            }
+        }
+        if self.unflushed {
+            ready!(Pin::new(&mut self.inner).poll_flush(cx))?;
+            self.unflushed = false;
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    /// Writes every frame in order (after anything already queued) and flushes once.
+    ///
+    /// If any frame is over the maximum, nothing is written. Cancel-safe in the sense of
+    /// [`poll_send`](Self::poll_send): frames not yet written stay queued.
+    pub async fn write_frames<F: OutgoingFrame>(&mut self, frames: &[F]) -> Result<(), LinkError> {
+        self.queue_frames(frames)?;
+        std::future::poll_fn(|cx| self.poll_send(cx)).await
+    }
+
+    /// Writes what is queued, flushes and shuts the stream down, so the peer reads a clean end
+    /// after the last frame.
     pub async fn shutdown(&mut self) -> Result<(), LinkError> {
-        self.inner.flush().await?;
+        std::future::poll_fn(|cx| self.poll_send(cx)).await?;
         self.inner.shutdown().await?;
         Ok(())
     }
@@ -201,6 +267,8 @@ impl<W: AsyncWrite + Unpin> FrameWriter<W> {
 
 #[cfg(test)]
 mod tests {
+    use std::future::Future;
+
     use super::*;
 
     fn pair(
@@ -261,6 +329,37 @@ mod tests {
         ));
         writer.shutdown().await.ok();
         assert!(matches!(reader.read_frame().await, Ok(None)));
+    }
+
+    #[tokio::test]
+    async fn a_send_dropped_part_way_loses_nothing_and_the_next_one_finishes_it() {
+        let (a, b) = tokio::io::duplex(100);
+        let (mut writer, mut reader) = (FrameWriter::new(a, 1 << 20), FrameReader::new(b, 1 << 20));
+        let frames: Vec<Bytes> = (0..50u8).map(|i| Bytes::from(vec![i; 30])).collect();
+        let large = Bytes::from(vec![0xee; DIRECT_WRITE_MIN + 1]);
+        writer.queue_frames(&frames).unwrap();
+        writer.queue_frames(std::slice::from_ref(&large)).unwrap();
+        // Nobody reads yet: the 100-byte pipe fills and the send stops part-way, mid-frame.
+        let waker = std::task::Waker::noop();
+        let mut cx = Context::from_waker(waker);
+        assert!(writer.poll_send(&mut cx).is_pending());
+        assert!(!writer.is_idle());
+        // A write dropped after a poll that could not finish keeps its frame queued too.
+        let dropped = [Bytes::from_static(b"dropped")];
+        {
+            let mut write = std::pin::pin!(writer.write_frames(&dropped));
+            assert!(write.as_mut().poll(&mut cx).is_pending());
+        }
+        let finish = tokio::spawn(async move {
+            writer.write_frames(&[Bytes::from_static(b"last")]).await?;
+            writer.shutdown().await
+        });
+        let last = Bytes::from_static(b"last");
+        for expected in frames.iter().chain([&large, &dropped[0], &last]) {
+            assert_eq!(reader.read_frame().await.unwrap().as_ref(), Some(expected));
+        }
+        assert!(matches!(reader.read_frame().await, Ok(None)));
+        assert!(matches!(finish.await, Ok(Ok(()))));
     }
 
     #[tokio::test]
