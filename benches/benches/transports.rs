@@ -112,6 +112,23 @@ async fn connected(
     (dialer, target, id)
 }
 
+/// Closes `id` and waits, untimed, until both ends have finished with it: the dialer has its
+/// `Disconnected`, the target has taken its own, and both links are closed. So the next open
+/// is timed on a quiet machine, not beside the last one's close (the raw members wait the same
+/// way for their server to see the stream end).
+async fn quiesce_close(
+    dialer: &mut BenchNode,
+    id: peergraph::ConnectionId,
+    target: &PeerGraph,
+    closed: &Progress,
+) {
+    let goal = closed.total() + 1;
+    dialer.disconnect(id).await;
+    closed.wait_for(goal).await;
+    dialer.node.finish_closing().await;
+    target.finish_closing().await;
+}
+
 fn open_latency(c: &mut Criterion, kind: TransportKind) {
     let mut group = c.benchmark_group(format!("{}/open_latency", kind_name(kind)));
     group.sample_size(30);
@@ -120,74 +137,98 @@ fn open_latency(c: &mut Criterion, kind: TransportKind) {
     } else {
         1
     };
+    let closed = Arc::new(Progress::default());
+    let drain = Target::Drain {
+        closed: closed.clone(),
+    };
     measure(
         &mut group,
         "peergraph",
-        || async move { (nodes(kind, targets, Target::Drain).await, 0usize) },
-        |((mut dialer, targets), mut next), iterations| async move {
-            let mut timed = Duration::ZERO;
-            for _ in 0..iterations {
-                let locator = &targets[next % targets.len()].1;
-                next += 1;
-                let start = Instant::now();
-                let id = dialer.open(locator);
-                dialer.status_of(id, is_connected).await;
-                timed += start.elapsed();
-                dialer.disconnect(id).await;
+        || async move { (nodes(kind, targets, drain).await, 0usize) },
+        |((mut dialer, targets), mut next), iterations| {
+            let closed = closed.clone();
+            async move {
+                let mut timed = Duration::ZERO;
+                for _ in 0..iterations {
+                    let (target, locator) = &targets[next % targets.len()];
+                    next += 1;
+                    let start = Instant::now();
+                    let id = dialer.open(locator);
+                    dialer.status_of(id, is_connected).await;
+                    timed += start.elapsed();
+                    quiesce_close(&mut dialer, id, target, &closed).await;
+                }
+                (((dialer, targets), next), timed)
             }
-            (((dialer, targets), next), timed)
         },
     );
     match kind {
         TransportKind::Tcp => {
             for (name, echo) in [("raw", true), ("raw_handshake", false)] {
+                let ended = Arc::new(Progress::default());
+                let serve = Serve::EchoFramesCountingEnds(ended.clone());
                 measure(
                     &mut group,
                     name,
                     || async {
                         let tls = Tls::default();
-                        let addr = tls.serve(Serve::EchoFrames).await;
+                        let addr = tls.serve(serve).await;
                         (tls, addr)
                     },
-                    move |(tls, addr), iterations| async move {
-                        let mut timed = Duration::ZERO;
-                        for _ in 0..iterations {
-                            let start = Instant::now();
-                            let mut stream = tls.connect(addr).await;
-                            if echo {
-                                echo_first_byte(&mut stream).await;
+                    move |(tls, addr), iterations| {
+                        let ended = ended.clone();
+                        async move {
+                            let mut timed = Duration::ZERO;
+                            for _ in 0..iterations {
+                                let goal = ended.total() + 1;
+                                let start = Instant::now();
+                                let mut stream = tls.connect(addr).await;
+                                if echo {
+                                    echo_first_byte(&mut stream).await;
+                                }
+                                timed += start.elapsed();
+                                stream.shutdown().await.ok();
+                                drop(stream);
+                                ended.wait_for(goal).await;
                             }
-                            timed += start.elapsed();
-                            stream.shutdown().await.ok();
+                            ((tls, addr), timed)
                         }
-                        ((tls, addr), timed)
                     },
                 );
             }
         }
-        TransportKind::Quic => measure(
-            &mut group,
-            "raw",
-            || async {
-                let quic = Quic::with_servers(QUIC_TARGETS);
-                let addrs = quic.serve_all(Serve::EchoFrames);
-                (quic, addrs, 0usize)
-            },
-            |(quic, addrs, mut next), iterations| async move {
-                let mut timed = Duration::ZERO;
-                for _ in 0..iterations {
-                    let addr = addrs[next % addrs.len()];
-                    next += 1;
-                    let start = Instant::now();
-                    let connection = quic.connect(addr).await;
-                    let (send, recv) = connection.open_bi().await.expect("a stream opens");
-                    echo_first_byte(&mut tokio::io::join(recv, send)).await;
-                    timed += start.elapsed();
-                    connection.close(0u32.into(), b"done");
-                }
-                ((quic, addrs, next), timed)
-            },
-        ),
+        TransportKind::Quic => {
+            let ended = Arc::new(Progress::default());
+            let serve = Serve::EchoFramesCountingEnds(ended.clone());
+            measure(
+                &mut group,
+                "raw",
+                || async {
+                    let quic = Quic::with_servers(QUIC_TARGETS);
+                    let addrs = quic.serve_all(serve);
+                    (quic, addrs, 0usize)
+                },
+                |(quic, addrs, mut next), iterations| {
+                    let ended = ended.clone();
+                    async move {
+                        let mut timed = Duration::ZERO;
+                        for _ in 0..iterations {
+                            let addr = addrs[next % addrs.len()];
+                            next += 1;
+                            let goal = ended.total() + 1;
+                            let start = Instant::now();
+                            let connection = quic.connect(addr).await;
+                            let (send, recv) = connection.open_bi().await.expect("a stream opens");
+                            echo_first_byte(&mut tokio::io::join(recv, send)).await;
+                            timed += start.elapsed();
+                            connection.close(0u32.into(), b"done");
+                            ended.wait_for(goal).await;
+                        }
+                        ((quic, addrs, next), timed)
+                    }
+                },
+            );
+        }
     }
     group.finish();
 }
@@ -195,49 +236,63 @@ fn open_latency(c: &mut Criterion, kind: TransportKind) {
 fn open_latency_reused(c: &mut Criterion) {
     let mut group = c.benchmark_group("quic/open_latency_reused");
     group.sample_size(30);
+    let closed = Arc::new(Progress::default());
     measure(
         &mut group,
         "peergraph",
         || async {
-            let (mut dialer, mut targets) = nodes(TransportKind::Quic, 1, Target::Drain).await;
+            let drain = Target::Drain {
+                closed: closed.clone(),
+            };
+            let (mut dialer, mut targets) = nodes(TransportKind::Quic, 1, drain).await;
             let target = targets.pop().expect("one target");
             // Keeps the QUIC connection to the target cached.
             let anchor = dialer.connect(&target.1).await;
             (dialer, target, anchor)
         },
-        |(mut dialer, target, anchor), iterations| async move {
-            let mut timed = Duration::ZERO;
-            for _ in 0..iterations {
-                let start = Instant::now();
-                let id = dialer.open(&target.1);
-                dialer.status_of(id, is_connected).await;
-                timed += start.elapsed();
-                dialer.disconnect(id).await;
+        |(mut dialer, target, anchor), iterations| {
+            let closed = closed.clone();
+            async move {
+                let mut timed = Duration::ZERO;
+                for _ in 0..iterations {
+                    let start = Instant::now();
+                    let id = dialer.open(&target.1);
+                    dialer.status_of(id, is_connected).await;
+                    timed += start.elapsed();
+                    quiesce_close(&mut dialer, id, &target.0, &closed).await;
+                }
+                ((dialer, target, anchor), timed)
             }
-            ((dialer, target, anchor), timed)
         },
     );
+    let ended = Arc::new(Progress::default());
+    let serve = Serve::EchoFramesCountingEnds(ended.clone());
     measure(
         &mut group,
         "raw",
         || async {
             let quic = Quic::new();
-            let addr = quic.serve(Serve::EchoFrames);
+            let addr = quic.serve(serve);
             let connection = quic.connect(addr).await;
             (quic, connection)
         },
-        |(quic, connection), iterations| async move {
-            let mut timed = Duration::ZERO;
-            for _ in 0..iterations {
-                let start = Instant::now();
-                let (mut send, recv) = connection.open_bi().await.expect("a stream opens");
-                let mut stream = tokio::io::join(recv, &mut send);
-                echo_first_byte(&mut stream).await;
-                timed += start.elapsed();
-                drop(stream);
-                send.finish().ok();
+        |(quic, connection), iterations| {
+            let ended = ended.clone();
+            async move {
+                let mut timed = Duration::ZERO;
+                for _ in 0..iterations {
+                    let goal = ended.total() + 1;
+                    let start = Instant::now();
+                    let (mut send, recv) = connection.open_bi().await.expect("a stream opens");
+                    let mut stream = tokio::io::join(recv, &mut send);
+                    echo_first_byte(&mut stream).await;
+                    timed += start.elapsed();
+                    drop(stream);
+                    send.finish().ok();
+                    ended.wait_for(goal).await;
+                }
+                ((quic, connection), timed)
             }
-            ((quic, connection), timed)
         },
     );
     group.finish();

@@ -160,8 +160,11 @@ pub fn is_disconnected(status: &ConnectionStatus) -> bool {
 /// What a target node does with its events.
 #[derive(Clone, Debug)]
 pub enum Target {
-    /// Takes and drops every event.
-    Drain,
+    /// Takes and drops every event, adding one to `closed` per `Disconnected`.
+    Drain {
+        /// Direct connections that ended at the target.
+        closed: Arc<Progress>,
+    },
     /// Adds each message's payload bytes to `bytes` and one per message to `messages`, once
     /// per batch of events taken.
     Count {
@@ -197,6 +200,14 @@ pub async fn target(
                 let data = match event {
                     GraphEvent::IncomingData(data) => data,
                     GraphEvent::EventsDropped { .. } => panic!("the bench target dropped events"),
+                    GraphEvent::DirectConnection(change) => {
+                        if let (Target::Drain { closed }, ConnectionStatus::Disconnected(_)) =
+                            (&behaviour, change.status)
+                        {
+                            closed.add(1);
+                        }
+                        continue;
+                    }
                     _ => continue,
                 };
                 messages += 1;

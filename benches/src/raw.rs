@@ -28,6 +28,8 @@ pub enum Serve {
     /// stream ends: the other end of open-latency and round-trip measurements, and of idle
     /// connections.
     EchoFrames,
+    /// [`Serve::EchoFrames`], then adds one to the counter when the stream has ended.
+    EchoFramesCountingEnds(Arc<Progress>),
     /// Reads everything, adding the bytes to the counter.
     CountBytes(Arc<Progress>),
     /// Reads length-prefixed frames through a buffer, adding one per frame to the counter.
@@ -42,15 +44,10 @@ impl Serve {
         W: AsyncWrite + Unpin,
     {
         match self {
-            Serve::EchoFrames => {
-                let (mut read, mut write) = (BufReader::new(read), BufWriter::new(write));
-                let mut buffer = Vec::new();
-                while read_frame(&mut read, &mut buffer).await {
-                    write_frame(&mut write, &buffer).await;
-                    if write.flush().await.is_err() {
-                        return;
-                    }
-                }
+            Serve::EchoFrames => echo_frames(read, write).await,
+            Serve::EchoFramesCountingEnds(ended) => {
+                echo_frames(read, write).await;
+                ended.add(1);
             }
             Serve::CountBytes(progress) => {
                 let mut read = read;
@@ -66,6 +63,21 @@ impl Serve {
                     progress.add(1);
                 }
             }
+        }
+    }
+}
+
+async fn echo_frames<R, W>(read: R, write: W)
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    let (mut read, mut write) = (BufReader::new(read), BufWriter::new(write));
+    let mut buffer = Vec::new();
+    while read_frame(&mut read, &mut buffer).await {
+        write_frame(&mut write, &buffer).await;
+        if write.flush().await.is_err() {
+            return;
         }
     }
 }

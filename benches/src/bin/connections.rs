@@ -111,7 +111,14 @@ fn serve(options: &Options) {
         match options.kind {
             Kind::Peergraph => {
                 let config = node_config(options.count + 16, 2 * WINDOW);
-                let (node, locator) = target(options.transport, config, Target::Drain).await;
+                let (node, locator) = target(
+                    options.transport,
+                    config,
+                    Target::Drain {
+                        closed: Arc::default(),
+                    },
+                )
+                .await;
                 (Box::new(node) as Box<dyn Send>, locator.to_string())
             }
             Kind::Raw if options.transport == TransportKind::Tcp => {
