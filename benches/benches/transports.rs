@@ -19,6 +19,9 @@
 //!   `send_data_batch`, 1,024 (64 KiB) per call; `peergraph_per_message` with one `send_data`
 //!   call each. The target takes its events with `next_batch` in both.
 //! - `round_trip`: a 64-byte message echoed by the target, vs a raw frame echoed.
+//! - `round_trip_current_thread`: the same on a current-thread runtime (both members), so no
+//!   wake-up crosses threads; it shows what the round trip costs in work rather than in
+//!   scheduling.
 
 // criterion_group! and criterion_main! generate undocumented public items.
 #![allow(missing_docs)]
@@ -32,10 +35,13 @@ use bytes::Bytes;
 use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, Criterion, Throughput, criterion_group, criterion_main};
 use peergraph::{PeerGraph, PeerLocator, TransportKind};
-use peergraph_benches::loopback::{LAYOUT, Progress, on_workers, read_frame, runtime, write_frame};
+use peergraph_benches::loopback::{
+    LAYOUT, Progress, current_thread_runtime, on_workers, read_frame, runtime, write_frame,
+};
 use peergraph_benches::nodes::{BenchNode, Target, is_connected, node_config, target};
 use peergraph_benches::raw::{Quic, Serve, Tls, echo_first_byte};
 use tokio::io::{AsyncWriteExt, BufStream, BufWriter};
+use tokio::runtime::Runtime;
 
 /// Target nodes the fresh QUIC open rotates over.
 const QUIC_TARGETS: usize = 8;
@@ -48,8 +54,9 @@ const RAW_BATCH: usize = 64 * 1024;
 /// Small messages per `send_data_batch` call: as many payload bytes as the raw writer buffers.
 const SEND_BATCH: usize = RAW_BATCH / SMALL;
 
-/// Benches `name` in `group`: builds the state with `setup` on a fresh runtime, then times
-/// `run(state, iterations)` on its workers, then drops the state and the runtime.
+/// Benches `name` in `group`: builds the state with `setup` on a fresh runtime of the
+/// [`LAYOUT`], then times `run(state, iterations)` on its workers, then drops the state and the
+/// runtime.
 fn measure<S, Setup, SetupFut, Run, RunFut>(
     group: &mut BenchmarkGroup<'_, WallTime>,
     name: &str,
@@ -62,13 +69,30 @@ fn measure<S, Setup, SetupFut, Run, RunFut>(
     Run: Fn(S, u64) -> RunFut,
     RunFut: Future<Output = (S, Duration)> + Send + 'static,
 {
+    measure_on(group, name, runtime, setup, run);
+}
+
+/// [`measure`] on a fresh runtime built by `build`.
+fn measure_on<S, Setup, SetupFut, Run, RunFut>(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    name: &str,
+    build: fn() -> Runtime,
+    setup: Setup,
+    run: Run,
+) where
+    S: Send + 'static,
+    Setup: FnOnce() -> SetupFut,
+    SetupFut: Future<Output = S>,
+    Run: Fn(S, u64) -> RunFut,
+    RunFut: Future<Output = (S, Duration)> + Send + 'static,
+{
     // Criterion calls the closure once for the warm-up and once per sample: build the state
     // on the first call only.
     let mut setup = Some(setup);
-    let mut fixture: Option<(tokio::runtime::Runtime, Option<S>)> = None;
+    let mut fixture: Option<(Runtime, Option<S>)> = None;
     group.bench_function(name, |b| {
         let (runtime, state) = fixture.get_or_insert_with(|| {
-            let runtime = runtime();
+            let runtime = build();
             let setup = setup.take().expect("the state is built once");
             let state = runtime.block_on(setup());
             (runtime, Some(state))
@@ -448,12 +472,20 @@ fn small_messages(c: &mut Criterion, kind: TransportKind) {
     group.finish();
 }
 
-fn round_trip(c: &mut Criterion, kind: TransportKind) {
-    let mut group = c.benchmark_group(format!("{}/round_trip", kind_name(kind)));
+/// `round_trip` on the [`LAYOUT`]'s runtime, or `round_trip_current_thread` on a
+/// current-thread one.
+fn round_trip(c: &mut Criterion, kind: TransportKind, current_thread: bool) {
+    let (suffix, build): (&str, fn() -> Runtime) = if current_thread {
+        ("_current_thread", current_thread_runtime)
+    } else {
+        ("", runtime)
+    };
+    let mut group = c.benchmark_group(format!("{}/round_trip{suffix}", kind_name(kind)));
     let payload = Bytes::from(vec![0x3c; SMALL]);
-    measure(
+    measure_on(
         &mut group,
         "peergraph",
+        build,
         || connected(kind, Target::Echo),
         |(mut dialer, target, id), iterations| {
             let payload = payload.clone();
@@ -468,9 +500,10 @@ fn round_trip(c: &mut Criterion, kind: TransportKind) {
             }
         },
     );
-    measure(
+    measure_on(
         &mut group,
         "raw",
+        build,
         || async {
             let (ends, write, read) = raw_stream(kind, Serve::EchoFrames).await;
             (
@@ -508,7 +541,8 @@ fn transports(c: &mut Criterion) {
         }
         throughput(c, kind);
         small_messages(c, kind);
-        round_trip(c, kind);
+        round_trip(c, kind, false);
+        round_trip(c, kind, true);
     }
 }
 

@@ -29,6 +29,16 @@ pub fn runtime() -> Runtime {
         .expect("a tokio runtime can be built")
 }
 
+/// A current-thread runtime: everything, peergraph and baseline alike, on one thread. Only the
+/// `round_trip_current_thread` figures use it, to show the round trip without cross-thread
+/// wake-ups.
+pub fn current_thread_runtime() -> Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime can be built")
+}
+
 /// Runs `measure(state)` as a task on the runtime's workers, puts the state it returns back
 /// into `state`, and returns the time it reported. The bench thread only waits, so the
 /// measuring code runs on the same two workers as the code it measures, for peergraph and

@@ -323,6 +323,14 @@ const FIGURES: &[Figure] = &[
         Unit::Micros,
         Goal::AtMost(1.20),
     ),
+    versus_raw(
+        "tcp/round_trip_current_thread",
+        "tcp",
+        "tcp/round_trip_current_thread/peergraph",
+        "tcp/round_trip_current_thread/raw",
+        Unit::Micros,
+        Goal::None,
+    ),
     from_extras(
         "tcp/idle_memory",
         "tcp",
@@ -394,6 +402,14 @@ const FIGURES: &[Figure] = &[
         "quic/round_trip/raw",
         Unit::Micros,
         Goal::AtMost(1.20),
+    ),
+    versus_raw(
+        "quic/round_trip_current_thread",
+        "quic",
+        "quic/round_trip_current_thread/peergraph",
+        "quic/round_trip_current_thread/raw",
+        Unit::Micros,
+        Goal::None,
     ),
     from_extras(
         "quic/idle_memory",

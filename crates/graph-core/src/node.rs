@@ -62,8 +62,10 @@ struct Registration {
 ///   [`shutdown`](Self::shutdown), [`create_graph`](Self::create_graph),
 ///   [`open_graph`](Self::open_graph), [`close_graph`](Self::close_graph),
 ///   [`register_event`](Self::register_event), [`unregister_event`](Self::unregister_event),
-///   [`take_event`](Self::take_event), [`open_direct_connection`](Self::open_direct_connection),
-///   [`send_data`](Self::send_data), [`close_direct_connection`](Self::close_direct_connection),
+///   [`take_event`](Self::take_event), [`take_events`](Self::take_events),
+///   [`open_direct_connection`](Self::open_direct_connection), [`send_data`](Self::send_data),
+///   [`send_data_batch`](Self::send_data_batch),
+///   [`close_direct_connection`](Self::close_direct_connection),
 ///   [`enum_connections`](Self::enum_connections), [`node_info`](Self::node_info),
 ///   [`set_listening`](Self::set_listening). They return `Result`s for the caller's mistakes.
 /// - **Inputs** from the runtime: [`handle_link_up`](Self::handle_link_up),
