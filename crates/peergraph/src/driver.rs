@@ -273,7 +273,9 @@ impl Shared {
             };
             let shared = self.clone();
             tokio::spawn(async move {
-                let handshake = incoming.handshake().await;
+                // Boxed, so the TLS handshake's state is freed when it ends instead of sizing
+                // this task, which lives on as the link's writer.
+                let handshake = Box::pin(incoming.handshake()).await;
                 drop(permit);
                 let link = match handshake {
                     Ok(link) => link,
@@ -294,7 +296,9 @@ impl Shared {
                     shared.flush(&mut state);
                     writer
                 };
-                writer.run().await;
+                // Boxed, so this task's state is just the writer's, not the writer's plus
+                // the handshake's locals.
+                Box::pin(writer.run()).await;
             });
         }
     }
@@ -320,14 +324,14 @@ impl Shared {
 }
 
 async fn dial(shared: Arc<Shared>, id: LinkId, address: PeerAddress) {
-    let result = shared
-        .transport
-        .dial(address.socket, address.identity)
-        .await;
+    // Boxed, so the dial's state (TLS or QUIC handshake) is freed when it ends instead of
+    // sizing this task, which lives on as the link's writer.
+    let result = Box::pin(shared.transport.dial(address.socket, address.identity)).await;
     let writer = dialed(&shared, id, result);
     if let Some(writer) = writer {
-        // The Hello is queued: write it from here, and go on as the link's writer.
-        writer.run().await;
+        // The Hello is queued: write it from here, and go on as the link's writer (boxed, so
+        // this task's state is just the writer's, not the writer's plus the dial's locals).
+        Box::pin(writer.run()).await;
     }
 }
 
@@ -480,7 +484,8 @@ async fn write_loop(shared: Arc<Shared>, id: LinkId, mut writer: LinkWriter, wak
                     let mut bounded = closing;
                     loop {
                         if bounded {
-                            break tokio::time::timeout(shared.close_timeout, &mut write)
+                            // Boxed: rare, and its timer would otherwise size every writer.
+                            break Box::pin(tokio::time::timeout(shared.close_timeout, &mut write))
                                 .await
                                 .unwrap_or_else(|_| {
                                     Err(std::io::Error::from(std::io::ErrorKind::TimedOut).into())
@@ -505,7 +510,9 @@ async fn write_loop(shared: Arc<Shared>, id: LinkId, mut writer: LinkWriter, wak
                 }
             }
             WriterStep::Close => {
-                match tokio::time::timeout(shared.close_timeout, writer.close()).await {
+                // Boxed: runs once, and its timer and the transport's close would otherwise size
+                // every writer for the link's whole life.
+                match Box::pin(tokio::time::timeout(shared.close_timeout, writer.close())).await {
                     Ok(Ok(())) => {}
                     Ok(Err(error)) => debug!(%error, "link close was not clean"),
                     Err(_) => debug!("link close timed out"),

@@ -11,7 +11,10 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use crate::LinkError;
 
 const PREFIX_LEN: usize = 4;
-/// Initial read buffer: enough for many small frames per read call.
+/// First read buffer: room for the handshake's frames, so a link that carries little holds
+/// little.
+const FIRST_READ_CHUNK: usize = 1024;
+/// Read buffer once a read has filled the first one: enough for many small frames per read.
 const READ_CHUNK: usize = 16 * 1024;
 /// Frames at least this long are written from their own buffer rather than copied.
 const DIRECT_WRITE_MIN: usize = 16 * 1024;
@@ -23,6 +26,9 @@ const BATCH_LIMIT: usize = 64 * 1024;
 pub struct FrameReader<R> {
     inner: R,
     buffer: BytesMut,
+    /// How much room to make when the buffer is full: [`FIRST_READ_CHUNK`] until a read fills
+    /// the buffer, [`READ_CHUNK`] after.
+    chunk: usize,
     max_frame_len: usize,
 }
 
@@ -31,7 +37,8 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
     pub fn new(inner: R, max_frame_len: usize) -> Self {
         Self {
             inner,
-            buffer: BytesMut::with_capacity(READ_CHUNK),
+            buffer: BytesMut::with_capacity(FIRST_READ_CHUNK),
+            chunk: FIRST_READ_CHUNK,
             max_frame_len,
         }
     }
@@ -45,9 +52,15 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
                 return Ok(Some(frame));
             }
             if self.buffer.capacity() == self.buffer.len() {
-                self.buffer.reserve(READ_CHUNK);
+                self.buffer.reserve(self.chunk);
             }
-            if self.inner.read_buf(&mut self.buffer).await? == 0 {
+            let room = self.buffer.capacity() - self.buffer.len();
+            let read = self.inner.read_buf(&mut self.buffer).await?;
+            if read == room {
+                // The peer sends faster than this buffer takes: read in larger chunks.
+                self.chunk = READ_CHUNK;
+            }
+            if read == 0 {
                 return if self.buffer.is_empty() {
                     Ok(None)
                 } else {
@@ -303,6 +316,30 @@ mod tests {
         }
         assert!(matches!(reader.read_frame().await, Ok(None)));
         assert!(matches!(write.await, Ok(Ok(()))));
+    }
+
+    #[tokio::test]
+    async fn a_quiet_stream_keeps_a_small_read_buffer_and_a_busy_one_reads_in_large_chunks() {
+        let (a, b) = tokio::io::duplex(64 * 1024);
+        let (mut writer, mut reader) = (FrameWriter::new(a, 1 << 20), FrameReader::new(b, 1 << 20));
+        // A handshake-sized exchange fits the first buffer: an idle link holds 1 KiB, not 16.
+        let hello = Bytes::from(vec![1u8; 200]);
+        writer
+            .write_frames(std::slice::from_ref(&hello))
+            .await
+            .unwrap();
+        assert_eq!(reader.read_frame().await.unwrap(), Some(hello));
+        assert!(reader.buffer.capacity() <= FIRST_READ_CHUNK);
+        assert_eq!(reader.chunk, FIRST_READ_CHUNK);
+        // Many small frames at once fill it: from then on it reads up to READ_CHUNK at a time.
+        let burst: Vec<Bytes> = (0..400u16)
+            .map(|i| Bytes::from(i.to_be_bytes().repeat(32)))
+            .collect();
+        writer.write_frames(&burst).await.unwrap();
+        for expected in &burst {
+            assert_eq!(reader.read_frame().await.unwrap().as_ref(), Some(expected));
+        }
+        assert_eq!(reader.chunk, READ_CHUNK);
     }
 
     #[tokio::test]
