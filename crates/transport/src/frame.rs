@@ -56,9 +56,14 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
             }
             let room = self.buffer.capacity() - self.buffer.len();
             let read = self.inner.read_buf(&mut self.buffer).await?;
-            if read == room {
-                // The peer sends faster than this buffer takes: read in larger chunks.
+            if read == room && self.chunk < READ_CHUNK {
+                // The peer sends faster than this buffer takes: from now on read in larger
+                // chunks, from a buffer made for them (a `BytesMut` remembers its first capacity
+                // and sizes later allocations by it).
                 self.chunk = READ_CHUNK;
+                let mut larger = BytesMut::with_capacity(READ_CHUNK.max(self.buffer.len()));
+                larger.extend_from_slice(&self.buffer);
+                self.buffer = larger;
             }
             if read == 0 {
                 return if self.buffer.is_empty() {
