@@ -54,26 +54,10 @@ const RAW_BATCH: usize = 64 * 1024;
 /// Small messages per `send_data_batch` call: as many payload bytes as the raw writer buffers.
 const SEND_BATCH: usize = RAW_BATCH / SMALL;
 
-/// Benches `name` in `group`: builds the state with `setup` on a fresh runtime of the
-/// [`LAYOUT`], then times `run(state, iterations)` on its workers, then drops the state and the
-/// runtime.
+/// Benches `name` in `group`: builds the state with `setup` on a fresh runtime made by `build`
+/// ([`runtime`] for the [`LAYOUT`]), then times `run(state, iterations)` on its workers, then
+/// drops the state and the runtime.
 fn measure<S, Setup, SetupFut, Run, RunFut>(
-    group: &mut BenchmarkGroup<'_, WallTime>,
-    name: &str,
-    setup: Setup,
-    run: Run,
-) where
-    S: Send + 'static,
-    Setup: FnOnce() -> SetupFut,
-    SetupFut: Future<Output = S>,
-    Run: Fn(S, u64) -> RunFut,
-    RunFut: Future<Output = (S, Duration)> + Send + 'static,
-{
-    measure_on(group, name, runtime, setup, run);
-}
-
-/// [`measure`] on a fresh runtime built by `build`.
-fn measure_on<S, Setup, SetupFut, Run, RunFut>(
     group: &mut BenchmarkGroup<'_, WallTime>,
     name: &str,
     build: fn() -> Runtime,
@@ -168,6 +152,7 @@ fn open_latency(c: &mut Criterion, kind: TransportKind) {
     measure(
         &mut group,
         "peergraph",
+        runtime,
         || async move { (nodes(kind, targets, drain).await, 0usize) },
         |((mut dialer, targets), mut next), iterations| {
             let closed = closed.clone();
@@ -194,6 +179,7 @@ fn open_latency(c: &mut Criterion, kind: TransportKind) {
                 measure(
                     &mut group,
                     name,
+                    runtime,
                     || async {
                         let tls = Tls::default();
                         let addr = tls.serve(serve).await;
@@ -227,6 +213,7 @@ fn open_latency(c: &mut Criterion, kind: TransportKind) {
             measure(
                 &mut group,
                 "raw",
+                runtime,
                 || async {
                     let quic = Quic::with_servers(QUIC_TARGETS);
                     let addrs = quic.serve_all(serve);
@@ -264,6 +251,7 @@ fn open_latency_reused(c: &mut Criterion) {
     measure(
         &mut group,
         "peergraph",
+        runtime,
         || async {
             let drain = Target::Drain {
                 closed: closed.clone(),
@@ -294,6 +282,7 @@ fn open_latency_reused(c: &mut Criterion) {
     measure(
         &mut group,
         "raw",
+        runtime,
         || async {
             let quic = Quic::new();
             let addr = quic.serve(serve);
@@ -362,6 +351,7 @@ fn throughput(c: &mut Criterion, kind: TransportKind) {
     measure(
         &mut group,
         "peergraph",
+        runtime,
         || connected(kind, behaviour),
         |(dialer, target, id), iterations| {
             let (payload, received) = (payload.clone(), received.clone());
@@ -380,6 +370,7 @@ fn throughput(c: &mut Criterion, kind: TransportKind) {
     measure(
         &mut group,
         "raw",
+        runtime,
         || raw_stream(kind, Serve::CountBytes(received.clone())),
         |(ends, mut write, read), iterations| {
             let (payload, received) = (payload.clone(), received.clone());
@@ -413,6 +404,7 @@ fn small_messages(c: &mut Criterion, kind: TransportKind) {
     measure(
         &mut group,
         "peergraph",
+        runtime,
         || connected(kind, behaviour.clone()),
         |(dialer, target, id), iterations| {
             let (batch, received) = (batch.clone(), received.clone());
@@ -433,6 +425,7 @@ fn small_messages(c: &mut Criterion, kind: TransportKind) {
     measure(
         &mut group,
         "peergraph_per_message",
+        runtime,
         || connected(kind, behaviour),
         |(dialer, target, id), iterations| {
             let (payload, received) = (payload.clone(), received.clone());
@@ -451,6 +444,7 @@ fn small_messages(c: &mut Criterion, kind: TransportKind) {
     measure(
         &mut group,
         "raw",
+        runtime,
         || async {
             let (ends, write, read) = raw_stream(kind, Serve::CountFrames(received.clone())).await;
             (ends, BufWriter::with_capacity(RAW_BATCH, write), read)
@@ -482,7 +476,7 @@ fn round_trip(c: &mut Criterion, kind: TransportKind, current_thread: bool) {
     };
     let mut group = c.benchmark_group(format!("{}/round_trip{suffix}", kind_name(kind)));
     let payload = Bytes::from(vec![0x3c; SMALL]);
-    measure_on(
+    measure(
         &mut group,
         "peergraph",
         build,
@@ -500,7 +494,7 @@ fn round_trip(c: &mut Criterion, kind: TransportKind, current_thread: bool) {
             }
         },
     );
-    measure_on(
+    measure(
         &mut group,
         "raw",
         build,
