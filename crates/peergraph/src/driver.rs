@@ -136,8 +136,15 @@ impl Shared {
                         peer = field::Empty,
                     );
                     record_connection(&span, &state.node, link);
-                    self.runtime
-                        .spawn(dial(self.clone(), link, address).instrument(span));
+                    let dialing = dial(self.clone(), link, address).instrument(span);
+                    self.runtime.spawn(async move {
+                        if let Some(writer) = dialing.await {
+                            // The Hello is queued: write it from this task, which goes on as
+                            // the link's writer, outside the dial's span (boxed, so the task's
+                            // state is the writer's alone).
+                            Box::pin(writer.run()).await;
+                        }
+                    });
                 }
                 LinkCommand::Close { link } => {
                     ended = true;
@@ -323,16 +330,12 @@ impl Shared {
     }
 }
 
-async fn dial(shared: Arc<Shared>, id: LinkId, address: PeerAddress) {
+/// Dials a link and hands the outcome to the core; returns the link's writer if it is up.
+async fn dial(shared: Arc<Shared>, id: LinkId, address: PeerAddress) -> Option<LinkWriterTask> {
     // Boxed, so the dial's state (TLS or QUIC handshake) is freed when it ends instead of
     // sizing this task, which lives on as the link's writer.
     let result = Box::pin(shared.transport.dial(address.socket, address.identity)).await;
-    let writer = dialed(&shared, id, result);
-    if let Some(writer) = writer {
-        // The Hello is queued: write it from here, and go on as the link's writer (boxed, so
-        // this task's state is just the writer's, not the writer's plus the dial's locals).
-        Box::pin(writer.run()).await;
-    }
+    dialed(&shared, id, result)
 }
 
 /// Hands a dial's outcome to the core; returns the link's writer if it is up.
@@ -479,8 +482,14 @@ async fn write_loop(shared: Arc<Shared>, id: LinkId, mut writer: LinkWriter, wak
                 // An open link may wait on its peer for as long as the peer keeps it alive
                 // (that is the backpressure); once the link is closing or gone, the write in
                 // progress gets `close_timeout` at most.
-                let written = {
-                    let mut write = std::pin::pin!(writer.write_frames(&batch));
+                // The writer encodes the frames into its own queue, so the batch (and the
+                // payloads it holds) is released before the write waits on the peer.
+                let queued = writer.queue_frames(&batch);
+                batch.clear();
+                let written = if let Err(error) = queued {
+                    Err(error)
+                } else {
+                    let mut write = std::pin::pin!(std::future::poll_fn(|cx| writer.poll_send(cx)));
                     let mut bounded = closing;
                     loop {
                         if bounded {
@@ -503,7 +512,6 @@ async fn write_loop(shared: Arc<Shared>, id: LinkId, mut writer: LinkWriter, wak
                         }
                     }
                 };
-                batch.clear();
                 if let Err(error) = written {
                     debug!(%error, "link write failed");
                     return shared.link_ended(id, LinkCloseReason::Lost);

@@ -252,6 +252,11 @@ impl PeerGraph {
     ///
     /// On an error, [`BatchSendError::queued`] tells how many messages from the start were
     /// queued before it; those are delivered as usual.
+    ///
+    /// Dropping the future while it waits for room (a timeout, a `select!`) is safe but does
+    /// not say how far it got: the messages queued until then are delivered, the rest are not.
+    /// To know the count at every point, call
+    /// [`try_send_data_batch`](Self::try_send_data_batch) in a loop instead.
     pub async fn send_data_batch(
         &self,
         graph: GraphHandle,

@@ -2,6 +2,7 @@
 
 use std::io;
 use std::net::SocketAddr;
+use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use peergraph_core::{AuthFailure, LinkCloseReason, PeerIdentity, Transmit};
@@ -174,10 +175,19 @@ impl LinkReader {
 }
 
 impl LinkWriter {
-    pub(crate) async fn write_frames(&mut self, frames: &[Transmit]) -> Result<(), LinkError> {
+    /// Encodes the frames into the writer's own queue; nothing is written yet.
+    pub(crate) fn queue_frames(&mut self, frames: &[Transmit]) -> Result<(), LinkError> {
         match self {
-            Self::Tcp(writer) => writer.write_frames(frames).await,
-            Self::Quic(writer) => writer.write_frames(frames).await,
+            Self::Tcp(writer) => writer.queue_frames(frames),
+            Self::Quic(writer) => writer.queue_frames(frames),
+        }
+    }
+
+    /// Writes what is queued and flushes; cancel-safe.
+    pub(crate) fn poll_send(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), LinkError>> {
+        match self {
+            Self::Tcp(writer) => writer.poll_send(cx),
+            Self::Quic(writer) => writer.poll_send(cx),
         }
     }
 

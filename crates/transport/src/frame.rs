@@ -51,12 +51,18 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
             if let Some(frame) = self.take_frame()? {
                 return Ok(Some(frame));
             }
-            if self.buffer.capacity() == self.buffer.len() {
+            let spare = self.buffer.capacity() - self.buffer.len();
+            // Every frame taken shrinks the room left at the buffer's end; while the buffer is
+            // small, an empty one takes its whole allocation back (or a new one) before
+            // reading, so that a trickle of small frames never looks like a full buffer.
+            let small_and_drained =
+                self.chunk < READ_CHUNK && self.buffer.is_empty() && spare < FIRST_READ_CHUNK / 2;
+            if spare == 0 || small_and_drained {
                 self.buffer.reserve(self.chunk);
             }
             let room = self.buffer.capacity() - self.buffer.len();
             let read = self.inner.read_buf(&mut self.buffer).await?;
-            if read == room && self.chunk < READ_CHUNK {
+            if read == room && room >= FIRST_READ_CHUNK / 2 && self.chunk < READ_CHUNK {
                 // The peer sends faster than this buffer takes: from now on read in larger
                 // chunks, from a buffer made for them (a `BytesMut` remembers its first capacity
                 // and sizes later allocations by it).
@@ -336,6 +342,18 @@ mod tests {
         assert_eq!(reader.read_frame().await.unwrap(), Some(hello));
         assert!(reader.buffer.capacity() <= FIRST_READ_CHUNK);
         assert_eq!(reader.chunk, FIRST_READ_CHUNK);
+        // A trickle of keepalive-sized frames, read one at a time, many times the first
+        // buffer in total, never fills it.
+        for i in 0..1000u16 {
+            let keepalive = Bytes::from(i.to_be_bytes().to_vec());
+            writer
+                .write_frames(std::slice::from_ref(&keepalive))
+                .await
+                .unwrap();
+            assert_eq!(reader.read_frame().await.unwrap(), Some(keepalive));
+        }
+        assert_eq!(reader.chunk, FIRST_READ_CHUNK);
+        assert!(reader.buffer.capacity() <= FIRST_READ_CHUNK);
         // Many small frames at once fill it: from then on it reads up to READ_CHUNK at a time.
         let burst: Vec<Bytes> = (0..400u16)
             .map(|i| Bytes::from(i.to_be_bytes().repeat(32)))
