@@ -593,6 +593,7 @@ impl Node {
     /// cannot be queued (the same error [`send_data`](Self::send_data) would return for it), and
     /// a shorter count means the next message would have failed. The messages queued are exactly
     /// those that many `send_data` calls would have queued, for one lookup of the connection.
+    /// An empty slice queues nothing and returns `Ok(0)` without looking at the connection.
     pub fn send_data_batch(
         &mut self,
         now: Instant,

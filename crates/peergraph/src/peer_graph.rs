@@ -281,7 +281,8 @@ impl PeerGraph {
     /// Queues as many of `messages` as the connection's send queue takes now, in order, and
     /// returns how many (like `std::io::Write::write`). Fails only when not even the first can
     /// be queued, with the error `try_send_data` would give for it; a short count means the
-    /// next message would have failed (a full queue, or a message over the size limit).
+    /// next message would have failed (a full queue, or a message over the size limit). An
+    /// empty slice queues nothing and returns `Ok(0)` without looking at the connection.
     pub fn try_send_data_batch(
         &self,
         graph: GraphHandle,
