@@ -14,7 +14,8 @@ const PREFIX_LEN: usize = 4;
 /// First read buffer: room for the handshake's frames, so a link that carries little holds
 /// little.
 const FIRST_READ_CHUNK: usize = 1024;
-/// Read buffer once a read has filled the first one: enough for many small frames per read.
+/// Read buffer once one read has filled at least half of the first: enough for many small
+/// frames per read.
 const READ_CHUNK: usize = 16 * 1024;
 /// Frames at least this long are written from their own buffer rather than copied.
 const DIRECT_WRITE_MIN: usize = 16 * 1024;
@@ -26,8 +27,8 @@ const BATCH_LIMIT: usize = 64 * 1024;
 pub struct FrameReader<R> {
     inner: R,
     buffer: BytesMut,
-    /// How much room to make when the buffer is full: [`FIRST_READ_CHUNK`] until a read fills
-    /// the buffer, [`READ_CHUNK`] after.
+    /// How much room to make when the buffer is full: [`FIRST_READ_CHUNK`] until one read fills
+    /// at least half of it, [`READ_CHUNK`] after.
     chunk: usize,
     max_frame_len: usize,
 }
