@@ -4,7 +4,6 @@
 use std::time::Instant;
 
 use bytes::Bytes;
-use peergraph_proto::v1 as wire;
 
 use crate::error::LinkCloseReason;
 use crate::event::{
@@ -36,7 +35,6 @@ impl Node {
         let graph_handle = link
             .graph
             .expect("outbound links have a graph from the start");
-        let target_peer_id = link.remote_peer_id.clone();
         let Some(graph) = self.graphs.get(graph_handle.0) else {
             // The graph closed while dialing; release_graph already ended this link.
             return;
@@ -46,10 +44,10 @@ impl Node {
             .prove(Role::Initiator, &graph.graph_id, &up.exporter);
         let hello = frame::hello(
             &graph.graph_id,
-            &target_peer_id,
+            &link.remote_peer_id,
             &graph.peer_id,
             graph.node_id.0,
-            proof,
+            proof.as_ref(),
         );
         self.queue_frame(link_id, hello);
     }
@@ -79,7 +77,7 @@ impl Node {
     }
 
     /// A frame arrived on a link.
-    pub fn handle_frame(&mut self, now: Instant, link_id: LinkId, frame: Bytes) {
+    pub fn handle_frame(&mut self, now: Instant, link_id: LinkId, mut frame: Bytes) {
         let now = self.advance(now);
         let max_frame = self.config.limits.max_frame_len();
         let Some(link) = self.links.get_mut(&link_id) else {
@@ -95,7 +93,7 @@ impl Node {
         }
         let state = link.state;
         let frame_len = frame.len();
-        let message = match frame::decode(frame) {
+        let message = match frame::decode(&mut frame) {
             Ok(message) => message,
             Err(violation) => return self.violation(link_id, violation),
         };
@@ -200,7 +198,7 @@ impl Node {
 
     /// The target's gate. It reveals nothing about its graphs before the proof verifies, except
     /// whether a graph with exactly the named graph id and peer id exists (see PROTOCOL.md).
-    fn on_hello(&mut self, link_id: LinkId, hello: wire::Hello) {
+    fn on_hello(&mut self, link_id: LinkId, hello: frame::Hello<'_>) {
         if hello.version != frame::PROTOCOL_VERSION {
             return self.refuse(link_id, RefuseReason::UnsupportedVersion);
         }
@@ -240,7 +238,10 @@ impl Node {
         }
         let accept = frame::accept(
             graph.node_id.0,
-            graph.key.prove(Role::Target, &graph.graph_id, &exporter),
+            graph
+                .key
+                .prove(Role::Target, &graph.graph_id, &exporter)
+                .as_ref(),
         );
         self.graphs
             .get_mut(graph_handle.0)
@@ -248,13 +249,13 @@ impl Node {
             .connections += 1;
         let link = self.links.get_mut(&link_id).expect("live link");
         link.graph = Some(graph_handle);
-        link.remote_peer_id = hello.source_peer_id;
+        link.remote_peer_id = hello.source_peer_id.into_owned();
         link.remote_node_id = Some(NodeId(hello.source_node_id));
         self.queue_frame(link_id, accept);
         self.establish(link_id, graph_handle);
     }
 
-    fn on_accept(&mut self, link_id: LinkId, accept: wire::Accept) {
+    fn on_accept(&mut self, link_id: LinkId, accept: frame::Accept<'_>) {
         let link = self
             .links
             .get(&link_id)

@@ -59,6 +59,7 @@ mod proof;
 mod rng;
 mod slots;
 mod status;
+mod timers;
 mod transmit;
 mod validate;
 

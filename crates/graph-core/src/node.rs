@@ -1,6 +1,6 @@
 //! The node: one instance of the library, holding graphs, registrations and links.
 
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::VecDeque;
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -26,6 +26,7 @@ use crate::proof::MembershipKey;
 use crate::rng::SplitMix64;
 use crate::slots::Slots;
 use crate::status::GraphStatus;
+use crate::timers::Timers;
 use crate::transmit::Transmit;
 use crate::validate;
 
@@ -97,7 +98,7 @@ pub struct Node {
     /// Handshakes in progress, counted per direction: inbound ones are whoever reached the
     /// listener, so they must not be able to use up the budget of the application's own opens.
     pub(crate) pending_handshakes: Pending,
-    timers: BTreeSet<(Instant, LinkId)>,
+    timers: Timers,
     link_commands: VecDeque<LinkCommand>,
     ready_links: VecDeque<LinkId>,
     ready_registrations: VecDeque<RegistrationHandle>,
@@ -128,7 +129,7 @@ impl Node {
             next_link: 1,
             next_connection: 1,
             pending_handshakes: Pending::default(),
-            timers: BTreeSet::new(),
+            timers: Timers::default(),
             link_commands: VecDeque::new(),
             ready_links: VecDeque::new(),
             ready_registrations: VecDeque::new(),
@@ -781,7 +782,7 @@ impl Node {
     /// When the node next needs `handle_timeout`. A call earlier or later is harmless.
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.timers.first().map(|(at, _)| *at)
+        self.timers.next()
     }
 
     // ---------------------------------------------------------------- shared internals
@@ -896,13 +897,11 @@ impl Node {
             return false;
         }
         let previous = std::mem::replace(&mut link.state, LinkState::Closing);
-        let graph = link.graph;
-        let connection = link.connection;
-        if let Some(at) = link.timer_at.take() {
-            self.timers.remove(&(at, link_id));
+        let (graph, connection, direction) = (link.graph, link.connection, link.direction);
+        if link.timer_at.take().is_some() {
+            self.prune_timers();
         }
         if previous.is_handshaking() {
-            let direction = link.direction;
             *self.pending_handshakes.of(direction) -= 1;
         }
         if let Some(connection) = connection {
@@ -950,23 +949,33 @@ impl Node {
         if link.timer_at.is_some_and(|at| at <= deadline) {
             return;
         }
-        if let Some(old) = link.timer_at.replace(deadline) {
-            self.timers.remove(&(old, link_id));
+        let replaced = link.timer_at.replace(deadline).is_some();
+        self.timers.push(deadline, link_id);
+        if replaced {
+            self.prune_timers();
         }
-        self.timers.insert((deadline, link_id));
+    }
+
+    /// Drops the timer entries that no longer name a link's deadline (see [`Timers`]).
+    fn prune_timers(&mut self) {
+        let links = &self.links;
+        self.timers.prune(links.len(), |at, link_id| {
+            links
+                .get(&link_id)
+                .is_some_and(|link| link.timer_at == Some(at))
+        });
     }
 
     /// Fires every deadline due at `now` (handshake expiry, idle timeout, keepalive).
     pub fn handle_timeout(&mut self, now: Instant) {
         let now = self.advance(now);
-        while let Some(&(at, link_id)) = self.timers.first() {
-            if at > now {
-                break;
-            }
-            self.timers.pop_first();
+        while let Some((at, link_id)) = self.timers.pop_due(now) {
             let Some(link) = self.links.get_mut(&link_id) else {
                 continue;
             };
+            if link.timer_at != Some(at) {
+                continue;
+            }
             link.timer_at = None;
             self.on_link_timer(now, link_id);
         }

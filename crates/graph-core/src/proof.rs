@@ -23,6 +23,15 @@ impl Role {
     }
 }
 
+/// A proof to send, held without an allocation: empty for a graph without a secret.
+pub(crate) struct Proof(Option<hmac::Tag>);
+
+impl AsRef<[u8]> for Proof {
+    fn as_ref(&self) -> &[u8] {
+        self.0.as_ref().map_or(&[], |tag| tag.as_ref())
+    }
+}
+
 /// Computes or checks proofs for one graph.
 pub(crate) struct MembershipKey(Option<hmac::Key>);
 
@@ -42,13 +51,12 @@ impl MembershipKey {
     }
 
     /// The proof to send: empty without a secret, else 32 bytes.
-    pub(crate) fn prove(&self, role: Role, graph_id: &str, exporter: &[u8; 32]) -> Vec<u8> {
-        match &self.0 {
-            None => Vec::new(),
-            Some(key) => hmac::sign(key, &Self::message(role, graph_id, exporter))
+    pub(crate) fn prove(&self, role: Role, graph_id: &str, exporter: &[u8; 32]) -> Proof {
+        Proof(
+            self.0
                 .as_ref()
-                .to_vec(),
-        }
+                .map(|key| hmac::sign(key, &Self::message(role, graph_id, exporter))),
+        )
     }
 
     /// Whether `proof` is what the other side must send; constant-time when a secret is set.

@@ -139,7 +139,7 @@ pub(crate) fn parse_data(frame: &[u8]) -> Option<([u8; 16], std::ops::Range<usiz
 }
 
 /// A protobuf varint at the start of `bytes`, and what follows it.
-fn varint(bytes: &[u8]) -> Option<(u64, &[u8])> {
+pub(crate) fn varint(bytes: &[u8]) -> Option<(u64, &[u8])> {
     let mut value = 0u64;
     for (index, byte) in bytes.iter().enumerate().take(10) {
         value |= u64::from(byte & 0x7f) << (7 * index);

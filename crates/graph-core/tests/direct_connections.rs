@@ -190,6 +190,33 @@ fn a_handshake_that_does_not_finish_in_time_fails_timed_out() {
 }
 
 #[test]
+fn the_next_timeout_is_the_earliest_live_deadline_once_an_earlier_attempt_is_closed() {
+    let mut world = World::new(2);
+    world.cluster.partition(0, 1);
+    let handshake = world.cluster.node(0).config().timeouts.handshake;
+    let first = world.open(0, 1);
+    world.cluster.run_for(Duration::from_secs(1)).unwrap();
+    let opened = world.cluster.now();
+    world.open(0, 1);
+    assert_eq!(
+        world.cluster.node(0).poll_timeout(),
+        Some(opened - Duration::from_secs(1) + handshake),
+        "the first attempt's deadline comes first"
+    );
+    let graph = world.graphs[0];
+    world
+        .cluster
+        .node(0)
+        .close_direct_connection(graph, first)
+        .unwrap();
+    assert_eq!(
+        world.cluster.node(0).poll_timeout(),
+        Some(opened + handshake),
+        "a closed attempt's deadline no longer wakes the node"
+    );
+}
+
+#[test]
 fn a_link_that_drops_mid_handshake_fails_the_attempt() {
     let mut world = World::new(2);
     let id = world.open(0, 1);
