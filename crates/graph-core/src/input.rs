@@ -80,6 +80,7 @@ impl Node {
     pub fn handle_frame(&mut self, now: Instant, link_id: LinkId, mut frame: Bytes) {
         let now = self.advance(now);
         let max_frame = self.config.limits.max_frame_len();
+        let max_message = self.config.limits.max_message_size;
         let Some(link) = self.links.get_mut(&link_id) else {
             return;
         };
@@ -118,7 +119,21 @@ impl Node {
                 } else {
                     payload
                 };
-                self.on_data(link_id, type_id, payload)
+                if payload.len() > max_message {
+                    return self.violation(link_id, ProtocolViolation::MessageTooLarge);
+                }
+                // The link found above, still borrowed: a message costs one lookup.
+                link.counters.messages_received += 1;
+                let graph = link.graph.expect("established links have a graph");
+                let connection = link
+                    .connection
+                    .expect("established links have a connection");
+                let data = IncomingData {
+                    connection,
+                    type_id,
+                    data: payload,
+                };
+                self.emit_incoming(graph, data);
             }
             (LinkState::Connected, Inbound::Keepalive) => {}
             (LinkState::Connected, Inbound::Close(reason)) => {
@@ -282,28 +297,5 @@ impl Node {
         let link = self.links.get_mut(&link_id).expect("live link");
         link.remote_node_id = Some(NodeId(accept.node_id));
         self.establish(link_id, graph_handle);
-    }
-
-    fn on_data(&mut self, link_id: LinkId, type_id: [u8; 16], payload: Bytes) {
-        if payload.len() > self.config.limits.max_message_size {
-            return self.violation(link_id, ProtocolViolation::MessageTooLarge);
-        }
-        let link = self
-            .links
-            .get_mut(&link_id)
-            .expect("on_data runs for a live link");
-        link.counters.messages_received += 1;
-        let graph = link.graph.expect("established links have a graph");
-        let connection = link
-            .connection
-            .expect("established links have a connection");
-        self.emit_incoming(
-            graph,
-            IncomingData {
-                connection,
-                type_id,
-                data: payload,
-            },
-        );
     }
 }

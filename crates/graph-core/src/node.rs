@@ -55,6 +55,55 @@ struct Registration {
     ready: bool,
 }
 
+/// The bounds of each registration's event queue.
+struct QueueLimits {
+    events: usize,
+    bytes: usize,
+}
+
+impl Registration {
+    /// Queues `event` within `limits`; returns whether the registration just became ready.
+    ///
+    /// Losing a connection event would leave the application wrong about which connections
+    /// exist, so they are never dropped. They stay bounded all the same: while a registration
+    /// for them is full, the graph admits and opens no new connection (see
+    /// `direct_events_backlogged`), so only live connections can add to it, two events each.
+    fn push(&mut self, event: GraphEvent, limits: &QueueLimits) -> bool {
+        let bytes = match &event {
+            GraphEvent::IncomingData(data) => data.data.len(),
+            _ => 0,
+        };
+        let full = self.queue.len() >= limits.events
+            || (self.queued_bytes > 0 && self.queued_bytes + bytes > limits.bytes);
+        if full && !matches!(event, GraphEvent::DirectConnection(_)) {
+            self.dropped += 1;
+            return false;
+        }
+        self.queued_bytes += bytes;
+        if self.dropped > 0 {
+            let count = std::mem::take(&mut self.dropped);
+            self.queue.push_back(GraphEvent::EventsDropped { count });
+        }
+        self.queue.push_back(event);
+        !std::mem::replace(&mut self.ready, true)
+    }
+}
+
+/// Queues `event` on the registration `handle` and lists it as ready if it was not.
+fn deliver(
+    (registrations, ready): (&mut Slots<Registration>, &mut VecDeque<RegistrationHandle>),
+    handle: RegistrationHandle,
+    event: GraphEvent,
+    limits: &QueueLimits,
+) {
+    let Some(registration) = registrations.get_mut(handle.0) else {
+        return;
+    };
+    if registration.push(event, limits) {
+        ready.push_back(handle);
+    }
+}
+
 /// A sans-IO peergraph node: the state of one application's use of the library.
 ///
 /// # Method groups
@@ -420,57 +469,29 @@ impl Node {
         let Some(kind) = event.event_type() else {
             return;
         };
-        let max_events = self.config.limits.max_queued_events_per_registration;
-        let max_bytes = self.config.limits.max_queued_event_bytes_per_registration;
-        let bytes = match &event {
-            GraphEvent::IncomingData(data) => data.data.len(),
-            _ => 0,
+        let limits = QueueLimits {
+            events: self.config.limits.max_queued_events_per_registration,
+            bytes: self.config.limits.max_queued_event_bytes_per_registration,
         };
-        // Losing a connection event would leave the application wrong about which connections
-        // exist, so they are never dropped. They stay bounded all the same: while a
-        // registration for them is full, the graph admits and opens no new connection (see
-        // `direct_events_backlogged`), so only live connections can add to it, two events each.
-        let droppable = !matches!(event, GraphEvent::DirectConnection(_));
-        let wants = |handle: &RegistrationHandle| {
-            self.registrations
+        // One pass: each registration that wants the event gets a copy once the next one that
+        // wants it is found, and the last one gets the event itself.
+        let mut wanting: Option<RegistrationHandle> = None;
+        for handle in &state.registrations {
+            let wants = self
+                .registrations
                 .get(handle.0)
-                .is_some_and(|registration| registration.mask & kind.bit() != 0)
-        };
-        // The last registration that wants the event gets it; the others get copies.
-        let Some(last) = state.registrations.iter().rposition(wants) else {
-            return;
-        };
-        let mut event = Some(event);
-        for (index, handle) in state.registrations[..=last].iter().enumerate() {
-            let Some(registration) = self.registrations.get_mut(handle.0) else {
-                continue;
-            };
-            if registration.mask & kind.bit() == 0 {
+                .is_some_and(|registration| registration.mask & kind.bit() != 0);
+            if !wants {
                 continue;
             }
-            let full = registration.queue.len() >= max_events
-                || (registration.queued_bytes > 0 && registration.queued_bytes + bytes > max_bytes);
-            if full && droppable {
-                registration.dropped += 1;
-                continue;
+            if let Some(previous) = wanting.replace(*handle) {
+                let queues = (&mut self.registrations, &mut self.ready_registrations);
+                deliver(queues, previous, event.clone(), &limits);
             }
-            registration.queued_bytes += bytes;
-            if registration.dropped > 0 {
-                let count = std::mem::take(&mut registration.dropped);
-                registration
-                    .queue
-                    .push_back(GraphEvent::EventsDropped { count });
-            }
-            let copy = if index == last {
-                event.take()
-            } else {
-                event.clone()
-            };
-            registration.queue.extend(copy);
-            if !registration.ready {
-                registration.ready = true;
-                self.ready_registrations.push_back(*handle);
-            }
+        }
+        if let Some(last) = wanting {
+            let queues = (&mut self.registrations, &mut self.ready_registrations);
+            deliver(queues, last, event, &limits);
         }
     }
 

@@ -208,14 +208,22 @@ impl<W: AsyncWrite + Unpin> FrameWriter<W> {
                 max: self.max_frame_len,
             });
         }
+        // What is copied into batches: reserved up front, so a batch is one allocation of the
+        // size it needs instead of a buffer grown (and copied) step by step.
+        let copied = |frame: &F| match frame.shared_body() {
+            Some(body) if body.len() >= DIRECT_WRITE_MIN => 4 + frame.head().len(),
+            _ => 4 + frame.len(),
+        };
+        let mut to_copy: usize = frames.iter().map(copied).sum();
+        self.batch.reserve(to_copy.min(BATCH_LIMIT));
         for frame in frames {
             // Checked above against max_frame_len, which TransportConfig keeps within u32.
             let len = u32::try_from(frame.len()).map_err(|_| LinkError::FrameTooLarge {
                 len: frame.len(),
                 max: self.max_frame_len,
             })?;
-            // Grows as needed, reusing the previous batch's buffer once it has been written, so
-            // a link that sends little holds little.
+            // Reuses the previous batch's buffer once it has been written, so a link that sends
+            // little holds little.
             self.batch.put_u32(len);
             self.batch.extend_from_slice(frame.head());
             match frame.shared_body() {
@@ -226,8 +234,12 @@ impl<W: AsyncWrite + Unpin> FrameWriter<W> {
                 }
                 _ => self.batch.extend_from_slice(frame.body()),
             }
+            to_copy -= copied(frame);
             if self.batch.len() >= BATCH_LIMIT {
                 self.seal_batch();
+            }
+            if self.batch.is_empty() {
+                self.batch.reserve(to_copy.min(BATCH_LIMIT));
             }
         }
         self.seal_batch();
