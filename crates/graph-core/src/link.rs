@@ -41,6 +41,33 @@ pub(crate) struct Counters {
     pub(crate) messages_received: u64,
 }
 
+/// A link's frames waiting to be written, oldest first. Most links hold at most one frame at a
+/// time (a handshake frame, a keepalive, a message now and then), so the oldest waits inline and
+/// only a second one needs the queue's allocation.
+#[derive(Default)]
+pub(crate) struct SendQueue {
+    first: Option<Transmit>,
+    rest: VecDeque<Transmit>,
+}
+
+impl SendQueue {
+    pub(crate) fn push_back(&mut self, frame: Transmit) {
+        if self.first.is_none() && self.rest.is_empty() {
+            self.first = Some(frame);
+        } else {
+            self.rest.push_back(frame);
+        }
+    }
+
+    pub(crate) fn pop_front(&mut self) -> Option<Transmit> {
+        self.first.take().or_else(|| self.rest.pop_front())
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.first.is_none() && self.rest.is_empty()
+    }
+}
+
 pub(crate) struct Link {
     pub(crate) state: LinkState,
     pub(crate) direction: Direction,
@@ -54,7 +81,7 @@ pub(crate) struct Link {
     pub(crate) remote_addr: Option<SocketAddr>,
     pub(crate) remote_identity: Option<PeerIdentity>,
     pub(crate) exporter: [u8; 32],
-    pub(crate) send_queue: VecDeque<Transmit>,
+    pub(crate) send_queue: SendQueue,
     pub(crate) queued_bytes: usize,
     /// Whether the link is in the node's ready-to-transmit list.
     pub(crate) ready: bool,
@@ -83,7 +110,7 @@ impl Link {
             remote_addr: None,
             remote_identity: None,
             exporter: [0; 32],
-            send_queue: VecDeque::new(),
+            send_queue: SendQueue::default(),
             queued_bytes: 0,
             ready: false,
             counters: Counters::default(),
@@ -103,5 +130,31 @@ impl Link {
         }
         self.send_queue.push_back(frame);
         !std::mem::replace(&mut self.ready, true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+
+    use super::*;
+
+    #[test]
+    fn the_send_queue_keeps_frames_in_order_across_its_inline_slot() {
+        let frame = |n: u8| crate::transmit::data([n; 16], Bytes::new());
+        let mut queue = SendQueue::default();
+        assert!(queue.is_empty());
+        queue.push_back(frame(1));
+        queue.push_back(frame(2));
+        queue.push_back(frame(3));
+        assert_eq!(queue.pop_front(), Some(frame(1)));
+        // The inline slot is free again while older frames wait in the queue: a new frame
+        // must still come last.
+        queue.push_back(frame(4));
+        for n in 2..=4 {
+            assert_eq!(queue.pop_front(), Some(frame(n)));
+        }
+        assert_eq!(queue.pop_front(), None);
+        assert!(queue.is_empty());
     }
 }
