@@ -109,8 +109,11 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
             self.buffer.reserve(needed - self.buffer.len());
             return Ok(None);
         }
-        self.buffer.advance(PREFIX_LEN);
-        Ok(Some(self.buffer.split_to(len).freeze()))
+        // Split first and skip the prefix in the frozen `Bytes`, where skipping is a pointer
+        // bump (a `BytesMut` keeps its offset packed with other state).
+        let mut frame = self.buffer.split_to(needed).freeze();
+        frame.advance(PREFIX_LEN);
+        Ok(Some(frame))
     }
 
     /// The underlying stream.
