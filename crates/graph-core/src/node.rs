@@ -89,6 +89,13 @@ impl Registration {
     }
 }
 
+/// Whether the timer entry `(at, link)` is the link's live deadline (see [`Timers`]).
+fn timer_is_live(links: &IdMap<LinkId, Link>, at: Instant, link: LinkId) -> bool {
+    links
+        .get(&link)
+        .is_some_and(|link| link.timer_at == Some(at))
+}
+
 /// Queues `event` on the registration `handle` and lists it as ready if it was not.
 fn deliver(
     (registrations, ready): (&mut Slots<Registration>, &mut VecDeque<RegistrationHandle>),
@@ -980,23 +987,24 @@ impl Node {
     /// Drops the timer entries that no longer name a link's deadline (see [`Timers`]).
     fn prune_timers(&mut self) {
         let links = &self.links;
-        self.timers.prune(links.len(), |at, link_id| {
-            links
-                .get(&link_id)
-                .is_some_and(|link| link.timer_at == Some(at))
-        });
+        self.timers
+            .prune(links.len(), |at, id| timer_is_live(links, at, id));
     }
 
     /// Fires every deadline due at `now` (handshake expiry, idle timeout, keepalive).
     pub fn handle_timeout(&mut self, now: Instant) {
         let now = self.advance(now);
-        while let Some((at, link_id)) = self.timers.pop_due(now) {
+        loop {
+            let links = &self.links;
+            let Some((_, link_id)) = self
+                .timers
+                .pop_due(now, |at, id| timer_is_live(links, at, id))
+            else {
+                break;
+            };
             let Some(link) = self.links.get_mut(&link_id) else {
                 continue;
             };
-            if link.timer_at != Some(at) {
-                continue;
-            }
             link.timer_at = None;
             self.on_link_timer(now, link_id);
         }

@@ -31,13 +31,24 @@ impl Timers {
         self.heap.peek().map(|Reverse((at, _))| *at)
     }
 
-    /// Takes the earliest entry if it is due at `now`; the caller checks that it is live.
-    pub(crate) fn pop_due(&mut self, now: Instant) -> Option<(Instant, LinkId)> {
-        let Reverse((at, link)) = *self.heap.peek()?;
-        (at <= now).then(|| {
+    /// Takes the earliest live entry if it is due at `now`, dropping stale entries on the way;
+    /// the first entry left is live again.
+    pub(crate) fn pop_due(
+        &mut self,
+        now: Instant,
+        live: impl Fn(Instant, LinkId) -> bool,
+    ) -> Option<(Instant, LinkId)> {
+        loop {
+            let Reverse((at, link)) = *self.heap.peek()?;
+            if at > now {
+                return None;
+            }
             self.heap.pop();
-            (at, link)
-        })
+            if live(at, link) {
+                self.drop_stale_top(&live);
+                return Some((at, link));
+            }
+        }
     }
 
     /// Drops stale entries from the top, and rebuilds the heap from its live entries when it
@@ -46,6 +57,10 @@ impl Timers {
         if self.heap.len() > 2 * links + SLACK {
             self.heap.retain(|Reverse((at, link))| live(*at, *link));
         }
+        self.drop_stale_top(&live);
+    }
+
+    fn drop_stale_top(&mut self, live: &impl Fn(Instant, LinkId) -> bool) {
         while let Some(&Reverse((at, link))) = self.heap.peek() {
             if live(at, link) {
                 break;
@@ -62,9 +77,82 @@ impl Timers {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashMap;
     use std::time::Duration;
 
+    use proptest::prelude::*;
+
     use super::*;
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        /// The link's deadline becomes `at` if it has none or `at` is earlier (as `schedule`).
+        Schedule { link: u64, at: u64 },
+        /// The link closes (as `release_link`).
+        Close { link: u64 },
+        /// Everything due at `now` fires (as `handle_timeout`).
+        Fire { now: u64 },
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            3 => (0..40u64, 0..200u64).prop_map(|(link, at)| Op::Schedule { link, at }),
+            2 => (0..40u64).prop_map(|link| Op::Close { link }),
+            1 => (0..200u64).prop_map(|now| Op::Fire { now }),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, failure_persistence: None, ..ProptestConfig::default() })]
+
+        /// Against a map of each link's live deadline: the same deadlines fire, the earliest
+        /// entry is always live, and stale entries stay within bounds.
+        #[test]
+        fn the_heap_agrees_with_a_map_of_live_deadlines(ops in proptest::collection::vec(op(), 1..300)) {
+            #[allow(clippy::disallowed_methods)] // any instant will do: the test's clock is `at`
+            let start = Instant::now();
+            let at = |seconds: u64| start + Duration::from_secs(seconds);
+            let mut timers = Timers::default();
+            let mut live: HashMap<LinkId, Instant> = HashMap::new();
+            for op in ops {
+                match op {
+                    Op::Schedule { link, at: seconds } => {
+                        let (link, deadline) = (LinkId(link), at(seconds));
+                        if live.get(&link).is_some_and(|current| *current <= deadline) {
+                            continue;
+                        }
+                        let replaced = live.insert(link, deadline).is_some();
+                        timers.push(deadline, link);
+                        if replaced {
+                            timers.prune(live.len(), |at, link| live.get(&link) == Some(&at));
+                        }
+                    }
+                    Op::Close { link } => {
+                        if live.remove(&LinkId(link)).is_some() {
+                            timers.prune(live.len(), |at, link| live.get(&link) == Some(&at));
+                        }
+                    }
+                    Op::Fire { now } => {
+                        let now = at(now);
+                        let mut fired = Vec::new();
+                        while let Some((deadline, link)) =
+                            timers.pop_due(now, |at, link| live.get(&link) == Some(&at))
+                        {
+                            prop_assert_eq!(live.remove(&link), Some(deadline), "only live entries fire");
+                            fired.push(link);
+                        }
+                        prop_assert!(live.values().all(|deadline| *deadline > now), "all due fired");
+                        let unique = fired.len();
+                        fired.sort();
+                        fired.dedup();
+                        prop_assert_eq!(fired.len(), unique, "each deadline fires once");
+                    }
+                }
+                prop_assert_eq!(timers.next(), live.values().min().copied(), "the first entry is live");
+                prop_assert!(timers.len() <= 2 * live.len() + SLACK + 1, "{} entries for {} links", timers.len(), live.len());
+            }
+        }
+    }
 
     #[test]
     fn stale_entries_leave_the_top_at_once_and_never_outnumber_the_live_ones_for_long() {
@@ -92,12 +180,16 @@ mod tests {
                 timers.len()
             );
         }
+        let is_live = |deadline, link: LinkId| live[link.0 as usize] == Some(deadline);
         assert_eq!(
-            timers.pop_due(at(998)),
+            timers.pop_due(at(998), is_live),
             None,
             "nothing is due before the last deadline"
         );
-        assert_eq!(timers.pop_due(at(999)), Some((at(999), LinkId(999))));
+        assert_eq!(
+            timers.pop_due(at(999), is_live),
+            Some((at(999), LinkId(999)))
+        );
         assert_eq!(timers.next(), None);
     }
 }

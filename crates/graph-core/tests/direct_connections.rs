@@ -217,6 +217,39 @@ fn the_next_timeout_is_the_earliest_live_deadline_once_an_earlier_attempt_is_clo
 }
 
 #[test]
+fn after_a_deadline_fires_the_next_timeout_skips_attempts_closed_meanwhile() {
+    let mut world = World::new(2);
+    world.cluster.partition(0, 1);
+    let handshake = world.cluster.node(0).config().timeouts.handshake;
+    let second = Duration::from_secs(1);
+    let first = world.open(0, 1);
+    world.cluster.run_for(second).unwrap();
+    let middle = world.open(0, 1);
+    world.cluster.run_for(second).unwrap();
+    let last_opened = world.cluster.now();
+    world.open(0, 1);
+    let graph = world.graphs[0];
+    world
+        .cluster
+        .node(0)
+        .close_direct_connection(graph, middle)
+        .unwrap();
+    // The first attempt times out; the middle one's deadline, one second later, is stale.
+    world
+        .cluster
+        .run_for(handshake - 2 * second + second / 2)
+        .unwrap();
+    assert_eq!(
+        world.changes_for(0, first),
+        [ConnectionStatus::Failed(FailReason::TimedOut)]
+    );
+    assert_eq!(
+        world.cluster.node(0).poll_timeout(),
+        Some(last_opened + handshake)
+    );
+}
+
+#[test]
 fn a_link_that_drops_mid_handshake_fails_the_attempt() {
     let mut world = World::new(2);
     let id = world.open(0, 1);
