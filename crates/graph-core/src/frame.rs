@@ -470,34 +470,27 @@ mod tests {
 
     #[test]
     fn reason_and_keepalive_frames_are_what_prost_writes_and_read_back() {
-        for value in 0..=3 {
-            let reason = RefuseReason::try_from(value).expect("a known reason");
-            let ours = refuse(reason).into_bytes();
-            let prost = prost_frame(Kind::Refuse(wire::Refuse { reason: value }));
-            assert_eq!(ours.as_ref(), &prost[..], "refuse {value}");
+        let check = |ours: Transmit, kind: Kind, expected: Inbound<'static>| {
+            let ours = ours.into_bytes();
+            assert_eq!(ours.as_ref(), &prost_frame(kind)[..], "{expected:?}");
             assert!(
                 parse_control(&ours).is_some(),
-                "the fast path reads refuse {value}"
+                "the fast path reads {expected:?}"
             );
-            assert_eq!(decode_both(&ours), Ok(Inbound::Refuse(reason)));
+            assert_eq!(decode_both(&ours), Ok(expected));
+        };
+        for value in 0..=3 {
+            let reason = RefuseReason::try_from(value).expect("a known reason");
+            let kind = Kind::Refuse(wire::Refuse { reason: value });
+            check(refuse(reason), kind, Inbound::Refuse(reason));
         }
         for value in 0..=4 {
             let reason = CloseReason::try_from(value).expect("a known reason");
-            let ours = close(reason).into_bytes();
-            let prost = prost_frame(Kind::Close(wire::Close { reason: value }));
-            assert_eq!(ours.as_ref(), &prost[..], "close {value}");
-            assert!(
-                parse_control(&ours).is_some(),
-                "the fast path reads close {value}"
-            );
-            assert_eq!(decode_both(&ours), Ok(Inbound::Close(reason)));
+            let kind = Kind::Close(wire::Close { reason: value });
+            check(close(reason), kind, Inbound::Close(reason));
         }
-        let ours = keepalive().into_bytes();
-        assert_eq!(
-            ours.as_ref(),
-            &prost_frame(Kind::Keepalive(wire::Keepalive {}))[..]
-        );
-        assert_eq!(decode_both(&ours), Ok(Inbound::Keepalive));
+        let kind = Kind::Keepalive(wire::Keepalive {});
+        check(keepalive(), kind, Inbound::Keepalive);
     }
 
     #[test]
