@@ -253,46 +253,47 @@ impl<'a> Fields<'a> {
 }
 
 /// Builds one frame in a buffer of exactly its size.
-struct Writer(Vec<u8>);
+struct Writer {
+    buffer: Vec<u8>,
+    /// The frame's length, computed before writing it.
+    len: usize,
+}
 
 impl Writer {
     /// `Frame { <kind tag>: <message of body_len bytes> }`.
     fn frame(kind_tag: u8, body_len: usize) -> Self {
-        let mut buffer = Vec::with_capacity(1 + encoded_len_varint(body_len as u64) + body_len);
+        let len = 1 + encoded_len_varint(body_len as u64) + body_len;
+        let mut buffer = Vec::with_capacity(len);
         buffer.put_u8(kind_tag);
         encode_varint(body_len as u64, &mut buffer);
-        Self(buffer)
+        Self { buffer, len }
     }
 
     fn varint(&mut self, number: u8, value: u64) {
         if value != 0 {
-            self.0.put_u8(number << 3 | VARINT);
-            encode_varint(value, &mut self.0);
+            self.buffer.put_u8(number << 3 | VARINT);
+            encode_varint(value, &mut self.buffer);
         }
     }
 
     fn fixed64(&mut self, number: u8, value: u64) {
         if value != 0 {
-            self.0.put_u8(number << 3 | FIXED64);
-            self.0.put_u64_le(value);
+            self.buffer.put_u8(number << 3 | FIXED64);
+            self.buffer.put_u64_le(value);
         }
     }
 
     fn bytes(&mut self, number: u8, value: &[u8]) {
         if !value.is_empty() {
-            self.0.put_u8(number << 3 | LENGTH_DELIMITED);
-            encode_varint(value.len() as u64, &mut self.0);
-            self.0.put_slice(value);
+            self.buffer.put_u8(number << 3 | LENGTH_DELIMITED);
+            encode_varint(value.len() as u64, &mut self.buffer);
+            self.buffer.put_slice(value);
         }
     }
 
     fn finish(self) -> Transmit {
-        debug_assert_eq!(
-            self.0.len(),
-            self.0.capacity(),
-            "the frame's size was exact"
-        );
-        Transmit::whole(Bytes::from(self.0))
+        debug_assert_eq!(self.buffer.len(), self.len, "the frame's size was exact");
+        Transmit::whole(Bytes::from(self.buffer))
     }
 }
 
@@ -366,15 +367,25 @@ static REFUSE_FRAMES: [[u8; 4]; 8] = reason_frames(REFUSE_TAG);
 static CLOSE_FRAMES: [[u8; 4]; 8] = reason_frames(CLOSE_TAG);
 static KEEPALIVE_FRAME: [u8; 2] = [KEEPALIVE_TAG, 0];
 
+/// `Frame { <kind>: { reason } }`: static for the reasons below 8 (all that this version
+/// defines), written out for any other.
 fn reason_frame(frames: &'static [[u8; 4]; 8], reason: i32) -> Transmit {
-    let frame = &frames[reason as usize % frames.len()];
-    debug_assert_eq!(
-        i32::from(frame[3]),
-        reason,
-        "reasons this version sends are below 8"
-    );
-    let len = if reason == 0 { 2 } else { 4 };
-    Transmit::whole(Bytes::from_static(&frame[..len]))
+    match usize::try_from(reason)
+        .ok()
+        .and_then(|index| frames.get(index))
+    {
+        Some(frame) => {
+            let len = if reason == 0 { 2 } else { 4 };
+            Transmit::whole(Bytes::from_static(&frame[..len]))
+        }
+        None => {
+            // prost writes an enum as its i32 sign-extended to 64 bits.
+            let value = i64::from(reason) as u64;
+            let mut frame = Writer::frame(frames[0][0], varint_field_len(value));
+            frame.varint(1, value);
+            frame.finish()
+        }
+    }
 }
 
 pub(crate) fn refuse(reason: RefuseReason) -> Transmit {
@@ -491,6 +502,42 @@ mod tests {
         }
         let kind = Kind::Keepalive(wire::Keepalive {});
         check(keepalive(), kind, Inbound::Keepalive);
+    }
+
+    #[test]
+    fn reasons_beyond_the_static_table_are_written_as_prost_writes_them() {
+        for value in [8, 300, -1, i32::MAX, i32::MIN] {
+            let ours = reason_frame(&CLOSE_FRAMES, value).into_bytes();
+            let prost = prost_frame(Kind::Close(wire::Close { reason: value }));
+            assert_eq!(ours.as_ref(), &prost[..], "close {value}");
+            assert_eq!(decode_both(&ours), Ok(Inbound::Close(close_reason(value))));
+        }
+    }
+
+    #[test]
+    fn a_varint_over_64_bits_is_malformed_on_both_paths() {
+        // Ten bytes whose last is above 1: prost refuses them, and so must the fast paths.
+        let too_long = [0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x02];
+        let mut keepalive = vec![KEEPALIVE_TAG];
+        keepalive.extend_from_slice(&too_long);
+        let mut close = vec![CLOSE_TAG, 11, 0x08, 0x81];
+        close.extend_from_slice(&too_long[1..]);
+        let mut data = vec![0x22, 0x92];
+        data.extend_from_slice(&too_long[1..]);
+        data.extend_from_slice(&[0x0a, 0x10]);
+        data.extend_from_slice(&[7; 16]);
+        for frame in [&keepalive, &close, &data] {
+            assert!(parse_control(frame).is_none(), "{frame:02x?}");
+            assert_eq!(parse_data(frame), None, "{frame:02x?}");
+            assert_eq!(
+                decode_both(frame),
+                Err(ProtocolViolation::MalformedFrame),
+                "{frame:02x?}"
+            );
+        }
+        // The largest value that fits still reads.
+        let max = [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01];
+        assert_eq!(varint(&max), Some((u64::MAX, &[][..])));
     }
 
     #[test]

@@ -138,10 +138,14 @@ pub(crate) fn parse_data(frame: &[u8]) -> Option<([u8; 16], std::ops::Range<usiz
     Some((*type_id, payload))
 }
 
-/// A protobuf varint at the start of `bytes`, and what follows it.
+/// A protobuf varint at the start of `bytes`, and what follows it. Like prost, refuses one whose
+/// value does not fit in 64 bits (a tenth byte above 1).
 pub(crate) fn varint(bytes: &[u8]) -> Option<(u64, &[u8])> {
     let mut value = 0u64;
-    for (index, byte) in bytes.iter().enumerate().take(10) {
+    for (index, &byte) in bytes.iter().enumerate().take(10) {
+        if index == 9 && byte > 1 {
+            return None;
+        }
         value |= u64::from(byte & 0x7f) << (7 * index);
         if byte & 0x80 == 0 {
             return Some((value, &bytes[index + 1..]));

@@ -122,6 +122,31 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
     }
 }
 
+/// The body of `frame` if it is written from its own buffer rather than copied into a batch.
+fn direct_body<F: OutgoingFrame>(frame: &F) -> Option<&Bytes> {
+    frame
+        .shared_body()
+        .filter(|body| body.len() >= DIRECT_WRITE_MIN)
+}
+
+/// The bytes `queue_frames` copies into the batch that starts with `frames[0]`: each frame's
+/// prefix and head, and its body unless written directly, up to the frame that fills the batch
+/// or is written directly (which seals it).
+fn batch_len<F: OutgoingFrame>(frames: &[F]) -> usize {
+    let mut len = 0;
+    for frame in frames {
+        len += PREFIX_LEN + frame.head().len();
+        if direct_body(frame).is_some() {
+            return len;
+        }
+        len += frame.body().len();
+        if len >= BATCH_LIMIT {
+            return len;
+        }
+    }
+    len
+}
+
 /// A frame the writer can send: a head and a body, written back to back. A plain `Bytes` is a
 /// frame that is all body; the core's `Transmit` carries a data frame's payload as its body.
 pub trait OutgoingFrame {
@@ -211,15 +236,12 @@ impl<W: AsyncWrite + Unpin> FrameWriter<W> {
                 max: self.max_frame_len,
             });
         }
-        // What is copied into batches: reserved up front, so a batch is one allocation of the
-        // size it needs instead of a buffer grown (and copied) step by step.
-        let copied = |frame: &F| match frame.shared_body() {
-            Some(body) if body.len() >= DIRECT_WRITE_MIN => 4 + frame.head().len(),
-            _ => 4 + frame.len(),
-        };
-        let mut to_copy: usize = frames.iter().map(copied).sum();
-        self.batch.reserve(to_copy.min(BATCH_LIMIT));
-        for frame in frames {
+        for (index, frame) in frames.iter().enumerate() {
+            if self.batch.is_empty() {
+                // One allocation of exactly the batch about to be copied, instead of a buffer
+                // grown (and copied) as frames are appended.
+                self.batch.reserve(batch_len(&frames[index..]));
+            }
             // Checked above against max_frame_len, which TransportConfig keeps within u32.
             let len = u32::try_from(frame.len()).map_err(|_| LinkError::FrameTooLarge {
                 len: frame.len(),
@@ -229,20 +251,16 @@ impl<W: AsyncWrite + Unpin> FrameWriter<W> {
             // little holds little.
             self.batch.put_u32(len);
             self.batch.extend_from_slice(frame.head());
-            match frame.shared_body() {
+            match direct_body(frame) {
                 // Large bodies go out from their own buffer: no copy.
-                Some(body) if body.len() >= DIRECT_WRITE_MIN => {
+                Some(body) => {
                     self.seal_batch();
                     self.queue.push_back(body.clone());
                 }
-                _ => self.batch.extend_from_slice(frame.body()),
+                None => self.batch.extend_from_slice(frame.body()),
             }
-            to_copy -= copied(frame);
             if self.batch.len() >= BATCH_LIMIT {
                 self.seal_batch();
-            }
-            if self.batch.is_empty() {
-                self.batch.reserve(to_copy.min(BATCH_LIMIT));
             }
         }
         self.seal_batch();
@@ -319,6 +337,47 @@ mod tests {
     ) {
         let (a, b) = tokio::io::duplex(1024);
         (FrameWriter::new(a, max), FrameReader::new(b, max))
+    }
+
+    #[test]
+    fn a_batch_is_reserved_for_exactly_what_it_will_copy() {
+        let frames = |sizes: &[usize]| -> Vec<Bytes> {
+            sizes
+                .iter()
+                .map(|&size| Bytes::from(vec![1u8; size]))
+                .collect()
+        };
+        // The seventh 10,000-byte frame crosses the limit and is the batch's last.
+        let ten_k = frames(&[10_000; 9]);
+        assert_eq!(batch_len(&ten_k), 7 * (PREFIX_LEN + 10_000));
+        // A directly written body ends the batch after its prefix, and is not copied.
+        let mixed = frames(&[10, DIRECT_WRITE_MIN, 10]);
+        assert_eq!(batch_len(&mixed), PREFIX_LEN + 10 + PREFIX_LEN);
+        assert_eq!(batch_len(&mixed[2..]), PREFIX_LEN + 10);
+        assert_eq!(batch_len::<Bytes>(&[]), 0);
+    }
+
+    #[tokio::test]
+    async fn frames_spanning_many_batches_arrive_whole_and_in_order() {
+        let (mut writer, mut reader) = pair(1 << 20);
+        // 300 KiB of small and middling frames (several batches) around one direct body.
+        let mut frames: Vec<Bytes> = (0..3_000u32)
+            .map(|n| Bytes::from(vec![n as u8; (n as usize * 7) % 200]))
+            .collect();
+        frames.insert(1_500, Bytes::from(vec![9u8; DIRECT_WRITE_MIN + 1]));
+        let sent = frames.clone();
+        let write = tokio::spawn(async move {
+            writer.write_frames(&sent).await?;
+            writer.shutdown().await
+        });
+        for expected in &frames {
+            assert_eq!(
+                reader.read_frame().await.ok().flatten().as_ref(),
+                Some(expected)
+            );
+        }
+        assert!(matches!(reader.read_frame().await, Ok(None)));
+        assert!(matches!(write.await, Ok(Ok(()))));
     }
 
     #[tokio::test]
