@@ -208,6 +208,7 @@ impl<'a> Fields<'a> {
     }
 
     /// `Some(None)` at the end of the message; `None` for a layout the fast path leaves to prost.
+    #[inline]
     fn next(&mut self) -> Option<Option<(u8, Value<'a>)>> {
         let Some((&tag, rest)) = self.rest.split_first() else {
             return Some(None);
