@@ -190,63 +190,39 @@ fn a_handshake_that_does_not_finish_in_time_fails_timed_out() {
 }
 
 #[test]
-fn the_next_timeout_is_the_earliest_live_deadline_once_an_earlier_attempt_is_closed() {
-    let mut world = World::new(2);
-    world.cluster.partition(0, 1);
-    let handshake = world.cluster.node(0).config().timeouts.handshake;
-    let first = world.open(0, 1);
-    world.cluster.run_for(Duration::from_secs(1)).unwrap();
-    let opened = world.cluster.now();
-    world.open(0, 1);
-    assert_eq!(
-        world.cluster.node(0).poll_timeout(),
-        Some(opened - Duration::from_secs(1) + handshake),
-        "the first attempt's deadline comes first"
-    );
-    let graph = world.graphs[0];
-    world
-        .cluster
-        .node(0)
-        .close_direct_connection(graph, first)
-        .unwrap();
-    assert_eq!(
-        world.cluster.node(0).poll_timeout(),
-        Some(opened + handshake),
-        "a closed attempt's deadline no longer wakes the node"
-    );
-}
-
-#[test]
-fn after_a_deadline_fires_the_next_timeout_skips_attempts_closed_meanwhile() {
+fn the_next_timeout_is_always_the_earliest_live_deadline() {
     let mut world = World::new(2);
     world.cluster.partition(0, 1);
     let handshake = world.cluster.node(0).config().timeouts.handshake;
     let second = Duration::from_secs(1);
-    let first = world.open(0, 1);
-    world.cluster.run_for(second).unwrap();
-    let middle = world.open(0, 1);
-    world.cluster.run_for(second).unwrap();
-    let last_opened = world.cluster.now();
-    world.open(0, 1);
-    let graph = world.graphs[0];
-    world
-        .cluster
-        .node(0)
-        .close_direct_connection(graph, middle)
-        .unwrap();
-    // The first attempt times out; the middle one's deadline, one second later, is stale.
-    world
-        .cluster
-        .run_for(handshake - 2 * second + second / 2)
-        .unwrap();
-    assert_eq!(
-        world.changes_for(0, first),
-        [ConnectionStatus::Failed(FailReason::TimedOut)]
-    );
+    // Four attempts a second apart, none of which can finish.
+    let start = world.cluster.now();
+    let mut ids = Vec::new();
+    for _ in 0..4 {
+        ids.push(world.open(0, 1));
+        world.cluster.run_for(second).unwrap();
+    }
+    let deadline = |attempt: u32| Some(start + attempt * second + handshake);
+    assert_eq!(world.cluster.node(0).poll_timeout(), deadline(0));
+    world.close(0, ids[0]);
     assert_eq!(
         world.cluster.node(0).poll_timeout(),
-        Some(last_opened + handshake)
+        deadline(1),
+        "a closed attempt's deadline no longer wakes the node"
     );
+    // The third attempt closes while its deadline is not the next one; then the second times
+    // out, and the third's stale deadline must not become the next timeout.
+    world.close(0, ids[2]);
+    let now = world.cluster.now();
+    world
+        .cluster
+        .run_for(start + handshake + second + second / 2 - now)
+        .unwrap();
+    assert_eq!(
+        world.changes_for(0, ids[1]),
+        [ConnectionStatus::Failed(FailReason::TimedOut)]
+    );
+    assert_eq!(world.cluster.node(0).poll_timeout(), deadline(3));
 }
 
 #[test]
@@ -383,12 +359,7 @@ fn close_gives_each_side_exactly_one_disconnected_after_the_data_sent_before_it(
     let mut world = World::new(2);
     let (id, remote) = world.connect(0, 1);
     world.send(0, id, b"last words");
-    let graph = world.graphs[0];
-    world
-        .cluster
-        .node(0)
-        .close_direct_connection(graph, id)
-        .unwrap();
+    world.close(0, id);
     world.cluster.settle().unwrap();
     assert_eq!(
         world.changes_for(0, id)[1..],
@@ -412,12 +383,7 @@ fn close_gives_each_side_exactly_one_disconnected_after_the_data_sent_before_it(
 fn closing_a_pending_connection_fails_it_as_cancelled() {
     let mut world = World::new(2);
     let id = world.open(0, 1);
-    let graph = world.graphs[0];
-    world
-        .cluster
-        .node(0)
-        .close_direct_connection(graph, id)
-        .unwrap();
+    world.close(0, id);
     world.cluster.settle().unwrap();
     assert_eq!(
         world.changes_for(0, id),

@@ -132,6 +132,15 @@ impl World {
             .collect()
     }
 
+    /// Closes connection `id` of node `index`, which must be open or pending there.
+    pub fn close(&mut self, index: usize, id: ConnectionId) {
+        let graph = self.graphs[index];
+        self.cluster
+            .node(index)
+            .close_direct_connection(graph, id)
+            .expect("the connection is open or pending");
+    }
+
     pub fn send(&mut self, index: usize, id: ConnectionId, payload: &[u8]) {
         let now = self.cluster.now();
         let graph = self.graphs[index];
