@@ -280,6 +280,17 @@ impl RawLink {
         };
     }
 
+    /// Whether the node sent a frame or ended the link within `moment`.
+    async fn answered_within(&mut self, moment: Duration) -> bool {
+        let read = async {
+            match self {
+                Self::Tcp(link) => link.reader.read_frame().await,
+                Self::Quic { link, .. } => link.reader.read_frame().await,
+            }
+        };
+        tokio::time::timeout(moment, read).await.is_ok()
+    }
+
     /// Waits until the node ends the link: a clean end or an error, never a frame.
     async fn closed_by_node(&mut self) {
         let read = match self {
@@ -527,6 +538,21 @@ impl SilentClient {
         }
     }
 
+    /// Whether the node has already answered or ended this link, as it does when the client
+    /// arrived while every slot was taken (a probe's handshake counts too); looks for a moment.
+    async fn turned_away(&mut self) -> bool {
+        let moment = Duration::from_millis(1);
+        match self {
+            Self::Tcp(link) => link.answered_within(moment).await,
+            Self::Quic { recv, .. } => {
+                let mut buffer = [0u8; 64];
+                tokio::time::timeout(moment, recv.read(&mut buffer))
+                    .await
+                    .is_ok()
+            }
+        }
+    }
+
     async fn closed_by_node(&mut self) {
         match self {
             Self::Tcp(link) => link.closed_by_node().await,
@@ -549,7 +575,8 @@ async fn a_client_that_never_sends_hello_is_dropped_at_the_handshake_timeout_and
     let mut good = TestNode::new(kind, "good").await;
     let (at_good, at_target) = connect(&mut good, &mut target).await;
     let addr = target.node.local_addr().unwrap();
-    let started = Instant::now();
+    // When the last silent client was opened: the handshake timeout runs from there.
+    let mut started = Instant::now();
     let mut silent = Vec::new();
     for _ in 0..SLOTS {
         silent.push(SilentClient::open(kind, addr).await);
@@ -574,6 +601,14 @@ async fn a_client_that_never_sends_hello_is_dropped_at_the_handshake_timeout_and
                     good.change_for(probe).await,
                     ConnectionStatus::Disconnected(_)
                 ));
+                // A silent client that arrived while this probe was handshaking found the
+                // slots full and was turned away: replace it, so that the slots fill.
+                for client in &mut silent {
+                    if client.turned_away().await {
+                        *client = SilentClient::open(kind, addr).await;
+                        started = Instant::now();
+                    }
+                }
             }
             other => panic!("probe: {other:?}"),
         }
