@@ -98,7 +98,8 @@ fn timer_is_live(links: &IdMap<LinkId, Link>, at: Instant, link: LinkId) -> bool
 
 /// Queues `event` on the registration `handle` and lists it as ready if it was not.
 fn deliver(
-    (registrations, ready): (&mut Slots<Registration>, &mut VecDeque<RegistrationHandle>),
+    registrations: &mut Slots<Registration>,
+    ready: &mut VecDeque<RegistrationHandle>,
     handle: RegistrationHandle,
     event: GraphEvent,
     limits: &QueueLimits,
@@ -492,13 +493,23 @@ impl Node {
                 continue;
             }
             if let Some(previous) = wanting.replace(*handle) {
-                let queues = (&mut self.registrations, &mut self.ready_registrations);
-                deliver(queues, previous, event.clone(), &limits);
+                deliver(
+                    &mut self.registrations,
+                    &mut self.ready_registrations,
+                    previous,
+                    event.clone(),
+                    &limits,
+                );
             }
         }
         if let Some(last) = wanting {
-            let queues = (&mut self.registrations, &mut self.ready_registrations);
-            deliver(queues, last, event, &limits);
+            deliver(
+                &mut self.registrations,
+                &mut self.ready_registrations,
+                last,
+                event,
+                &limits,
+            );
         }
     }
 
