@@ -2,14 +2,16 @@
 //! function (`flush`) that turns the core's outputs into work for them.
 //!
 //! The core sits in a mutex that is held only for the length of a core call plus its `flush`,
-//! never across an `.await`. Each link has a reader task (frames in) and a writer task (frames
-//! out, pulled from the core's send queue only when the socket can take them, which is what
-//! makes `send_data`'s backpressure real). One timer task fires the core's timeouts.
+//! never across an `.await`. Each link has a reader task (frames in, unless a task waiting on an
+//! event stream reads them first: see `read`) and a writer task (frames out, pulled from the
+//! core's send queue only when the socket can take them, which is what makes `send_data`'s
+//! backpressure real). One timer task fires the core's timeouts.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::task::Waker;
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use peergraph_core::{
@@ -20,16 +22,14 @@ use tokio::sync::{Notify, Semaphore};
 use tokio::task::AbortHandle;
 use tracing::{Instrument, Span, debug, debug_span, field};
 
-use crate::transport::{self, Link, LinkReader, LinkWriter, Transport};
+use crate::read::{self, ReadSide, Waiters};
+use crate::transport::{self, Link, LinkWriter, Transport};
 
 /// How long the accept loop pauses after an accept error (such as running out of descriptors).
 const ACCEPT_RETRY: Duration = Duration::from_millis(100);
 
 /// Bytes a writer pulls from the core per write; bounds the copy held outside the core.
 const MAX_BATCH_BYTES: usize = 256 * 1024;
-
-/// Frames a reader hands to the core per lock; bounds how long other tasks wait for the lock.
-const MAX_FRAMES_PER_LOCK: usize = 256;
 
 pub(crate) struct Shared {
     state: Mutex<State>,
@@ -47,6 +47,8 @@ pub(crate) struct Shared {
     close_timeout: Duration,
     /// The runtime the node was built in; the API may be called from any thread.
     pub(crate) runtime: tokio::runtime::Handle,
+    /// Event streams waiting, which read links that have data themselves.
+    pub(crate) waiters: Arc<Waiters>,
 }
 
 pub(crate) struct State {
@@ -63,8 +65,46 @@ enum LinkSlot {
     Up {
         writer: Arc<Notify>,
         closing: bool,
-        reader: AbortHandle,
+        reader: Arc<ReadSide>,
+        write: Arc<WriteSide>,
+        /// The writer task waits for frames (its waker): a task that queues some may write them
+        /// itself ("write-through", see [`Shared::with`]).
+        parked: Option<Waker>,
     },
+}
+
+/// The sending half of a link, shared by its writer task and tasks writing through.
+pub(crate) struct WriteSide {
+    writer: Mutex<Option<LinkWriter>>,
+    /// [`FREE`], [`CLAIMED`] or [`HANDED`].
+    claim: AtomicU8,
+    /// The writer task found the link claimed and waits: whoever ends the claim wakes it.
+    deferred: AtomicBool,
+}
+
+/// No task writes through: one may claim the link, if its writer task waits.
+const FREE: u8 = 0;
+/// A task writing through has taken frames from the core that are not yet written: the writer
+/// task takes none meanwhile, so frames keep their order, and no other task claims the link.
+const CLAIMED: u8 = 1;
+/// A task writing through left work (frames the socket could not take yet, more frames, an
+/// error) to the writer task, which it woke; no task claims the link until the writer task
+/// has taken over.
+const HANDED: u8 = 2;
+
+/// Frames a task took from the core to write through, after the state lock is released.
+pub(crate) struct WriteThrough {
+    side: Arc<WriteSide>,
+    wake: Arc<Notify>,
+    task: Waker,
+    frames: Vec<Transmit>,
+    more: bool,
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        self.waiters.clear();
+    }
 }
 
 /// The runtime's clock: tokio's, so tests may pause it.
@@ -96,6 +136,7 @@ impl Shared {
             inbound_handshakes,
             close_timeout,
             runtime,
+            waiters: Arc::default(),
         })
     }
 
@@ -107,16 +148,66 @@ impl Shared {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Runs `f` on the state, then turns the core's outputs into work.
+    /// Runs `f` on the state, then turns the core's outputs into work. Frames `f` made ready on
+    /// a link whose writer task waits are written by the calling task, after the lock is
+    /// released, instead of by the writer task it would wake: one task fewer between a send and
+    /// the socket.
     pub(crate) fn with<R>(self: &Arc<Self>, f: impl FnOnce(&mut State) -> R) -> R {
-        let mut state = self.lock();
-        let result = f(&mut state);
-        self.flush(&mut state);
+        let mut through = Vec::new();
+        let result = {
+            let mut state = self.lock();
+            let result = f(&mut state);
+            self.drain(&mut state, Some(&mut through));
+            result
+        };
+        for write in through {
+            self.write_through(write);
+        }
         result
     }
 
     /// Drains the core's outputs in the documented order.
     pub(crate) fn flush(self: &Arc<Self>, state: &mut State) {
+        self.drain(state, None);
+    }
+
+    /// Writes frames taken from the core in `drain`, from the calling task.
+    fn write_through(&self, write: WriteThrough) {
+        let WriteThrough {
+            side,
+            wake,
+            task,
+            frames,
+            more,
+        } = write;
+        let sent = {
+            let mut writer = read::lock(&side.writer);
+            match writer.as_mut() {
+                // The writer task's waker: if the socket cannot take everything now, the writer
+                // task is woken when it can, and goes on.
+                Some(writer) => match writer.queue_frames(&frames) {
+                    Ok(()) => writer.poll_send(&mut Context::from_waker(&task)),
+                    Err(error) => Poll::Ready(Err(error)),
+                },
+                None => Poll::Ready(Ok(())),
+            }
+        };
+        drop(frames);
+        if more || !matches!(sent, Poll::Ready(Ok(()))) {
+            // The rest (or the error) is the writer task's.
+            side.claim.store(HANDED, Ordering::SeqCst);
+            wake.notify_one();
+            return;
+        }
+        side.claim.store(FREE, Ordering::SeqCst);
+        if side.deferred.swap(false, Ordering::SeqCst) {
+            wake.notify_one();
+        }
+    }
+
+    /// Drains the core's outputs in the documented order; with `through`, frames for a link
+    /// whose writer task waits are taken for the caller to write.
+    fn drain(self: &Arc<Self>, state: &mut State, mut through: Option<&mut Vec<WriteThrough>>) {
         let mut ended = false;
         while let Some(command) = state.node.poll_link_command() {
             match command {
@@ -171,9 +262,41 @@ impl Shared {
             self.room.notify_waiters();
         }
         while let Some(link) = state.node.poll_ready_link() {
-            if let Some(LinkSlot::Up { writer, .. }) = state.links.get(&link) {
+            let Some(LinkSlot::Up {
+                writer,
+                write,
+                parked,
+                closing: false,
+                ..
+            }) = state.links.get_mut(&link)
+            else {
+                if let Some(LinkSlot::Up { writer, .. }) = state.links.get(&link) {
+                    writer.notify_one();
+                }
+                continue;
+            };
+            // One claim at a time: frames taken by a second would race the first's to the writer.
+            let (Some(through), Some(task), false) = (
+                through.as_deref_mut(),
+                parked.as_ref(),
+                write.claim.load(Ordering::SeqCst) != FREE,
+            ) else {
                 writer.notify_one();
-            }
+                continue;
+            };
+            let task = task.clone();
+            let (side, wake) = (write.clone(), writer.clone());
+            side.claim.store(CLAIMED, Ordering::SeqCst);
+            let mut frames = Vec::new();
+            let more = take_batch(&mut state.node, link, &mut frames);
+            through.push(WriteThrough {
+                side,
+                wake,
+                task,
+                frames,
+                more,
+            });
+            self.room.notify_waiters();
         }
         while let Some(registration) = state.node.poll_ready_registration() {
             if let Some(waker) = state.wakers.remove(&registration) {
@@ -207,23 +330,30 @@ impl Shared {
             connection = field::Empty,
             peer = field::Empty,
         );
-        record_connection(&span, &state.node, id);
+        let named = record_connection(&span, &state.node, id);
         let wake = Arc::new(Notify::new());
-        let reader = self
-            .runtime
-            .spawn(read_loop(self.clone(), id, link.reader).instrument(span.clone()));
+        let reader = ReadSide::new(id, link.reader, named, self.waiters.clone(), span.clone());
+        self.runtime
+            .spawn(read::read_task(self.clone(), reader.clone()));
+        let write = Arc::new(WriteSide {
+            writer: Mutex::new(Some(link.writer)),
+            claim: AtomicU8::new(FREE),
+            deferred: AtomicBool::new(false),
+        });
         state.links.insert(
             id,
             LinkSlot::Up {
                 writer: wake.clone(),
                 closing: false,
-                reader: reader.abort_handle(),
+                reader,
+                write: write.clone(),
+                parked: None,
             },
         );
         LinkWriterTask {
             shared: self.clone(),
             id,
-            writer: link.writer,
+            write,
             wake,
             span,
         }
@@ -231,11 +361,11 @@ impl Shared {
 
     /// A link ended on its own (read error, peer closed, write error): tell the core and stop
     /// the link's tasks.
-    fn link_ended(self: &Arc<Self>, id: LinkId, reason: LinkCloseReason) {
+    pub(crate) fn link_ended(self: &Arc<Self>, id: LinkId, reason: LinkCloseReason) {
         debug!(?reason, "link ended");
         let mut state = self.lock();
         if let Some(LinkSlot::Up { writer, reader, .. }) = state.links.remove(&id) {
-            reader.abort();
+            reader.close();
             // The writer finds its slot gone and drops the link's write half.
             writer.notify_one();
         }
@@ -320,6 +450,7 @@ impl Shared {
                     tokio::select! {
                         () = tokio::time::sleep_until(deadline.into()) => {
                             self.with(|state| state.node.handle_timeout(now()));
+                            self.waiters.rescue();
                         }
                         () = changed => {}
                     }
@@ -381,7 +512,7 @@ fn dialed(
 }
 
 /// Names the direct connection a link carries in its span, once the core knows it.
-fn record_connection(span: &Span, node: &Node, link: LinkId) -> bool {
+pub(crate) fn record_connection(span: &Span, node: &Node, link: LinkId) -> bool {
     let Some((graph, connection, peer)) = node.link_connection(link) else {
         return false;
     };
@@ -389,37 +520,6 @@ fn record_connection(span: &Span, node: &Node, link: LinkId) -> bool {
     span.record("connection", connection.get());
     span.record("peer", peer);
     true
-}
-
-async fn read_loop(shared: Arc<Shared>, id: LinkId, mut reader: LinkReader) {
-    // An inbound link learns its connection from the Hello, a few frames in.
-    let mut named = record_connection(&Span::current(), &shared.lock().node, id);
-    loop {
-        match reader.read_frame().await {
-            Ok(Some(frame)) => shared.with(|state| {
-                // The frames that arrived with this one go to the core under the same lock.
-                let now = now();
-                state.node.handle_frame(now, id, frame);
-                for _ in 1..MAX_FRAMES_PER_LOCK {
-                    let Some(frame) = reader.buffered_frame() else {
-                        break;
-                    };
-                    state.node.handle_frame(now, id, frame);
-                }
-                if !named {
-                    named = record_connection(&Span::current(), &state.node, id);
-                    if named {
-                        debug!("direct connection admitted");
-                    }
-                }
-            }),
-            Ok(None) => return shared.link_ended(id, LinkCloseReason::Closed),
-            Err(error) => {
-                debug!(%error, "link read failed");
-                return shared.link_ended(id, transport::read_failure(&error));
-            }
-        }
-    }
 }
 
 /// What a writer does next.
@@ -434,7 +534,7 @@ enum WriterStep {
 struct LinkWriterTask {
     shared: Arc<Shared>,
     id: LinkId,
-    writer: LinkWriter,
+    write: Arc<WriteSide>,
     wake: Arc<Notify>,
     span: Span,
 }
@@ -444,36 +544,64 @@ impl LinkWriterTask {
         let Self {
             shared,
             id,
-            writer,
+            write,
             wake,
             span,
         } = self;
-        write_loop(shared, id, writer, wake).instrument(span).await;
+        write_loop(shared, id, write, wake).instrument(span).await;
     }
 }
 
-async fn write_loop(shared: Arc<Shared>, id: LinkId, mut writer: LinkWriter, wake: Arc<Notify>) {
+/// Moves frames ready on `link` to `batch`, up to [`MAX_BATCH_BYTES`]; true if more are ready.
+fn take_batch(node: &mut Node, link: LinkId, batch: &mut Vec<Transmit>) -> bool {
+    let mut bytes = 0;
+    while bytes < MAX_BATCH_BYTES {
+        let Some(frame) = node.poll_transmit(link) else {
+            return false;
+        };
+        bytes += frame.len();
+        batch.push(frame);
+    }
+    true
+}
+
+async fn write_loop(shared: Arc<Shared>, id: LinkId, write: Arc<WriteSide>, wake: Arc<Notify>) {
+    let task = std::future::poll_fn(|cx| Poll::Ready(cx.waker().clone())).await;
     let mut batch: Vec<Transmit> = Vec::new();
     loop {
         let step = {
             let mut state = shared.lock();
-            let mut bytes = 0;
-            while bytes < MAX_BATCH_BYTES {
-                let Some(frame) = state.node.poll_transmit(id) else {
-                    break;
-                };
-                bytes += frame.len();
-                batch.push(frame);
-            }
-            let closing = matches!(
-                state.links.get(&id),
-                Some(LinkSlot::Up { closing: true, .. })
-            );
-            match state.links.get(&id) {
+            let State { node, links, .. } = &mut *state;
+            match links.get_mut(&id) {
                 None => WriterStep::Stop,
-                Some(_) if !batch.is_empty() => WriterStep::Write { closing },
-                Some(_) if closing => WriterStep::Close,
-                Some(_) => WriterStep::Wait,
+                Some(LinkSlot::Dialing { .. }) => WriterStep::Wait,
+                Some(LinkSlot::Up {
+                    closing, parked, ..
+                }) => {
+                    *parked = None;
+                    // See `Shared::write_through`: either this task sees the claim ended, or
+                    // the task ending it sees `deferred` and wakes this one.
+                    write.deferred.store(true, Ordering::SeqCst);
+                    if write.claim.load(Ordering::SeqCst) == CLAIMED {
+                        WriterStep::Wait
+                    } else {
+                        // Free, or handed to this task: either way this task writes now.
+                        write.claim.store(FREE, Ordering::SeqCst);
+                        write.deferred.store(false, Ordering::SeqCst);
+                        take_batch(node, id, &mut batch);
+                        let unsent = read::lock(&write.writer)
+                            .as_ref()
+                            .is_some_and(|writer| !writer.is_idle());
+                        if !batch.is_empty() || unsent {
+                            WriterStep::Write { closing: *closing }
+                        } else if *closing {
+                            WriterStep::Close
+                        } else {
+                            *parked = Some(task.clone());
+                            WriterStep::Wait
+                        }
+                    }
+                }
             }
         };
         match step {
@@ -484,12 +612,20 @@ async fn write_loop(shared: Arc<Shared>, id: LinkId, mut writer: LinkWriter, wak
                 // progress gets `close_timeout` at most.
                 // The writer encodes the frames into its own queue, so the batch (and the
                 // payloads it holds) is released before the write waits on the peer.
-                let queued = writer.queue_frames(&batch);
+                let queued = match read::lock(&write.writer).as_mut() {
+                    Some(writer) => writer.queue_frames(&batch),
+                    None => Ok(()),
+                };
                 batch.clear();
                 let written = if let Err(error) = queued {
                     Err(error)
                 } else {
-                    let mut write = std::pin::pin!(std::future::poll_fn(|cx| writer.poll_send(cx)));
+                    let mut write = std::pin::pin!(std::future::poll_fn(|cx| {
+                        match read::lock(&write.writer).as_mut() {
+                            Some(writer) => writer.poll_send(cx),
+                            None => Poll::Ready(Ok(())),
+                        }
+                    }));
                     let mut bounded = closing;
                     loop {
                         if bounded {
@@ -518,6 +654,9 @@ async fn write_loop(shared: Arc<Shared>, id: LinkId, mut writer: LinkWriter, wak
                 }
             }
             WriterStep::Close => {
+                let Some(writer) = read::lock(&write.writer).take() else {
+                    return shared.link_ended(id, LinkCloseReason::Closed);
+                };
                 // Boxed: runs once, and its timer and the transport's close would otherwise size
                 // every writer for the link's whole life.
                 match Box::pin(tokio::time::timeout(shared.close_timeout, writer.close())).await {
@@ -528,7 +667,12 @@ async fn write_loop(shared: Arc<Shared>, id: LinkId, mut writer: LinkWriter, wak
                 return shared.link_ended(id, LinkCloseReason::Closed);
             }
             WriterStep::Wait => wake.notified().await,
-            WriterStep::Stop => return,
+            WriterStep::Stop => {
+                // The link is gone: its write half goes now, not when the last task writing
+                // through lets go of it.
+                drop(read::lock(&write.writer).take());
+                return;
+            }
         }
     }
 }

@@ -2,20 +2,39 @@
 
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 
 use futures_core::Stream;
-use peergraph_core::{EventError, GraphEvent, RegistrationHandle};
+use peergraph_core::{EventError, GraphEvent, Node, RegistrationHandle};
 
 use crate::driver::Shared;
+use crate::read::{self, ReadSide};
+
+/// Rounds of reading links one poll of a stream makes before it lets other tasks run.
+const MAX_READ_ROUNDS: usize = 8;
 
 /// The events of one registration, in order (`PeerGraphGetEventData` as a stream).
 ///
 /// Ends (yields `None`) once the registration is gone: unregistered, its graph closed, or the
 /// node shut down. Dropping it unregisters.
+///
+/// While a task waits in [`next`](Self::next) or [`next_batch`](Self::next_batch), it also reads
+/// the node's links that have data, instead of waiting for their reader tasks to do it and wake
+/// it: one task fewer between the socket and the application. A `next` future kept pending but
+/// not polled (set aside while its task awaits something else) can therefore hold up the
+/// reading of a link until it is polled again or dropped, or at the latest until the node's
+/// next timer fires (a keepalive, at most [`Timeouts::keepalive`] away); a dropped one holds up
+/// nothing. Polled as a [`Stream`], it only waits.
+///
+/// [`Timeouts::keepalive`]: peergraph_core::Timeouts::keepalive
 pub struct EventStream {
     shared: Arc<Shared>,
     registration: RegistrationHandle,
+    /// Links handed to this stream to read, reused between polls.
+    ready: Vec<Arc<ReadSide>>,
+    /// This stream is recorded as waiting for links to read.
+    waiting: AtomicBool,
 }
 
 impl EventStream {
@@ -23,6 +42,8 @@ impl EventStream {
         Self {
             shared,
             registration,
+            ready: Vec::new(),
+            waiting: AtomicBool::new(false),
         }
     }
 
@@ -33,7 +54,14 @@ impl EventStream {
 
     /// The next event, waiting for one; `None` once the registration is gone.
     pub async fn next(&mut self) -> Option<GraphEvent> {
-        std::future::poll_fn(|cx| self.poll_event(cx)).await
+        let stream = StopWaitingOnDrop(self);
+        std::future::poll_fn(|cx| {
+            stream
+                .0
+                .poll_take(cx, |node, registration| node.take_event(registration))
+                .map(|event| event.ok().flatten())
+        })
+        .await
     }
 
     /// Waits for at least one event, then moves up to `limit` queued events, in order, to the
@@ -41,7 +69,23 @@ impl EventStream {
     /// same events as that many [`next`](Self::next) calls, for one lock. Returns 0 once the
     /// registration is gone, or at once if `limit` is 0.
     pub async fn next_batch(&mut self, events: &mut Vec<GraphEvent>, limit: usize) -> usize {
-        std::future::poll_fn(|cx| self.poll_batch(cx, events, limit)).await
+        if limit == 0 {
+            return 0;
+        }
+        let stream = StopWaitingOnDrop(self);
+        std::future::poll_fn(|cx| {
+            stream
+                .0
+                .poll_take(cx, |node, registration| {
+                    match node.take_events(registration, events, limit) {
+                        Ok(0) => Ok(None),
+                        Ok(count) => Ok(Some(count)),
+                        Err(error) => Err(error),
+                    }
+                })
+                .map(|count| count.ok().flatten().unwrap_or(0))
+        })
+        .await
     }
 
     /// The next event if one is queued (`Ok(None)` if not), without waiting.
@@ -56,7 +100,82 @@ impl EventStream {
         state.node.unregister_event(self.registration)
     }
 
-    fn poll_event(&self, cx: &mut Context<'_>) -> Poll<Option<GraphEvent>> {
+    /// Takes what `take` finds for this registration; while it finds nothing, reads the links
+    /// handed to this stream, then waits for an event or a link to read.
+    /// `Ready(Err)` once the registration is gone.
+    fn poll_take<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        mut take: impl FnMut(&mut Node, RegistrationHandle) -> Result<Option<T>, EventError>,
+    ) -> Poll<Result<Option<T>, EventError>> {
+        for _ in 0..MAX_READ_ROUNDS {
+            let taken = {
+                let mut state = self.shared.lock();
+                // This task is running: an event the reads below queue for it must not wake
+                // it again (a wake of a running task reschedules it, possibly on another
+                // thread).
+                state.wakers.remove(&self.registration);
+                take(&mut state.node, self.registration)
+            };
+            if !matches!(taken, Ok(None)) {
+                self.stop_waiting();
+                return Poll::Ready(taken);
+            }
+            if self
+                .shared
+                .waiters
+                .take_or_wait(self.registration, cx.waker(), &mut self.ready)
+            {
+                self.waiting.store(false, Ordering::Relaxed);
+                for side in self.ready.drain(..) {
+                    // A link that is gone or read by another task needs nothing more here.
+                    let _ = read::drive(&self.shared, &side);
+                }
+                continue;
+            }
+            self.waiting.store(true, Ordering::Relaxed);
+            // Recorded as waiting for a link: now for an event too, checking again for one
+            // that came meanwhile.
+            let mut state = self.shared.lock();
+            let taken = take(&mut state.node, self.registration);
+            if matches!(taken, Ok(None)) {
+                state.wakers.insert(self.registration, cx.waker().clone());
+                return Poll::Pending;
+            }
+            drop(state);
+            self.stop_waiting();
+            return Poll::Ready(taken);
+        }
+        // Links keep this task busy without an event for it: let other tasks run first. The
+        // links handed over stay for the next poll.
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+
+    /// No longer waiting (an event came, or the wait was given up): links handed to this
+    /// stream go to another reader.
+    fn stop_waiting(&self) {
+        if self.waiting.swap(false, Ordering::Relaxed) {
+            self.shared.waiters.stop_waiting(self.registration);
+        }
+    }
+}
+
+/// Gives up the wait of a stream whose `next` or `next_batch` ended, or was dropped pending.
+struct StopWaitingOnDrop<'a>(&'a mut EventStream);
+
+impl Drop for StopWaitingOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.stop_waiting();
+    }
+}
+
+impl Stream for EventStream {
+    type Item = GraphEvent;
+
+    /// Waits for the next event without reading links itself (see the type's documentation):
+    /// a stream polled through this trait cannot tell when its caller gives up the wait.
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let mut state = self.shared.lock();
         match state.node.take_event(self.registration) {
             Ok(Some(event)) => Poll::Ready(Some(event)),
@@ -69,38 +188,9 @@ impl EventStream {
     }
 }
 
-impl EventStream {
-    fn poll_batch(
-        &self,
-        cx: &mut Context<'_>,
-        events: &mut Vec<GraphEvent>,
-        limit: usize,
-    ) -> Poll<usize> {
-        if limit == 0 {
-            return Poll::Ready(0);
-        }
-        let mut state = self.shared.lock();
-        match state.node.take_events(self.registration, events, limit) {
-            Ok(0) => {
-                state.wakers.insert(self.registration, cx.waker().clone());
-                Poll::Pending
-            }
-            Ok(count) => Poll::Ready(count),
-            Err(_) => Poll::Ready(0),
-        }
-    }
-}
-
-impl Stream for EventStream {
-    type Item = GraphEvent;
-
-    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.poll_event(cx)
-    }
-}
-
 impl Drop for EventStream {
     fn drop(&mut self) {
+        self.stop_waiting();
         let mut state = self.shared.lock();
         state.wakers.remove(&self.registration);
         // Already gone when unregistered, closed with its graph, or shut down.

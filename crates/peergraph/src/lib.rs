@@ -32,6 +32,7 @@ mod driver;
 mod error;
 mod events;
 mod peer_graph;
+mod read;
 mod transport;
 
 pub use address::{LocatorError, PeerLocator};

@@ -159,10 +159,13 @@ impl Incoming {
 }
 
 impl LinkReader {
-    pub(crate) async fn read_frame(&mut self) -> Result<Option<Bytes>, LinkError> {
+    pub(crate) fn poll_read_frame(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<Option<Bytes>, LinkError>> {
         match self {
-            Self::Tcp(reader) => reader.read_frame().await,
-            Self::Quic(reader) => reader.read_frame().await,
+            Self::Tcp(reader) => reader.poll_read_frame(cx),
+            Self::Quic(reader) => reader.poll_read_frame(cx),
         }
     }
 
@@ -188,6 +191,14 @@ impl LinkWriter {
         match self {
             Self::Tcp(writer) => writer.poll_send(cx),
             Self::Quic(writer) => writer.poll_send(cx),
+        }
+    }
+
+    /// Whether everything queued has been written and flushed.
+    pub(crate) fn is_idle(&self) -> bool {
+        match self {
+            Self::Tcp(writer) => writer.is_idle(),
+            Self::Quic(writer) => writer.is_idle(),
         }
     }
 

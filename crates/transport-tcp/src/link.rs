@@ -50,6 +50,15 @@ impl LinkReader {
         self.frames.read_frame().await
     }
 
+    /// [`read_frame`](Self::read_frame) as a poll, for a caller that is not a future; `Pending`
+    /// registers `cx`'s waker.
+    pub fn poll_read_frame(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<Option<Bytes>, LinkError>> {
+        self.frames.poll_read_frame(cx)
+    }
+
     /// The next frame if it has already arrived whole, without waiting: the frames that came
     /// with the last [`read_frame`](Self::read_frame). A fault is left for `read_frame` to report.
     pub fn buffered_frame(&mut self) -> Option<Bytes> {

@@ -48,9 +48,18 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
     ///
     /// Cancel-safe: a partly received frame stays buffered for the next call.
     pub async fn read_frame(&mut self) -> Result<Option<Bytes>, LinkError> {
+        std::future::poll_fn(|cx| self.poll_read_frame(cx)).await
+    }
+
+    /// [`read_frame`](Self::read_frame) as a poll: `Pending` once the stream has nothing more
+    /// for now, with `cx`'s waker registered to be woken when it has.
+    pub fn poll_read_frame(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<Option<Bytes>, LinkError>> {
         loop {
             if let Some(frame) = self.take_frame()? {
-                return Ok(Some(frame));
+                return Poll::Ready(Ok(Some(frame)));
             }
             let spare = self.buffer.capacity() - self.buffer.len();
             // Every frame taken shrinks the room left at the buffer's end; while the buffer is
@@ -62,7 +71,9 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
                 self.buffer.reserve(self.chunk);
             }
             let room = self.buffer.capacity() - self.buffer.len();
-            let read = self.inner.read_buf(&mut self.buffer).await?;
+            // `read_buf` keeps no state of its own between polls, so a fresh one per poll
+            // is the same read.
+            let read = ready!(std::pin::pin!(self.inner.read_buf(&mut self.buffer)).poll(cx))?;
             if read == room && room >= FIRST_READ_CHUNK / 2 && self.chunk < READ_CHUNK {
                 // The peer sends faster than this buffer takes: from now on read in larger
                 // chunks, from a buffer made for them (a `BytesMut` remembers its first capacity
@@ -73,11 +84,11 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
                 self.buffer = larger;
             }
             if read == 0 {
-                return if self.buffer.is_empty() {
+                return Poll::Ready(if self.buffer.is_empty() {
                     Ok(None)
                 } else {
                     Err(LinkError::TruncatedFrame)
-                };
+                });
             }
         }
     }
