@@ -80,6 +80,10 @@ pub(crate) struct WriteSide {
     claim: AtomicU8,
     /// The writer task found the link claimed and waits: whoever ends the claim wakes it.
     deferred: AtomicBool,
+    /// Frames arrived since the last write-through. Writing through serves replies: a run of
+    /// sends with nothing received between them is a stream, which the writer task batches into
+    /// fewer writes (one write per message would cost more than the task it saves).
+    pub(crate) armed: AtomicBool,
 }
 
 /// No task writes through: one may claim the link, if its writer task waits.
@@ -94,6 +98,7 @@ const HANDED: u8 = 2;
 
 /// Frames a task took from the core to write through, after the state lock is released.
 pub(crate) struct WriteThrough {
+    link: LinkId,
     side: Arc<WriteSide>,
     wake: Arc<Notify>,
     task: Waker,
@@ -172,8 +177,9 @@ impl Shared {
     }
 
     /// Writes frames taken from the core in `drain`, from the calling task.
-    fn write_through(&self, write: WriteThrough) {
+    fn write_through(self: &Arc<Self>, write: WriteThrough) {
         let WriteThrough {
+            link,
             side,
             wake,
             task,
@@ -193,7 +199,13 @@ impl Shared {
             }
         };
         drop(frames);
-        if more || !matches!(sent, Poll::Ready(Ok(()))) {
+        if let Poll::Ready(Err(error)) = sent {
+            debug!(%error, "link write failed");
+            side.claim.store(HANDED, Ordering::SeqCst);
+            // The writer task finds the link gone and stops.
+            return self.link_ended(link, LinkCloseReason::Lost);
+        }
+        if more || sent.is_pending() {
             // The rest (or the error) is the writer task's.
             side.claim.store(HANDED, Ordering::SeqCst);
             wake.notify_one();
@@ -276,20 +288,25 @@ impl Shared {
                 continue;
             };
             // One claim at a time: frames taken by a second would race the first's to the writer.
-            let (Some(through), Some(task), false) = (
+            let (Some(through), Some(task), FREE) = (
                 through.as_deref_mut(),
                 parked.as_ref(),
-                write.claim.load(Ordering::SeqCst) != FREE,
+                write.claim.load(Ordering::SeqCst),
             ) else {
                 writer.notify_one();
                 continue;
             };
+            if !write.armed.swap(false, Ordering::Relaxed) {
+                writer.notify_one();
+                continue;
+            }
             let task = task.clone();
             let (side, wake) = (write.clone(), writer.clone());
             side.claim.store(CLAIMED, Ordering::SeqCst);
             let mut frames = Vec::new();
             let more = take_batch(&mut state.node, link, &mut frames);
             through.push(WriteThrough {
+                link,
                 side,
                 wake,
                 task,
@@ -332,14 +349,22 @@ impl Shared {
         );
         let named = record_connection(&span, &state.node, id);
         let wake = Arc::new(Notify::new());
-        let reader = ReadSide::new(id, link.reader, named, self.waiters.clone(), span.clone());
-        self.runtime
-            .spawn(read::read_task(self.clone(), reader.clone()));
         let write = Arc::new(WriteSide {
             writer: Mutex::new(Some(link.writer)),
             claim: AtomicU8::new(FREE),
             deferred: AtomicBool::new(false),
+            armed: AtomicBool::new(true),
         });
+        let reader = ReadSide::new(
+            id,
+            link.reader,
+            named,
+            write.clone(),
+            self.waiters.clone(),
+            span.clone(),
+        );
+        self.runtime
+            .spawn(read::read_task(self.clone(), reader.clone()));
         state.links.insert(
             id,
             LinkSlot::Up {
@@ -364,8 +389,9 @@ impl Shared {
     pub(crate) fn link_ended(self: &Arc<Self>, id: LinkId, reason: LinkCloseReason) {
         debug!(?reason, "link ended");
         let mut state = self.lock();
+        let mut reader_half = None;
         if let Some(LinkSlot::Up { writer, reader, .. }) = state.links.remove(&id) {
-            reader.close();
+            reader_half = reader.close();
             // The writer finds its slot gone and drops the link's write half.
             writer.notify_one();
         }
@@ -374,6 +400,8 @@ impl Shared {
         self.room.notify_waiters();
         self.links_changed.notify_waiters();
         self.flush(&mut state);
+        drop(state);
+        drop(reader_half);
     }
 
     /// Whether some link is still writing its last frames or closing.
@@ -440,7 +468,9 @@ impl Shared {
         }
     }
 
-    /// Fires the core's timeouts until aborted.
+    /// Fires the core's timeouts until aborted. Each time it runs it also reads the links
+    /// handed to event streams that have not read them (see [`Waiters::rescue`]): a link's
+    /// deadline is never more than a keepalive away, so no link waits longer than that.
     pub(crate) async fn timer_loop(self: Arc<Self>) {
         loop {
             let deadline = self.lock().node.poll_timeout();
@@ -449,13 +479,16 @@ impl Shared {
                 Some(deadline) => {
                     tokio::select! {
                         () = tokio::time::sleep_until(deadline.into()) => {
+                            self.waiters.rescue(&self);
                             self.with(|state| state.node.handle_timeout(now()));
-                            self.waiters.rescue();
                         }
-                        () = changed => {}
+                        () = changed => self.waiters.rescue(&self),
                     }
                 }
-                None => changed.await,
+                None => {
+                    changed.await;
+                    self.waiters.rescue(&self);
+                }
             }
         }
     }
@@ -588,10 +621,14 @@ async fn write_loop(shared: Arc<Shared>, id: LinkId, write: Arc<WriteSide>, wake
                         // Free, or handed to this task: either way this task writes now.
                         write.claim.store(FREE, Ordering::SeqCst);
                         write.deferred.store(false, Ordering::SeqCst);
-                        take_batch(node, id, &mut batch);
+                        // Bytes a task writing through left unsent go first, before more frames
+                        // leave the core (whose queue limit is the backpressure).
                         let unsent = read::lock(&write.writer)
                             .as_ref()
                             .is_some_and(|writer| !writer.is_idle());
+                        if !unsent {
+                            take_batch(node, id, &mut batch);
+                        }
                         if !batch.is_empty() || unsent {
                             WriterStep::Write { closing: *closing }
                         } else if *closing {

@@ -2,7 +2,6 @@
 
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 
 use futures_core::Stream;
@@ -34,7 +33,7 @@ pub struct EventStream {
     /// Links handed to this stream to read, reused between polls.
     ready: Vec<Arc<ReadSide>>,
     /// This stream is recorded as waiting for links to read.
-    waiting: AtomicBool,
+    waiting: bool,
 }
 
 impl EventStream {
@@ -43,7 +42,7 @@ impl EventStream {
             shared,
             registration,
             ready: Vec::new(),
-            waiting: AtomicBool::new(false),
+            waiting: false,
         }
     }
 
@@ -121,19 +120,22 @@ impl EventStream {
                 self.stop_waiting();
                 return Poll::Ready(taken);
             }
-            if self
-                .shared
-                .waiters
-                .take_or_wait(self.registration, cx.waker(), &mut self.ready)
+            if !self.ready.is_empty()
+                || self
+                    .shared
+                    .waiters
+                    .take_or_wait(self.registration, cx.waker(), &mut self.ready)
             {
-                self.waiting.store(false, Ordering::Relaxed);
-                for side in self.ready.drain(..) {
+                self.waiting = false;
+                // One link per round, so an event for this stream is taken as soon as there is
+                // one rather than after every link handed over has been read.
+                if let Some(side) = self.ready.pop() {
                     // A link that is gone or read by another task needs nothing more here.
                     let _ = read::drive(&self.shared, &side);
                 }
                 continue;
             }
-            self.waiting.store(true, Ordering::Relaxed);
+            self.waiting = true;
             // Recorded as waiting for a link: now for an event too, checking again for one
             // that came meanwhile.
             let mut state = self.shared.lock();
@@ -153,10 +155,13 @@ impl EventStream {
     }
 
     /// No longer waiting (an event came, or the wait was given up): links handed to this
-    /// stream go to another reader.
-    fn stop_waiting(&self) {
-        if self.waiting.swap(false, Ordering::Relaxed) {
+    /// stream and not read go to another reader.
+    fn stop_waiting(&mut self) {
+        if std::mem::take(&mut self.waiting) {
             self.shared.waiters.stop_waiting(self.registration);
+        }
+        for side in self.ready.drain(..) {
+            side.pass_on();
         }
     }
 }

@@ -22,7 +22,7 @@ use std::task::{Context, Poll, Wake, Waker};
 use peergraph_core::{LinkCloseReason, LinkId, RegistrationHandle};
 use tracing::{Span, debug};
 
-use crate::driver::{Shared, now, record_connection};
+use crate::driver::{Shared, WriteSide, now, record_connection};
 use crate::transport::{self, LinkReader};
 
 /// Frames handed to the core per lock; bounds how long other tasks wait for the lock.
@@ -36,6 +36,8 @@ const MAX_LOCKS_PER_TURN: usize = 16;
 pub(crate) struct ReadSide {
     id: LinkId,
     reading: Mutex<Option<Reading>>,
+    /// The link's sending half, told when frames arrive (see [`WriteSide::armed`]).
+    write: Arc<WriteSide>,
     wake: Arc<LinkWake>,
     span: Span,
 }
@@ -64,12 +66,14 @@ impl ReadSide {
         id: LinkId,
         reader: LinkReader,
         named: bool,
+        write: Arc<WriteSide>,
         waiters: Arc<Waiters>,
         span: Span,
     ) -> Arc<Self> {
         Arc::new_cyclic(|side| Self {
             id,
             reading: Mutex::new(Some(Reading { reader, named })),
+            write,
             wake: Arc::new(LinkWake {
                 side: side.clone(),
                 pending: AtomicBool::new(false),
@@ -81,17 +85,26 @@ impl ReadSide {
         })
     }
 
-    /// The link is gone: its reader half is dropped by whoever holds it next, and its task ends.
-    pub(crate) fn close(&self) {
+    /// The link is gone: its task ends, and its reader half is returned, or dropped by the
+    /// reader holding it. The caller drops it once it holds no lock (dropping a QUIC stream takes
+    /// the connection's lock).
+    #[must_use = "the reader half is to be dropped outside any lock"]
+    pub(crate) fn close(&self) -> Option<LinkReader> {
         self.wake.closed.store(true, Ordering::SeqCst);
         // A reader holding the lock reads again on leaving it, and finds `closed`.
         self.wake.pending.store(true, Ordering::SeqCst);
-        match self.reading.try_lock() {
-            Ok(mut reading) => *reading = None,
-            Err(TryLockError::Poisoned(poisoned)) => *poisoned.into_inner() = None,
-            Err(TryLockError::WouldBlock) => {}
-        }
+        let reading = match self.reading.try_lock() {
+            Ok(mut reading) => reading.take(),
+            Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner().take(),
+            Err(TryLockError::WouldBlock) => None,
+        };
         self.wake.wake_task();
+        reading.map(|reading| reading.reader)
+    }
+
+    /// Passes the link to another reader: a waiting stream, or its own task.
+    pub(crate) fn pass_on(&self) {
+        self.wake.wake_by_ref();
     }
 }
 
@@ -127,6 +140,10 @@ pub(crate) async fn read_task(shared: Arc<Shared>, side: Arc<ReadSide>) {
             *task = Some(cx.waker().clone());
         }
         drop(task);
+        if side.wake.closed.load(Ordering::SeqCst) {
+            // Whoever read the link last dropped its reader half, or will.
+            return Poll::Ready(());
+        }
         drive(&shared, &side)
     })
     .await;
@@ -149,7 +166,12 @@ pub(crate) fn drive(shared: &Arc<Shared>, side: &Arc<ReadSide>) -> Poll<()> {
         let turn = read_turn(shared, side, &mut reading, &mut cx);
         drop(reading);
         match turn {
-            Turn::Gone => return Poll::Ready(()),
+            Turn::Gone => {
+                // The link's task may have found the lock held meanwhile and gone back to
+                // waiting: let it see that the link is gone, and end.
+                side.wake.wake_task();
+                return Poll::Ready(());
+            }
             Turn::Waiting if !side.wake.pending.load(Ordering::SeqCst) => return Poll::Pending,
             // A wake came while the lock was held, and whoever it woke may have found the lock
             // taken and left: read again, once.
@@ -176,16 +198,17 @@ fn read_turn(
     slot: &mut Option<Reading>,
     cx: &mut Context<'_>,
 ) -> Turn {
-    if side.wake.closed.load(Ordering::SeqCst) {
-        *slot = None;
-    }
-    let Some(reading) = slot else {
-        return Turn::Gone;
-    };
     for _ in 0..MAX_LOCKS_PER_TURN {
+        if side.wake.closed.load(Ordering::SeqCst) {
+            *slot = None;
+        }
+        let Some(reading) = slot else {
+            return Turn::Gone;
+        };
         let reason = match reading.reader.poll_read_frame(cx) {
             Poll::Pending => return Turn::Waiting,
             Poll::Ready(Ok(Some(frame))) => {
+                side.write.armed.store(true, Ordering::Relaxed);
                 shared.with(|state| {
                     // The frames that arrived with this one go to the core under the same lock.
                     let now = now();
@@ -289,13 +312,15 @@ impl Waiters {
         drop(ready);
     }
 
-    /// Links handed over but not read by now go to their own tasks: a stream that was woken and
-    /// is not polled (its task busy elsewhere) holds up its links until this runs.
-    pub(crate) fn rescue(&self) {
+    /// Reads the links handed over but not read by now: a stream that was woken and is not
+    /// polled (its task busy elsewhere) holds up its links until this runs. Called by the timer
+    /// task each time it runs, before it fires any deadline, so that data waiting there counts
+    /// for the idle timeout.
+    pub(crate) fn rescue(&self, shared: &Arc<Shared>) {
         let ready = std::mem::take(&mut lock(&self.inner).ready);
         for side in ready {
-            side.wake.pending.store(true, Ordering::SeqCst);
-            side.wake.wake_task();
+            // A link read by another task meanwhile needs nothing more here.
+            let _ = drive(shared, &side);
         }
     }
 }

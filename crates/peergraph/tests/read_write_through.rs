@@ -20,13 +20,13 @@ on_both_transports!(
     concurrent_senders_on_one_connection_keep_their_order,
 );
 
-/// Bob with keepalives `keepalive` apart (so his timer fires at least that often while a link
-/// is up).
-async fn bob_with_keepalive(kind: TransportKind, keepalive: Duration) -> TestNode {
+/// A node whose links send a keepalive `keepalive` after their last frame, so that its timer
+/// runs at least that often while a link is up, and no more often if nothing else is due.
+async fn with_keepalive(kind: TransportKind, peer_id: &str, keepalive: Duration) -> TestNode {
     let mut config = NodeConfig::default();
     config.timeouts.keepalive = keepalive;
     config.timeouts.idle = keepalive * 3;
-    node_with(kind, config, GraphConfig::new(GRAPH, "bob")).await
+    node_with(kind, config, GraphConfig::new(GRAPH, peer_id)).await
 }
 
 /// Polls `future` once; true if it is pending.
@@ -44,9 +44,10 @@ async fn next_through_trait(stream: &mut EventStream) -> GraphEvent {
 }
 
 async fn a_wait_given_up_holds_up_no_link(kind: TransportKind) {
-    let mut alice = TestNode::new(kind, "alice").await;
-    // Keepalives far beyond the test's patience: a link waiting for the timer fails the test.
-    let mut bob = bob_with_keepalive(kind, Duration::from_secs(120)).await;
+    // Keepalives (and so the nodes' timers) far beyond the test's patience on both sides: a link
+    // that waits for a timer, or for the peer's keepalive, fails the test.
+    let mut alice = with_keepalive(kind, "alice", Duration::from_secs(120)).await;
+    let mut bob = with_keepalive(kind, "bob", Duration::from_secs(120)).await;
     let (at_alice, _) = connect(&mut alice, &mut bob).await;
     let mut waiter = bob
         .node
@@ -82,8 +83,9 @@ async fn a_wait_given_up_holds_up_no_link(kind: TransportKind) {
 }
 
 async fn a_wait_set_aside_holds_up_a_link_until_the_next_timer_at_most(kind: TransportKind) {
-    let mut alice = TestNode::new(kind, "alice").await;
-    let mut bob = bob_with_keepalive(kind, Duration::from_millis(200)).await;
+    const KEEPALIVE: Duration = Duration::from_millis(200);
+    let mut alice = with_keepalive(kind, "alice", Duration::from_secs(120)).await;
+    let mut bob = with_keepalive(kind, "bob", KEEPALIVE).await;
     let (at_alice, _) = connect(&mut alice, &mut bob).await;
     let mut waiter = bob
         .node
@@ -95,13 +97,14 @@ async fn a_wait_set_aside_holds_up_a_link_until_the_next_timer_at_most(kind: Tra
         .unwrap();
     let mut set_aside = pin!(waiter.next());
     assert!(pending_once(set_aside.as_mut()).await);
+    let sent = std::time::Instant::now();
     alice
         .node
         .send_data(alice.graph, at_alice, TYPE_A, &b"while set aside"[..])
         .await
         .unwrap();
     // The link is handed to the wait set aside, which this task does not poll; the node's timer
-    // (a keepalive is due within 200 ms) hands it back to the link's own task.
+    // (a keepalive is due within 200 ms) reads it.
     let GraphEvent::IncomingData(data) = within(
         "data read once the timer gave the link back",
         next_through_trait(&mut watcher),
@@ -111,20 +114,28 @@ async fn a_wait_set_aside_holds_up_a_link_until_the_next_timer_at_most(kind: Tra
         panic!("not data");
     };
     assert_eq!(data.data.as_ref(), b"while set aside");
+    // Bounded by the keepalive, with room for a slow machine; without the timer the data would
+    // wait for the peer's next frame, two minutes away.
+    let waited = sent.elapsed();
+    assert!(waited < KEEPALIVE * 25, "the data waited {waited:?}");
     let Some(GraphEvent::IncomingData(copy)) = within("the set-aside wait", set_aside).await else {
         panic!("not data");
     };
     assert_eq!(copy, data);
 }
 
+/// Tasks sending on one connection at once.
+const SENDERS: u32 = 4;
+
 async fn concurrent_senders_on_one_connection_keep_their_order(kind: TransportKind) {
-    const SENDERS: u32 = 4;
     const MESSAGES: u32 = 2_000;
     let mut alice = TestNode::new(kind, "alice").await;
     let mut bob = TestNode::new(kind, "bob").await;
-    let (at_alice, _) = connect(&mut alice, &mut bob).await;
-    // Each sender's messages are (sender, index); some go one at a time, some in batches, so
-    // frames are written both by the senders themselves and by the link's writer task.
+    let (at_alice, at_bob) = connect(&mut alice, &mut bob).await;
+    // Each sender's messages are (sender, index); some go one at a time, some in batches, and
+    // the senders race each other and the link's writer task to write them. Bob sends every
+    // message back, so frames keep arriving at Alice while her senders write: each arrival lets
+    // the next send write through (see the runtime's `WriteSide::armed`).
     let senders: Vec<_> = (0..SENDERS)
         .map(|sender| {
             let (node, graph) = (alice.node.clone(), alice.graph);
@@ -153,22 +164,48 @@ async fn concurrent_senders_on_one_connection_keep_their_order(kind: TransportKi
             })
         })
         .collect();
-    let mut next = vec![0u32; SENDERS as usize];
-    within("every message", async {
+    let echo = tokio::spawn(async move {
+        let mut next = InOrder::default();
         for _ in 0..SENDERS * MESSAGES {
             let data = bob.incoming().await;
-            let field = |at: usize| u32::from_le_bytes(data.data[at..at + 4].try_into().unwrap());
-            let (sender, index) = (field(0) as usize, field(4));
-            assert_eq!(
-                index, next[sender],
-                "sender {sender}'s messages out of order"
-            );
-            next[sender] += 1;
+            next.check(&data.data);
+            bob.node
+                .send_data(bob.graph, at_bob, TYPE_A, data.data)
+                .await
+                .unwrap();
+        }
+        next
+    });
+    let mut echoed = InOrder::default();
+    within("every message back", async {
+        for _ in 0..SENDERS * MESSAGES {
+            echoed.check(&alice.incoming().await.data);
         }
     })
     .await;
     for sender in senders {
         sender.await.unwrap();
     }
-    assert!(next.iter().all(|&count| count == MESSAGES));
+    let received = echo.await.unwrap();
+    for seen in [received, echoed] {
+        assert_eq!(seen.next, [MESSAGES; SENDERS as usize]);
+    }
+}
+
+/// Checks that each sender's messages come in order.
+#[derive(Default)]
+struct InOrder {
+    next: [u32; SENDERS as usize],
+}
+
+impl InOrder {
+    fn check(&mut self, message: &[u8]) {
+        let field = |at: usize| u32::from_le_bytes(message[at..at + 4].try_into().unwrap());
+        let (sender, index) = (field(0) as usize, field(4));
+        assert_eq!(
+            index, self.next[sender],
+            "sender {sender}'s messages out of order"
+        );
+        self.next[sender] += 1;
+    }
 }
