@@ -178,27 +178,25 @@ impl Shared {
 
     /// Writes frames taken from the core in `drain`, from the calling task.
     fn write_through(self: &Arc<Self>, write: WriteThrough) {
-        let WriteThrough {
-            link,
-            side,
-            wake,
-            task,
-            frames,
-            more,
-        } = write;
         let sent = {
-            let mut writer = read::lock(&side.writer);
+            let mut writer = read::lock(&write.side.writer);
             match writer.as_mut() {
                 // The writer task's waker: if the socket cannot take everything now, the writer
                 // task is woken when it can, and goes on.
-                Some(writer) => match writer.queue_frames(&frames) {
-                    Ok(()) => writer.poll_send(&mut Context::from_waker(&task)),
+                Some(writer) => match writer.queue_frames(&write.frames) {
+                    Ok(()) => writer.poll_send(&mut Context::from_waker(&write.task)),
                     Err(error) => Poll::Ready(Err(error)),
                 },
                 None => Poll::Ready(Ok(())),
             }
         };
-        drop(frames);
+        let WriteThrough {
+            link,
+            side,
+            wake,
+            more,
+            ..
+        } = write;
         if let Poll::Ready(Err(error)) = sent {
             debug!(%error, "link write failed");
             side.claim.store(HANDED, Ordering::SeqCst);

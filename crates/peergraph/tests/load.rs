@@ -272,8 +272,13 @@ async fn a_thousand_connections_of_a_hundred_messages_arrive_in_order_and_memory
     // for a while after their last stream; the allocator returns freed pages in bursts and
     // keeps its high-water mark), while a leak raises the floor after every round. So the floor
     // (the lowest reading) of the last two warm-up rounds is compared with the floor of the
-    // measured rounds: the heap must stay within 10%, the RSS within 25% (it mostly measures
-    // what the allocator keeps: the heap in use is about 2 MiB of a 100 MiB RSS on TCP).
+    // measured rounds: the heap must stay within 10%, the RSS within 50%. The RSS mostly
+    // measures what the allocator keeps (the heap in use is about 2 MiB of a 70 to 120 MiB RSS
+    // on TCP), and its floor moves by up to 26% between runs of the same code (0f58f09: -0% to
+    // +13%; with tasks reading links for event streams, -13% to +26%) as freed memory lands in
+    // one thread's arena or another's. Every allocation of this process goes through the counting
+    // allocator, so the heap is where a leak shows; the RSS bound catches only gross growth
+    // outside it.
     let warm_ups = scale("PEERGRAPH_LOAD_WARMUPS", 3).max(2);
     let mut warm_up = None;
     let mut readings = Vec::new();
@@ -339,7 +344,7 @@ async fn a_thousand_connections_of_a_hundred_messages_arrive_in_order_and_memory
         (after as f64 / before as f64 - 1.0) * 100.0
     );
     assert!(
-        after as f64 <= before as f64 * 1.25,
+        after as f64 <= before as f64 * 1.5,
         "RSS grew from {:.1} MiB to at least {:.1} MiB over rounds that closed everything",
         mib(before),
         mib(after)

@@ -11,7 +11,10 @@ use std::task::Poll;
 use std::time::Duration;
 
 use futures_core::Stream;
-use peergraph::{EventStream, EventType, GraphConfig, GraphEvent, NodeConfig, TransportKind};
+use peergraph::{
+    ConnectionId, EventStream, EventType, GraphConfig, GraphEvent, IncomingData, NodeConfig,
+    TransportKind,
+};
 use support::{GRAPH, TYPE_A, TestNode, connect, node_with, within};
 
 on_both_transports!(
@@ -43,77 +46,100 @@ async fn next_through_trait(stream: &mut EventStream) -> GraphEvent {
         .unwrap()
 }
 
+/// Alice connected to Bob, and two more registrations of Bob's for incoming data: `waiter`,
+/// whose wait each test gives up or sets aside, and `watcher`, which only waits (see
+/// [`next_through_trait`]).
+struct Watched {
+    alice: TestNode,
+    _bob: TestNode,
+    at_alice: ConnectionId,
+    waiter: EventStream,
+    watcher: EventStream,
+}
+
+impl Watched {
+    /// Alice's and Bob's links send keepalives these intervals apart.
+    async fn new(kind: TransportKind, alice: Duration, bob: Duration) -> Self {
+        let mut alice = with_keepalive(kind, "alice", alice).await;
+        let mut bob = with_keepalive(kind, "bob", bob).await;
+        let (at_alice, _) = connect(&mut alice, &mut bob).await;
+        let register = || {
+            bob.node
+                .register_event(bob.graph, &[EventType::IncomingData])
+                .unwrap()
+        };
+        let (waiter, watcher) = (register(), register());
+        Self {
+            alice,
+            _bob: bob,
+            at_alice,
+            waiter,
+            watcher,
+        }
+    }
+}
+
+/// Alice sends `payload` on `at_alice`; returns it as `watcher` takes it, once some other task
+/// has read it.
+async fn send_and_watch(
+    alice: &TestNode,
+    at_alice: ConnectionId,
+    watcher: &mut EventStream,
+    payload: &'static [u8],
+    what: &str,
+) -> IncomingData {
+    alice
+        .node
+        .send_data(alice.graph, at_alice, TYPE_A, payload)
+        .await
+        .unwrap();
+    let GraphEvent::IncomingData(data) = within(what, next_through_trait(watcher)).await else {
+        panic!("not data");
+    };
+    assert_eq!(data.data.as_ref(), payload);
+    data
+}
+
 async fn a_wait_given_up_holds_up_no_link(kind: TransportKind) {
     // Keepalives (and so the nodes' timers) far beyond the test's patience on both sides: a link
     // that waits for a timer, or for the peer's keepalive, fails the test.
-    let mut alice = with_keepalive(kind, "alice", Duration::from_secs(120)).await;
-    let mut bob = with_keepalive(kind, "bob", Duration::from_secs(120)).await;
-    let (at_alice, _) = connect(&mut alice, &mut bob).await;
-    let mut waiter = bob
-        .node
-        .register_event(bob.graph, &[EventType::IncomingData])
-        .unwrap();
-    let mut watcher = bob
-        .node
-        .register_event(bob.graph, &[EventType::IncomingData])
-        .unwrap();
+    let long = Duration::from_secs(120);
+    let mut watched = Watched::new(kind, long, long).await;
     {
-        let given_up = pin!(waiter.next());
+        let given_up = pin!(watched.waiter.next());
         assert!(pending_once(given_up).await, "nothing has been sent yet");
     }
-    alice
-        .node
-        .send_data(alice.graph, at_alice, TYPE_A, &b"after the wait"[..])
-        .await
-        .unwrap();
-    let GraphEvent::IncomingData(data) = within(
+    send_and_watch(
+        &watched.alice,
+        watched.at_alice,
+        &mut watched.watcher,
+        b"after the wait",
         "data read by the link's own task",
-        next_through_trait(&mut watcher),
     )
-    .await
-    else {
-        panic!("not data");
-    };
-    assert_eq!(data.data.as_ref(), b"after the wait");
+    .await;
     // The stream that gave up its wait has its copy queued all the same.
     assert!(matches!(
-        waiter.try_next(),
+        watched.waiter.try_next(),
         Ok(Some(GraphEvent::IncomingData(_)))
     ));
 }
 
 async fn a_wait_set_aside_holds_up_a_link_until_the_next_timer_at_most(kind: TransportKind) {
     const KEEPALIVE: Duration = Duration::from_millis(200);
-    let mut alice = with_keepalive(kind, "alice", Duration::from_secs(120)).await;
-    let mut bob = with_keepalive(kind, "bob", KEEPALIVE).await;
-    let (at_alice, _) = connect(&mut alice, &mut bob).await;
-    let mut waiter = bob
-        .node
-        .register_event(bob.graph, &[EventType::IncomingData])
-        .unwrap();
-    let mut watcher = bob
-        .node
-        .register_event(bob.graph, &[EventType::IncomingData])
-        .unwrap();
-    let mut set_aside = pin!(waiter.next());
+    let mut watched = Watched::new(kind, Duration::from_secs(120), KEEPALIVE).await;
+    let mut set_aside = pin!(watched.waiter.next());
     assert!(pending_once(set_aside.as_mut()).await);
     let sent = std::time::Instant::now();
-    alice
-        .node
-        .send_data(alice.graph, at_alice, TYPE_A, &b"while set aside"[..])
-        .await
-        .unwrap();
     // The link is handed to the wait set aside, which this task does not poll; the node's timer
     // (a keepalive is due within 200 ms) reads it.
-    let GraphEvent::IncomingData(data) = within(
+    let data = send_and_watch(
+        &watched.alice,
+        watched.at_alice,
+        &mut watched.watcher,
+        b"while set aside",
         "data read once the timer gave the link back",
-        next_through_trait(&mut watcher),
     )
-    .await
-    else {
-        panic!("not data");
-    };
-    assert_eq!(data.data.as_ref(), b"while set aside");
+    .await;
     // Bounded by the keepalive, with room for a slow machine; without the timer the data would
     // wait for the peer's next frame, two minutes away.
     let waited = sent.elapsed();
