@@ -387,8 +387,11 @@ impl Shared {
     pub(crate) fn link_ended(self: &Arc<Self>, id: LinkId, reason: LinkCloseReason) {
         debug!(?reason, "link ended");
         let mut state = self.lock();
+        // Dropped once the lock is released: it may hold the last reference to the link's
+        // halves, and dropping a QUIC stream takes the connection's lock.
+        let removed = state.links.remove(&id);
         let mut reader_half = None;
-        if let Some(LinkSlot::Up { writer, reader, .. }) = state.links.remove(&id) {
+        if let Some(LinkSlot::Up { writer, reader, .. }) = &removed {
             reader_half = reader.close();
             // The writer finds its slot gone and drops the link's write half.
             writer.notify_one();
@@ -400,6 +403,7 @@ impl Shared {
         self.flush(&mut state);
         drop(state);
         drop(reader_half);
+        drop(removed);
     }
 
     /// Whether some link is still writing its last frames or closing.
@@ -685,6 +689,8 @@ async fn write_loop(shared: Arc<Shared>, id: LinkId, write: Arc<WriteSide>, wake
                 };
                 if let Err(error) = written {
                     debug!(%error, "link write failed");
+                    // The write half goes now, not with the read half's last reference.
+                    drop(read::lock(&write.writer).take());
                     return shared.link_ended(id, LinkCloseReason::Lost);
                 }
             }

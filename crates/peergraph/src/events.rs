@@ -148,8 +148,12 @@ impl EventStream {
             self.stop_waiting();
             return Poll::Ready(taken);
         }
-        // Links keep this task busy without an event for it: let other tasks run first. The
-        // links handed over stay for the next poll.
+        // Links keep this task busy without an event for it: let other tasks run first, and pass
+        // on the links not read yet, so that none waits on this task (nor escapes the timer's
+        // rescue, which only sees the node's list) if it is not polled again soon.
+        for side in self.ready.drain(..) {
+            side.pass_on();
+        }
         cx.waker().wake_by_ref();
         Poll::Pending
     }

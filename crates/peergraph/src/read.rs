@@ -141,7 +141,11 @@ pub(crate) async fn read_task(shared: Arc<Shared>, side: Arc<ReadSide>) {
         }
         drop(task);
         if side.wake.closed.load(Ordering::SeqCst) {
-            // Whoever read the link last dropped its reader half, or will.
+            // The reader half goes here, with no lock held, unless a reader holds it (and drops
+            // it on finding `closed`).
+            if let Ok(mut reading) = side.reading.try_lock() {
+                drop(reading.take());
+            }
             return Poll::Ready(());
         }
         drive(&shared, &side)
