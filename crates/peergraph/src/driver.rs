@@ -148,9 +148,7 @@ impl Shared {
     /// Locks the state. A panic while locked is a bug in this crate, and the state it left is
     /// still the best there is, so a poisoned lock is entered anyway.
     pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        read::lock(&self.state)
     }
 
     /// Runs `f` on the state, then turns the core's outputs into work. Frames `f` made ready on
@@ -204,7 +202,7 @@ impl Shared {
             return self.link_ended(link, LinkCloseReason::Lost);
         }
         if more || sent.is_pending() {
-            // The rest (or the error) is the writer task's.
+            // The rest is the writer task's.
             side.claim.store(HANDED, Ordering::SeqCst);
             wake.notify_one();
             return;
@@ -276,30 +274,28 @@ impl Shared {
                 writer,
                 write,
                 parked,
-                closing: false,
+                closing,
                 ..
-            }) = state.links.get_mut(&link)
+            }) = state.links.get(&link)
             else {
-                if let Some(LinkSlot::Up { writer, .. }) = state.links.get(&link) {
-                    writer.notify_one();
+                continue;
+            };
+            // One claim at a time: frames taken by a second would race the first's to the
+            // writer. `armed` is spent last, only on a claim.
+            let claim = match (through.as_deref_mut(), parked) {
+                (Some(through), Some(task))
+                    if !*closing
+                        && write.claim.load(Ordering::SeqCst) == FREE
+                        && write.armed.swap(false, Ordering::Relaxed) =>
+                {
+                    Some((through, task.clone(), write.clone(), writer.clone()))
                 }
-                continue;
+                _ => None,
             };
-            // One claim at a time: frames taken by a second would race the first's to the writer.
-            let (Some(through), Some(task), FREE) = (
-                through.as_deref_mut(),
-                parked.as_ref(),
-                write.claim.load(Ordering::SeqCst),
-            ) else {
+            let Some((through, task, side, wake)) = claim else {
                 writer.notify_one();
                 continue;
             };
-            if !write.armed.swap(false, Ordering::Relaxed) {
-                writer.notify_one();
-                continue;
-            }
-            let task = task.clone();
-            let (side, wake) = (write.clone(), writer.clone());
             side.claim.store(CLAIMED, Ordering::SeqCst);
             let mut frames = Vec::new();
             let more = take_batch(&mut state.node, link, &mut frames);

@@ -9,11 +9,13 @@
 //!
 //! One waker serves every reader of a link: a [`ReadSide`]'s `LinkWake` is the waker registered
 //! with the socket or stream, and when woken it decides who reads next (a waiting stream's task,
-//! else the reader task). It refers to its side weakly: a socket or stream keeps its waker,
-//! and the side must not outlive the link (nor be dropped inside a transport's wake-up, which
-//! may hold the lock that dropping the reader half takes). Whoever reads holds the link's reader through a `try_lock`; a reader that
-//! finds it held leaves, because the holder reads again before it leaves if a wake came while
-//! it held the lock (`pending`), so no wake is lost.
+//! else the reader task). It refers to its side weakly: a socket or stream keeps its waker, and
+//! the side must not outlive the link (nor be dropped inside a transport's wake-up, which may
+//! hold the lock that dropping the reader half takes).
+//!
+//! Whoever reads holds the link's reader through a `try_lock`; a reader that finds it held
+//! leaves, because the holder reads again before it leaves if a wake came while it held the
+//! lock (`pending`), so no wake is lost.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, TryLockError, Weak};
@@ -302,7 +304,7 @@ impl Waiters {
         let ready = std::mem::take(&mut inner.ready);
         drop(inner);
         for side in ready {
-            side.wake.wake_by_ref();
+            side.pass_on();
         }
     }
 
@@ -329,7 +331,8 @@ impl Waiters {
     }
 }
 
-/// Locks a mutex that no code panics under; a poisoned one is entered anyway.
+/// Locks a mutex that no code panics under; a poisoned one is entered anyway (the state it left
+/// is still the best there is).
 pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex
         .lock()
