@@ -34,7 +34,7 @@ const MAX_BATCH_BYTES: usize = 256 * 1024;
 pub(crate) struct Shared {
     state: Mutex<State>,
     pub(crate) transport: Transport,
-    /// Wakes the timer task when the earliest deadline moved.
+    /// Wakes the timer task when a deadline earlier than the one it sleeps until appears.
     timer: Notify,
     /// Wakes `send_data` callers waiting for queue room.
     pub(crate) room: Notify,
@@ -55,6 +55,9 @@ pub(crate) struct State {
     pub(crate) node: Node,
     links: HashMap<LinkId, LinkSlot, IdBuildHasher>,
     pub(crate) wakers: HashMap<RegistrationHandle, Waker, IdBuildHasher>,
+    /// The deadline the timer task sleeps until (`None`: until it is woken). Only an earlier
+    /// deadline wakes it: one that moved later, or went, is found when this one passes, so a
+    /// link opening, establishing and closing costs the timer task no wake-up.
     armed: Option<Instant>,
     pub(crate) listener: Option<(SocketAddr, AbortHandle)>,
 }
@@ -315,7 +318,7 @@ impl Shared {
             }
         }
         let next = state.node.poll_timeout();
-        if next != state.armed {
+        if next.is_some_and(|next| state.armed.is_none_or(|armed| next < armed)) {
             state.armed = next;
             self.timer.notify_one();
         }
@@ -471,7 +474,12 @@ impl Shared {
     /// deadline is never more than a keepalive away, so no link waits longer than that.
     pub(crate) async fn timer_loop(self: Arc<Self>) {
         loop {
-            let deadline = self.lock().node.poll_timeout();
+            let deadline = {
+                let mut state = self.lock();
+                state.armed = state.node.poll_timeout();
+                state.armed
+            };
+            // A notification sent from here on is kept for `changed`.
             let changed = self.timer.notified();
             match deadline {
                 Some(deadline) => {
