@@ -102,11 +102,50 @@ const HANDED: u8 = 2;
 /// Frames a task took from the core to write through, after the state lock is released.
 pub(crate) struct WriteThrough {
     link: LinkId,
-    side: Arc<WriteSide>,
-    wake: Arc<Notify>,
+    claim: Claim,
     task: Waker,
     frames: Vec<Transmit>,
     more: bool,
+}
+
+/// A task's claim on writing a link through ([`CLAIMED`]). Ended any way but
+/// [`release`](Self::release) (the socket could not take everything, more frames wait, the
+/// write failed, or a transport call panicked), it hands the link to the writer task and wakes
+/// it, so the writer task never waits on a claim that nobody holds.
+struct Claim {
+    side: Arc<WriteSide>,
+    wake: Arc<Notify>,
+    released: bool,
+}
+
+impl Claim {
+    fn new(side: Arc<WriteSide>, wake: Arc<Notify>) -> Self {
+        side.claim.store(CLAIMED, Ordering::SeqCst);
+        Self {
+            side,
+            wake,
+            released: false,
+        }
+    }
+
+    /// Ends the claim with everything written; the writer task is woken only if it came by
+    /// meanwhile.
+    fn release(mut self) {
+        self.released = true;
+        self.side.claim.store(FREE, Ordering::SeqCst);
+        if self.side.deferred.swap(false, Ordering::SeqCst) {
+            self.wake.notify_one();
+        }
+    }
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        if !self.released {
+            self.side.claim.store(HANDED, Ordering::SeqCst);
+            self.wake.notify_one();
+        }
+    }
 }
 
 impl Drop for Shared {
@@ -180,7 +219,7 @@ impl Shared {
     /// Writes frames taken from the core in `drain`, from the calling task.
     fn write_through(self: &Arc<Self>, write: WriteThrough) {
         let sent = {
-            let mut writer = read::lock(&write.side.writer);
+            let mut writer = read::lock(&write.claim.side.writer);
             match writer.as_mut() {
                 // The writer task's waker: if the socket cannot take everything now, the writer
                 // task is woken when it can, and goes on.
@@ -192,27 +231,18 @@ impl Shared {
             }
         };
         let WriteThrough {
-            link,
-            side,
-            wake,
-            more,
-            ..
+            link, claim, more, ..
         } = write;
-        if let Poll::Ready(Err(error)) = sent {
-            debug!(%error, "link write failed");
-            side.claim.store(HANDED, Ordering::SeqCst);
-            // The writer task finds the link gone and stops.
-            return self.link_ended(link, LinkCloseReason::Lost);
-        }
-        if more || sent.is_pending() {
+        match sent {
+            Poll::Ready(Ok(())) if !more => claim.release(),
+            Poll::Ready(Err(error)) => {
+                debug!(%error, "link write failed");
+                // The writer task finds the link gone and stops.
+                drop(claim);
+                self.link_ended(link, LinkCloseReason::Lost);
+            }
             // The rest is the writer task's.
-            side.claim.store(HANDED, Ordering::SeqCst);
-            wake.notify_one();
-            return;
-        }
-        side.claim.store(FREE, Ordering::SeqCst);
-        if side.deferred.swap(false, Ordering::SeqCst) {
-            wake.notify_one();
+            _ => drop(claim),
         }
     }
 
@@ -299,13 +329,12 @@ impl Shared {
                 writer.notify_one();
                 continue;
             };
-            side.claim.store(CLAIMED, Ordering::SeqCst);
+            let claim = Claim::new(side, wake);
             let mut frames = Vec::new();
             let more = take_batch(&mut state.node, link, &mut frames);
             through.push(WriteThrough {
                 link,
-                side,
-                wake,
+                claim,
                 task,
                 frames,
                 more,
@@ -719,5 +748,55 @@ async fn write_loop(shared: Arc<Shared>, id: LinkId, write: Arc<WriteSide>, wake
                 return;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn side() -> (Arc<WriteSide>, Arc<Notify>) {
+        let side = Arc::new(WriteSide {
+            writer: Mutex::new(None),
+            claim: AtomicU8::new(FREE),
+            deferred: AtomicBool::new(false),
+            armed: AtomicBool::new(true),
+        });
+        (side, Arc::default())
+    }
+
+    /// Whether `wake` holds a notification for the writer task.
+    fn woken(wake: &Notify) -> bool {
+        let notified = std::pin::pin!(wake.notified());
+        notified
+            .poll(&mut Context::from_waker(Waker::noop()))
+            .is_ready()
+    }
+
+    #[test]
+    fn a_claim_released_frees_the_link_and_wakes_the_writer_only_if_it_came_by() {
+        let (side, wake) = side();
+        Claim::new(side.clone(), wake.clone()).release();
+        assert_eq!(side.claim.load(Ordering::SeqCst), FREE);
+        assert!(!woken(&wake));
+
+        let claim = Claim::new(side.clone(), wake.clone());
+        assert_eq!(side.claim.load(Ordering::SeqCst), CLAIMED);
+        side.deferred.store(true, Ordering::SeqCst);
+        claim.release();
+        assert_eq!(side.claim.load(Ordering::SeqCst), FREE);
+        assert!(woken(&wake));
+    }
+
+    #[test]
+    fn a_claim_dropped_by_a_panic_hands_the_link_to_the_writer_and_wakes_it() {
+        let (side, wake) = side();
+        let panicked = std::panic::catch_unwind(|| {
+            let _claim = Claim::new(side.clone(), wake.clone());
+            panic!("a transport call panicked");
+        });
+        assert!(panicked.is_err());
+        assert_eq!(side.claim.load(Ordering::SeqCst), HANDED);
+        assert!(woken(&wake), "the writer task would wait forever");
     }
 }
