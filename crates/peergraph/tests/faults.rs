@@ -1,7 +1,8 @@
 //! Faults over real transports on loopback, each run on TCP and on QUIC: a peer process killed
 //! mid-transfer, hostile or broken clients that never reach the application, the handshake
-//! timeout freeing pending slots, authentication failures under load, the connection limit,
-//! and a registration dropped in the middle of a handshake.
+//! timeout freeing pending slots and firing on time behind a later deadline, authentication
+//! failures under load, the connection limit, and a registration dropped in the middle of a
+//! handshake.
 
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
@@ -30,6 +31,7 @@ on_both_transports! {
     an_oversized_first_frame_is_dropped_before_the_application_sees_it,
     a_client_that_never_finishes_tls_is_dropped_without_hurting_others,
     a_client_that_never_sends_hello_is_dropped_at_the_handshake_timeout_and_frees_its_slot,
+    a_deadline_earlier_than_the_one_the_timer_sleeps_until_fires_on_time,
     wrong_secrets_and_identities_under_load_never_reach_the_target,
     the_connection_limit_refuses_and_a_closed_slot_is_reused,
     unregistering_mid_handshake_gives_exactly_one_terminal_outcome,
@@ -641,6 +643,31 @@ async fn a_client_that_never_sends_hello_is_dropped_at_the_handshake_timeout_and
     }
     exchange((&mut good, at_good), (&mut target, at_target)).await;
     only_events_about(&mut target, &allowed);
+}
+
+/// The timer task sleeps until the earliest deadline it last read and is woken only for an
+/// earlier one. Once an established link's keepalive (10 s) is the earliest, a new handshake
+/// deadline (2 s away) must wake it, or the silent client is dropped seconds late.
+async fn a_deadline_earlier_than_the_one_the_timer_sleeps_until_fires_on_time(kind: TransportKind) {
+    let config = short_handshake();
+    assert!(config.timeouts.keepalive > HANDSHAKE + MARGIN);
+    let mut target = node_with(kind, config, graph("target")).await;
+    let mut good = TestNode::new(kind, "good").await;
+    let (at_good, at_target) = connect(&mut good, &mut target).await;
+    let addr = target.node.local_addr().unwrap();
+    // Dropped at its handshake timeout; by then the good link's handshake deadline has passed
+    // too, and the timer task sleeps until the good link's keepalive.
+    let mut first = SilentClient::open(kind, addr).await;
+    within("the first silent client dropped", first.closed_by_node()).await;
+    let started = Instant::now();
+    let mut second = SilentClient::open(kind, addr).await;
+    within("the second silent client dropped", second.closed_by_node()).await;
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed <= HANDSHAKE + MARGIN,
+        "dropped only after {elapsed:?}"
+    );
+    exchange((&mut good, at_good), (&mut target, at_target)).await;
 }
 
 // ------------------------------------------------------------------ refusals under load
