@@ -95,11 +95,7 @@ impl ReadSide {
         self.wake.closed.store(true, Ordering::SeqCst);
         // A reader holding the lock reads again on leaving it, and finds `closed`.
         self.wake.pending.store(true, Ordering::SeqCst);
-        let reading = match self.reading.try_lock() {
-            Ok(mut reading) => reading.take(),
-            Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner().take(),
-            Err(TryLockError::WouldBlock) => None,
-        };
+        let reading = try_lock(&self.reading).and_then(|mut reading| reading.take());
         self.wake.wake_task();
         reading.map(|reading| reading.reader)
     }
@@ -145,7 +141,7 @@ pub(crate) async fn read_task(shared: Arc<Shared>, side: Arc<ReadSide>) {
         if side.wake.closed.load(Ordering::SeqCst) {
             // The reader half goes here, with no lock held, unless a reader holds it (and drops
             // it on finding `closed`).
-            if let Ok(mut reading) = side.reading.try_lock() {
+            if let Some(mut reading) = try_lock(&side.reading) {
                 drop(reading.take());
             }
             return Poll::Ready(());
@@ -162,11 +158,9 @@ pub(crate) fn drive(shared: &Arc<Shared>, side: &Arc<ReadSide>) -> Poll<()> {
     let mut cx = Context::from_waker(&waker);
     let _entered = side.span.enter();
     for attempt in 0..2 {
-        let mut reading = match side.reading.try_lock() {
-            Ok(reading) => reading,
-            Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
-            // The holder reads again before it leaves if this wake came while it held the lock.
-            Err(TryLockError::WouldBlock) => return Poll::Pending,
+        // The holder reads again before it leaves if this wake came while it held the lock.
+        let Some(mut reading) = try_lock(&side.reading) else {
+            return Poll::Pending;
         };
         side.wake.pending.store(false, Ordering::SeqCst);
         let turn = read_turn(shared, side, &mut reading, &mut cx);
@@ -337,4 +331,13 @@ pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// [`lock`] if no one holds the mutex, else `None`.
+fn try_lock<T>(mutex: &Mutex<T>) -> Option<MutexGuard<'_, T>> {
+    match mutex.try_lock() {
+        Ok(guard) => Some(guard),
+        Err(TryLockError::Poisoned(poisoned)) => Some(poisoned.into_inner()),
+        Err(TryLockError::WouldBlock) => None,
+    }
 }
