@@ -11,8 +11,8 @@ use std::time::Instant;
 use bytes::Bytes;
 use peergraph_core::{
     ConnectionId, ConnectionStatus, EventType, GraphConfig, GraphEvent, GraphHandle,
-    LinkCloseReason, LinkCommand, LinkId, LinkUp, Node, NodeConfig, PEER_GRAPH_VERSION,
-    PeerAddress, PeerIdentity, RegistrationHandle,
+    LinkCloseReason, LinkId, LinkUp, Node, NodeConfig, Output, PEER_GRAPH_VERSION, PeerAddress,
+    PeerIdentity, RegistrationHandle,
 };
 use rustc_hash::FxHashMap;
 
@@ -150,30 +150,24 @@ impl CorePair {
         self.pump();
     }
 
-    /// Drains both nodes, in the documented order, until neither has output left.
+    /// Drains both nodes until neither has output left.
     pub fn pump(&mut self) {
         while self.drain(INITIATOR) | self.drain(TARGET) {}
     }
 
-    /// Drains one node's outputs once; true if it had any.
+    /// Drains one node's output stream; true if it had anything to do.
     fn drain(&mut self, side: usize) -> bool {
         let mut progressed = false;
-        while let Some(command) = self.nodes[side].poll_link_command() {
-            progressed = true;
-            match command {
-                LinkCommand::Dial { link, .. } => self.connect(side, link),
-                LinkCommand::Close { link } => self.close_link(side, link),
+        loop {
+            match self.nodes[side].poll_output(self.now) {
+                Output::Dial { link, .. } => self.connect(side, link),
+                Output::Transmit { link } => self.transmit(side, link),
+                Output::Close { link } => self.close_link(side, link),
+                Output::Events { registration } => self.take_events(side, registration),
+                Output::Timeout(_) => return progressed,
             }
-        }
-        while let Some(link) = self.nodes[side].poll_ready_link() {
             progressed = true;
-            self.transmit(side, link);
         }
-        while let Some(registration) = self.nodes[side].poll_ready_registration() {
-            progressed = true;
-            self.take_events(side, registration);
-        }
-        progressed
     }
 
     /// A dial from `side` reaches the other node, which accepts it; the dialer's link is up.

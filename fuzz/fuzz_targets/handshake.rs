@@ -13,8 +13,8 @@ use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
 use peergraph_core::{
     ConnectionKinds, ConnectionState, ConnectionStatus, EventType, GraphConfig, GraphEvent,
-    GraphHandle, LinkCloseReason, LinkCommand, LinkId, LinkUp, Node, NodeConfig,
-    PEER_GRAPH_VERSION, PeerAddress, PeerIdentity, RegistrationHandle,
+    GraphHandle, LinkCloseReason, LinkId, LinkUp, Node, NodeConfig, Output, PEER_GRAPH_VERSION,
+    PeerAddress, PeerIdentity,
 };
 use peergraph_fuzz::FrameSpec;
 use peergraph_proto::v1::{self as wire, frame::Kind};
@@ -78,9 +78,10 @@ fn hmac_key(secret: &[u8]) -> &[u8] {
 struct End {
     node: Node,
     graph: GraphHandle,
-    registration: RegistrationHandle,
     link: Option<LinkId>,
     events: Vec<GraphEvent>,
+    outbox: Vec<Bytes>,
+    close_asked: bool,
     closed: bool,
 }
 
@@ -90,42 +91,49 @@ impl End {
         node.startup(PEER_GRAPH_VERSION).expect("version 1.0");
         node.set_listening(true).expect("started");
         let graph = node.create_graph(config).expect("valid graph");
-        let registration = node.register_event(graph, types).expect("valid types");
+        node.register_event(graph, types).expect("valid types");
         Self {
             node,
             graph,
-            registration,
             link: None,
             events: Vec::new(),
+            outbox: Vec::new(),
+            close_asked: false,
             closed: false,
         }
     }
 
-    fn drain_events(&mut self) {
-        while self.node.poll_ready_registration().is_some() {}
-        while let Some(event) = self.node.take_event(self.registration).expect("live") {
-            self.events.push(event);
+    /// Drains the node's output stream: events into `events`, the link's frames into `outbox`,
+    /// a close of the link into `close_asked`.
+    fn drain(&mut self, now: Instant) {
+        loop {
+            match self.node.poll_output(now) {
+                Output::Events { registration } => {
+                    while let Some(event) = self.node.take_event(registration).expect("live") {
+                        self.events.push(event);
+                    }
+                }
+                Output::Transmit { link } => {
+                    while let Some(frame) = self.node.poll_transmit(link) {
+                        if Some(link) == self.link {
+                            self.outbox.push(frame.into_bytes());
+                        }
+                    }
+                }
+                Output::Close { link } => self.close_asked |= Some(link) == self.link,
+                Output::Dial { .. } => panic!("no dial after the first"),
+                Output::Timeout(_) => return,
+            }
         }
     }
 
     /// Frames to send and whether the node asked to close its link.
-    fn outputs(&mut self) -> (Vec<Bytes>, bool) {
-        let mut close = false;
-        while let Some(command) = self.node.poll_link_command() {
-            match command {
-                LinkCommand::Close { link } => close |= Some(link) == self.link,
-                LinkCommand::Dial { .. } => panic!("no dial after the first"),
-            }
-        }
-        let mut frames = Vec::new();
-        while let Some(link) = self.node.poll_ready_link() {
-            while let Some(frame) = self.node.poll_transmit(link) {
-                if Some(link) == self.link {
-                    frames.push(frame.into_bytes());
-                }
-            }
-        }
-        (frames, close)
+    fn outputs(&mut self, now: Instant) -> (Vec<Bytes>, bool) {
+        self.drain(now);
+        (
+            std::mem::take(&mut self.outbox),
+            std::mem::take(&mut self.close_asked),
+        )
     }
 
     fn link(&self) -> LinkId {
@@ -255,8 +263,8 @@ fuzz_target!(|input: Input| {
         .node
         .open_direct_connection(now, a.graph, TARGET, PeerAddress::new(b_addr))
         .expect("open accepted");
-    a.link = match a.node.poll_link_command() {
-        Some(LinkCommand::Dial { link, .. }) => Some(link),
+    a.link = match a.node.poll_output(now) {
+        Output::Dial { link, .. } => Some(link),
         other => panic!("expected a dial, got {other:?}"),
     };
     let exporter = [0x42; 32];
@@ -283,7 +291,7 @@ fuzz_target!(|input: Input| {
     );
 
     // The Hello, edited in flight.
-    let (mut frames, close) = a.outputs();
+    let (mut frames, close) = a.outputs(now);
     assert!(!close && frames.len() == 1, "the initiator sends one Hello");
     let original_proof = wire::Frame::decode(frames[0].clone())
         .ok()
@@ -317,7 +325,7 @@ fuzz_target!(|input: Input| {
         && input.target_registered
         && hello.source_peer_id != TARGET;
 
-    b.drain_events();
+    b.drain(now);
     let b_connected = b.events.iter().any(|event| {
         matches!(event, GraphEvent::DirectConnection(change)
             if matches!(change.status, ConnectionStatus::Connected(_)))
@@ -337,7 +345,7 @@ fuzz_target!(|input: Input| {
         None => proof.is_empty(),
         Some(_) => same_secret && genuine && !input.exporter_mismatch && admit,
     };
-    let (frames, b_close) = b.outputs();
+    let (frames, b_close) = b.outputs(now);
     let mut expect_connected = false;
     for (index, frame) in frames.into_iter().enumerate() {
         let frame = if index == 0 {
@@ -357,7 +365,7 @@ fuzz_target!(|input: Input| {
             .handle_link_closed(now, a.link(), LinkCloseReason::Closed);
         a.closed = true;
     }
-    a.drain_events();
+    a.drain(now);
     let a_connected = a.events.iter().any(|event| {
         matches!(event, GraphEvent::DirectConnection(change)
             if change.connection == id && matches!(change.status, ConnectionStatus::Connected(_)))
@@ -368,7 +376,7 @@ fuzz_target!(|input: Input| {
     );
 
     for _ in 0..4 {
-        let (frames, close) = a.outputs();
+        let (frames, close) = a.outputs(now);
         if !b.closed {
             for frame in frames {
                 b.node.handle_frame(now, b.link(), frame);
@@ -382,7 +390,7 @@ fuzz_target!(|input: Input| {
                 .handle_link_closed(now, b.link(), LinkCloseReason::Closed);
             b.closed = true;
         }
-        let (frames, close) = b.outputs();
+        let (frames, close) = b.outputs(now);
         if !a.closed {
             for frame in frames {
                 a.node.handle_frame(now, a.link(), frame);
@@ -397,8 +405,8 @@ fuzz_target!(|input: Input| {
             a.closed = true;
         }
     }
-    a.drain_events();
-    b.drain_events();
+    a.drain(now);
+    b.drain(now);
 
     // Exactly one outcome for the initiator's id; the two ends agree.
     let outcomes: Vec<&ConnectionStatus> = a

@@ -1,8 +1,8 @@
-//! Drives two peergraph-core nodes by hand in a plain loop: no tokio, no sockets, no threads.
+//! Two peergraph-core nodes driven by a plain loop: no tokio, no sockets, no threads.
 //!
-//! The "network" is a pair of in-memory queues; the loop plays the runtime's part: it dials,
-//! accepts, moves frames, reads the clock, and drains each node's outputs in the documented
-//! order. Run with `cargo run -p peergraph-core --example manual_loop`.
+//! `drive` is the whole runtime: one `match` on `poll_output`. The "network" is a queue of frames
+//! between the two nodes, and the application opens a connection, sends one message and closes.
+//! Run with `cargo run -p peergraph-core --example manual_loop`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // an example fails loudly
 #![allow(missing_docs)]
@@ -12,62 +12,143 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use peergraph_core::{
-    ConnectionStatus, EventType, GraphConfig, GraphEvent, LinkCloseReason, LinkCommand, LinkId,
-    LinkUp, Node, NodeConfig, PEER_GRAPH_VERSION, PeerAddress, PeerIdentity,
+    ConnectionKinds, ConnectionStatus, EventType, GraphConfig, GraphEvent, GraphHandle,
+    LinkCloseReason, LinkId, LinkUp, Node, NodeConfig, Output, PEER_GRAPH_VERSION, PeerAddress,
+    PeerIdentity,
 };
 
-/// One in-memory link: which link id each node uses for it.
-struct Wire {
-    ends: [Option<LinkId>; 2],
-}
-
-/// What travels between the two nodes.
+/// What travels to node `to` on its link `link`.
 enum Packet {
     Frame(Bytes),
     Closed,
 }
 
+#[derive(Default)]
+struct Network {
+    in_flight: VecDeque<(usize, LinkId, Packet)>,
+    /// Each link as (node, link id) on both ends.
+    wires: Vec<[(usize, LinkId); 2]>,
+}
+
+impl Network {
+    fn peer_of(&self, end: (usize, LinkId)) -> Option<(usize, LinkId)> {
+        let wire = self.wires.iter().find(|wire| wire.contains(&end))?;
+        Some(if wire[0] == end { wire[1] } else { wire[0] })
+    }
+
+    fn send(&mut self, from: (usize, LinkId), packet: Packet) {
+        if let Some((to, link)) = self.peer_of(from) {
+            self.in_flight.push_back((to, link, packet));
+        }
+    }
+}
+
+// This loop is the runtime, so it is where the clock is read.
+#[allow(clippy::disallowed_methods)]
+fn now() -> Instant {
+    Instant::now()
+}
+
+fn address(index: usize) -> PeerAddress {
+    PeerAddress::new(([127, 0, 0, 1 + index as u8], 1).into())
+}
+
+fn link_up(index: usize) -> LinkUp {
+    LinkUp {
+        remote_identity: PeerIdentity::from_spki_sha256([index as u8; 32]),
+        remote_addr: address(index).socket,
+        exporter: [7; 32], // what TLS would export on both ends
+    }
+}
+
+/// Acts on everything node `index` asks for, until it says when to come back.
+fn drive(nodes: &mut [Node; 2], graphs: &[GraphHandle; 2], index: usize, net: &mut Network) {
+    loop {
+        match nodes[index].poll_output(now()) {
+            Output::Dial { link, .. } => {
+                let accepted = nodes[1 - index].accept_link(now(), link_up(index));
+                net.wires.push([(index, link), (1 - index, accepted)]);
+                nodes[index].handle_link_up(now(), link, link_up(1 - index));
+            }
+            Output::Transmit { link } => {
+                while let Some(frame) = nodes[index].poll_transmit(link) {
+                    net.send((index, link), Packet::Frame(frame.into_bytes()));
+                }
+            }
+            Output::Close { link } => {
+                while let Some(frame) = nodes[index].poll_transmit(link) {
+                    net.send((index, link), Packet::Frame(frame.into_bytes()));
+                }
+                net.send((index, link), Packet::Closed);
+                nodes[index].handle_link_closed(now(), link, LinkCloseReason::Closed);
+            }
+            Output::Events { registration } => {
+                while let Some(event) = nodes[index].take_event(registration).unwrap() {
+                    on_event(nodes, graphs, index, event);
+                }
+            }
+            // A real runtime sleeps until then or until the next input.
+            Output::Timeout(_) => return,
+        }
+    }
+}
+
+/// The application: alice greets bob once connected; bob closes once greeted.
+fn on_event(nodes: &mut [Node; 2], graphs: &[GraphHandle; 2], index: usize, event: GraphEvent) {
+    println!("[{}] {event:?}", ["alice", "bob"][index]);
+    match event {
+        GraphEvent::DirectConnection(change) if index == 0 => {
+            if let ConnectionStatus::Connected(_) = change.status {
+                let greeting = Bytes::from_static(b"hello from a plain loop");
+                let (graph, id, type_id) = (graphs[0], change.connection, *b"example-message!");
+                nodes[0]
+                    .send_data(now(), graph, id, type_id, greeting)
+                    .unwrap();
+            }
+        }
+        GraphEvent::IncomingData(data) => {
+            nodes[index]
+                .close_direct_connection(graphs[index], data.connection)
+                .unwrap();
+        }
+        _ => {}
+    }
+}
+
+/// Starts the node and joins graph `example` as `peer_id`, registered for connections and data.
+fn join(node: &mut Node, peer_id: &str) -> GraphHandle {
+    node.startup(PEER_GRAPH_VERSION).unwrap();
+    node.set_listening(true).unwrap();
+    let graph = node
+        .create_graph(GraphConfig::new("example", peer_id))
+        .unwrap();
+    let kinds = [EventType::DirectConnection, EventType::IncomingData];
+    node.register_event(graph, &kinds).unwrap();
+    graph
+}
+
 fn main() {
-    let addresses = [
-        PeerAddress::new(([127, 0, 0, 1], 1).into()),
-        PeerAddress::new(([127, 0, 0, 2], 1).into()),
-    ];
-    let identities = [
-        PeerIdentity::from_spki_sha256([1; 32]),
-        PeerIdentity::from_spki_sha256([2; 32]),
-    ];
     let mut nodes = [
         Node::new(NodeConfig::with_seed(1)),
         Node::new(NodeConfig::with_seed(2)),
     ];
-    let mut graphs = Vec::new();
-    let mut registrations = Vec::new();
-    for (index, node) in nodes.iter_mut().enumerate() {
-        node.startup(PEER_GRAPH_VERSION).unwrap();
-        node.set_listening(true).unwrap();
-        let graph = node
-            .create_graph(GraphConfig::new("example", ["alice", "bob"][index]))
-            .unwrap();
-        let kinds = [EventType::DirectConnection, EventType::IncomingData];
-        registrations.push(node.register_event(graph, &kinds).unwrap());
-        graphs.push(graph);
-    }
-
-    // This loop is the runtime, so it is where the clock is read.
-    #[allow(clippy::disallowed_methods)]
-    let now = || Instant::now();
-
-    let mut wires: Vec<Wire> = Vec::new();
-    let mut in_flight: VecDeque<(usize, LinkId, Packet)> = VecDeque::new();
-    let alice_id = nodes[0]
-        .open_direct_connection(now(), graphs[0], "bob", addresses[1])
+    let graphs = [join(&mut nodes[0], "alice"), join(&mut nodes[1], "bob")];
+    nodes[0]
+        .open_direct_connection(now(), graphs[0], "bob", address(1))
         .unwrap();
-    let mut sent_greeting = false;
-    let mut closed = [false, false];
 
+    let mut net = Network::default();
     for _round in 0..100 {
-        // Deliver what is in flight.
-        while let Some((to, link, packet)) = in_flight.pop_front() {
+        for index in 0..2 {
+            drive(&mut nodes, &graphs, index, &mut net);
+        }
+        let open =
+            |index: usize| nodes[index].enum_connections(graphs[index], ConnectionKinds::ALL);
+        if net.in_flight.is_empty() && open(0).unwrap().is_empty() && open(1).unwrap().is_empty() {
+            println!("both ends saw their connection end; done");
+            return;
+        }
+        while let Some((to, link, packet)) = net.in_flight.pop_front() {
             match packet {
                 Packet::Frame(frame) => nodes[to].handle_frame(now(), link, frame),
                 Packet::Closed => {
@@ -75,129 +156,6 @@ fn main() {
                 }
             }
         }
-        for index in 0..2 {
-            nodes[index].handle_timeout(now());
-            // 1. Link commands.
-            while let Some(command) = nodes[index].poll_link_command() {
-                match command {
-                    LinkCommand::Dial { link, address } => {
-                        let target = addresses.iter().position(|a| *a == address).expect("known");
-                        let exporter = [7; 32]; // what TLS would export on both ends
-                        let accepted = nodes[target].accept_link(
-                            now(),
-                            LinkUp {
-                                remote_identity: identities[index],
-                                remote_addr: addresses[index].socket,
-                                exporter,
-                            },
-                        );
-                        let mut ends = [None, None];
-                        ends[index] = Some(link);
-                        ends[target] = Some(accepted);
-                        wires.push(Wire { ends });
-                        nodes[index].handle_link_up(
-                            now(),
-                            link,
-                            LinkUp {
-                                remote_identity: identities[target],
-                                remote_addr: address.socket,
-                                exporter,
-                            },
-                        );
-                    }
-                    LinkCommand::Close { link } => {
-                        flush_link(&mut nodes[index], index, link, &wires, &mut in_flight);
-                        if let Some((peer, peer_link)) = peer_of(&wires, index, link) {
-                            in_flight.push_back((peer, peer_link, Packet::Closed));
-                        }
-                        nodes[index].handle_link_closed(now(), link, LinkCloseReason::Closed);
-                    }
-                }
-            }
-            // 2. Frames.
-            while let Some(link) = nodes[index].poll_ready_link() {
-                flush_link(&mut nodes[index], index, link, &wires, &mut in_flight);
-            }
-            // 3. Events.
-            while let Some(registration) = nodes[index].poll_ready_registration() {
-                while let Some(event) = nodes[index].take_event(registration).unwrap() {
-                    println!("[{}] {}", ["alice", "bob"][index], describe(&event));
-                    match event {
-                        GraphEvent::DirectConnection(change) => match change.status {
-                            ConnectionStatus::Connected(_) if index == 0 && !sent_greeting => {
-                                sent_greeting = true;
-                                let hello = Bytes::from_static(b"hello from a plain loop");
-                                nodes[0]
-                                    .send_data(
-                                        now(),
-                                        graphs[0],
-                                        alice_id,
-                                        *b"example-message!",
-                                        hello,
-                                    )
-                                    .unwrap();
-                            }
-                            ConnectionStatus::Disconnected(_) | ConnectionStatus::Failed(_) => {
-                                closed[index] = true
-                            }
-                            _ => {}
-                        },
-                        GraphEvent::IncomingData(_) if index == 1 => {
-                            let bob_id = nodes[1]
-                                .enum_connections(
-                                    graphs[1],
-                                    peergraph_core::ConnectionKinds::DIRECT,
-                                )
-                                .unwrap()[0]
-                                .id;
-                            nodes[1].close_direct_connection(graphs[1], bob_id).unwrap();
-                        }
-                        _ => {}
-                    }
-                }
-            }
-            // 4. A real runtime would now sleep until `poll_timeout()` or the next input.
-        }
-        if closed == [true, true] && in_flight.is_empty() {
-            println!("both ends saw their one terminal event; done");
-            return;
-        }
     }
     panic!("the exchange did not finish");
-}
-
-fn peer_of(wires: &[Wire], index: usize, link: LinkId) -> Option<(usize, LinkId)> {
-    let wire = wires.iter().find(|wire| wire.ends[index] == Some(link))?;
-    let peer = 1 - index;
-    Some((peer, wire.ends[peer]?))
-}
-
-fn flush_link(
-    node: &mut Node,
-    index: usize,
-    link: LinkId,
-    wires: &[Wire],
-    in_flight: &mut VecDeque<(usize, LinkId, Packet)>,
-) {
-    while let Some(frame) = node.poll_transmit(link) {
-        if let Some((peer, peer_link)) = peer_of(wires, index, link) {
-            in_flight.push_back((peer, peer_link, Packet::Frame(frame.into_bytes())));
-        }
-    }
-}
-
-fn describe(event: &GraphEvent) -> String {
-    match event {
-        GraphEvent::DirectConnection(change) => {
-            format!("{}: {:?}", change.connection, change.status)
-        }
-        GraphEvent::IncomingData(data) => {
-            format!(
-                "{}: {:?}",
-                data.connection,
-                String::from_utf8_lossy(&data.data)
-            )
-        }
-        other => format!("{other:?}"),
-    }
 }

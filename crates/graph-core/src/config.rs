@@ -1,4 +1,4 @@
-//! Configuration: every limit and timeout of a node, with defaults.
+//! Configuration: a node's limits and timeouts with their defaults, and what defines a graph.
 
 use std::time::Duration;
 
@@ -140,5 +140,44 @@ impl Default for Timeouts {
             idle: Duration::from_secs(30),
             keepalive: Duration::from_secs(10),
         }
+    }
+}
+
+/// What a graph is: its id, this node's peer id in it, and an optional membership secret.
+#[derive(Clone, PartialEq, Eq)]
+pub struct GraphConfig {
+    /// The graph id (1..=256 characters, no control characters).
+    pub graph_id: String,
+    /// This node's peer id in the graph (same rules).
+    pub peer_id: String,
+    /// When set, peers must prove knowledge of it (HMAC over the TLS exporter) before anything
+    /// about the graph is revealed or reaches the application.
+    pub secret: Option<Vec<u8>>,
+}
+
+impl GraphConfig {
+    /// A graph without a secret.
+    pub fn new(graph_id: impl Into<String>, peer_id: impl Into<String>) -> Self {
+        Self {
+            graph_id: graph_id.into(),
+            peer_id: peer_id.into(),
+            secret: None,
+        }
+    }
+
+    /// The same graph, requiring `secret` of every peer.
+    pub fn with_secret(mut self, secret: impl Into<Vec<u8>>) -> Self {
+        self.secret = Some(secret.into());
+        self
+    }
+}
+
+impl std::fmt::Debug for GraphConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GraphConfig")
+            .field("graph_id", &self.graph_id)
+            .field("peer_id", &self.peer_id)
+            .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
+            .finish()
     }
 }

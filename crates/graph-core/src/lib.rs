@@ -5,65 +5,74 @@
 //!
 //! - **No I/O.** No sockets, no threads, no async. The runtime moves frames between links and the
 //!   [`Node`].
-//! - **No clock.** Time is an argument of every input (`Instant::now` is banned in this crate).
+//! - **No clock.** Time is an argument of every input and of `poll_output` (`Instant::now` is
+//!   banned in this crate).
 //! - **No global state, no ambient randomness.** Node ids come from [`NodeConfig::rng_seed`];
 //!   connection ids are allocated by the node and never reused.
-//! - **Outputs are pulled**, in the order documented on [`Node`], until they return `None`.
+//! - **One output stream.** [`Node::poll_output`] yields everything a driver must do, one
+//!   [`Output`] at a time, and ends with [`Output::Timeout`]: the type says when a drain is done.
 //! - **A peer cannot make an input fail.** Malformed or unexpected frames end that connection with
 //!   a named [`ProtocolViolation`].
 //!
 //! # Run loop
 //!
+//! Every driver (the tokio runtime, the simulator, the benches, the fuzz targets) is this loop:
+//!
 //! ```
 //! use std::time::Instant;
-//! use peergraph_core::{Node, NodeConfig, LinkCommand, PEER_GRAPH_VERSION};
+//! use peergraph_core::{Node, NodeConfig, Output, PEER_GRAPH_VERSION};
 //!
 //! let mut node = Node::new(NodeConfig::with_seed(7));
 //! node.startup(PEER_GRAPH_VERSION).unwrap();
 //! # let mut rounds = 0;
 //! loop {
-//!     let now = Instant::now();
-//!     // 1. feed inputs: node.handle_frame(now, link, bytes), node.handle_link_up(..),
-//!     //    node.accept_link(..), node.handle_link_closed(..), node.handle_timeout(now)
-//!     node.handle_timeout(now);
-//!     // 2. drain outputs, in order
-//!     while let Some(command) = node.poll_link_command() {
-//!         match command {
-//!             LinkCommand::Dial { link, address } => { /* dial, then handle_link_up */ }
-//!             LinkCommand::Close { link } => { /* flush, close, then handle_link_closed */ }
+//!     // 1. Feed what happened: node.handle_frame(now, link, bytes), node.handle_link_up(..),
+//!     //    node.accept_link(..), node.handle_link_closed(..), or commands such as send_data.
+//!     // 2. Drain the output; deadlines due at `now` fire inside `poll_output`.
+//!     let wake_at = loop {
+//!         match node.poll_output(Instant::now()) {
+//!             Output::Dial { link, address } => { /* dial, then handle_link_up or _closed */ }
+//!             Output::Transmit { link } => {
+//!                 while let Some(frame) = node.poll_transmit(link) { /* write it on link */ }
+//!             }
+//!             Output::Close { link } => { /* write what is left, close, handle_link_closed */ }
+//!             Output::Events { registration } => {
+//!                 while let Some(event) = node.take_event(registration).unwrap() { /* deliver */ }
+//!             }
+//!             Output::Timeout(at) => break at,
 //!         }
-//!     }
-//!     while let Some(link) = node.poll_ready_link() {
-//!         while let Some(frame) = node.poll_transmit(link) { /* write frame on link */ }
-//!     }
-//!     while let Some(registration) = node.poll_ready_registration() {
-//!         while let Some(event) = node.take_event(registration).unwrap() { /* deliver */ }
-//!     }
-//!     let _wake_at = node.poll_timeout(); // 3. sleep until then or until the next input
-//! #   rounds += 1; if rounds == 1 { break; }
+//!     };
+//!     // 3. Wait until `wake_at` or the next input.
+//! #   let _ = wake_at; rounds += 1; if rounds == 1 { break; }
 //! }
 //! ```
+//!
+//! The `manual_loop` example runs two nodes this way with an in-memory network.
 
+mod address;
+mod codec;
 mod config;
 mod error;
 mod event;
-mod frame;
+mod graphs;
 mod id_hash;
 mod identity;
 mod ids;
 mod info;
-mod input;
-mod link;
+mod links;
 mod node;
+mod output;
 mod proof;
+mod registrations;
 mod rng;
 mod slots;
 mod status;
 mod timers;
-mod transmit;
 mod validate;
 
-pub use config::{ConfigError, Limits, NodeConfig, Timeouts};
+pub use address::{LinkUp, PeerAddress};
+pub use codec::Transmit;
+pub use config::{ConfigError, GraphConfig, Limits, NodeConfig, Timeouts};
 pub use error::{
     ArgumentProblem, CloseError, EnumError, EventError, GraphError, HandleError, InvalidArgument,
     LinkCloseReason, NotInitialized, OpenError, RegisterError, SendError, StartupError,
@@ -76,13 +85,12 @@ pub use id_hash::{IdBuildHasher, IdHasher};
 pub use identity::{ParseIdentityError, PeerIdentity};
 pub use ids::{ConnectionId, GraphHandle, LinkId, NodeId, RegistrationHandle};
 pub use info::{
-    ConnectionInfo, ConnectionKind, ConnectionKinds, ConnectionState, GraphConfig, LinkCommand,
-    LinkUp, NodeInfo, PeerAddress, VersionData,
+    ConnectionInfo, ConnectionKind, ConnectionKinds, ConnectionState, NodeInfo, VersionData,
 };
 pub use node::{Node, PEER_GRAPH_VERSION};
+pub use output::Output;
 /// The seeded generator behind node ids, shared with the simulation so both replay from seeds.
 #[doc(hidden)]
 pub use rng::SplitMix64;
 pub use status::GraphStatus;
-pub use transmit::Transmit;
 pub use validate::MAX_NAME_CHARS;

@@ -10,7 +10,7 @@ use bytes::Bytes;
 use common::{GRAPH, TYPE_A, World, peer};
 use peergraph_core::{
     ConnectionStatus, DisconnectReason, FailReason, GraphConfig, GraphEvent, LinkCloseReason,
-    LinkUp, NodeConfig, OpenError, PeerIdentity, ProtocolViolation, SendError,
+    LinkUp, NodeConfig, OpenError, Output, PeerIdentity, ProtocolViolation, SendError,
 };
 use peergraph_proto::v1 as wire;
 use peergraph_sim::{Cluster, NetConfig};
@@ -79,11 +79,14 @@ fn beyond_max_pending_handshakes_opens_fail_synchronously_and_accepts_are_refuse
     let _ = node.accept_link(now, up);
     let _ = node.accept_link(now, up);
     let third = node.accept_link(now, up);
-    let mut closed = Vec::new();
-    while let Some(command) = node.poll_link_command() {
-        closed.push(command);
-    }
-    assert_eq!(closed, [peergraph_core::LinkCommand::Close { link: third }]);
+    let closed = common::outputs(node, now);
+    assert_eq!(
+        closed,
+        [
+            Output::Close { link: third },
+            Output::Transmit { link: third }
+        ]
+    );
     let answer = wire::Frame::decode(node.poll_transmit(third).unwrap().into_bytes()).unwrap();
     let refused = wire::Refuse {
         reason: wire::RefuseReason::Refused.into(),
@@ -267,8 +270,8 @@ fn a_hello_with_an_unknown_version_is_refused_as_unsupported() {
         })),
     };
     node.handle_frame(now, link, Bytes::from(hello.encode_to_vec()));
-    let ready = node.poll_ready_link();
-    assert_eq!(ready, Some(link));
+    let outputs = common::outputs(node, now);
+    assert!(outputs.contains(&Output::Transmit { link }), "{outputs:?}");
     let answer = wire::Frame::decode(node.poll_transmit(link).unwrap().into_bytes()).unwrap();
     let refused = wire::Refuse {
         reason: wire::RefuseReason::UnsupportedVersion.into(),

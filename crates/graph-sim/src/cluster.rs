@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use peergraph_core::{
-    AuthFailure, GraphEvent, LinkCloseReason, LinkCommand, LinkId, LinkUp, Node, NodeConfig,
+    AuthFailure, GraphEvent, LinkCloseReason, LinkId, LinkUp, Node, NodeConfig, Output,
     PEER_GRAPH_VERSION, PeerAddress, PeerIdentity, RegistrationHandle,
 };
 
@@ -260,34 +260,34 @@ impl Cluster {
         }
     }
 
+    /// Drains node `index`'s output stream; returns whether it had anything to do.
     fn flush_node(&mut self, index: usize) -> bool {
         let mut progressed = false;
-        while let Some(command) = self.nodes[index].node.poll_link_command() {
-            progressed = true;
-            match command {
-                LinkCommand::Dial { link, address } => self.dial(index, link, address),
-                LinkCommand::Close { link } => {
+        loop {
+            match self.nodes[index].node.poll_output(self.now) {
+                Output::Dial { link, address } => self.dial(index, link, address),
+                Output::Transmit { link } => self.transmit(index, link),
+                Output::Close { link } => {
                     self.transmit(index, link);
                     self.close_end(index, link);
                 }
+                Output::Events { registration } => self.record_events(index, registration),
+                Output::Timeout(_) => return progressed,
             }
-        }
-        while let Some(link) = self.nodes[index].node.poll_ready_link() {
             progressed = true;
-            self.transmit(index, link);
         }
+    }
+
+    /// Takes a registration's events into the node's record, unless the test holds them back.
+    fn record_events(&mut self, index: usize, registration: RegistrationHandle) {
         let sim = &mut self.nodes[index];
         if !sim.drain_events {
-            return progressed;
+            return;
         }
-        while let Some(registration) = sim.node.poll_ready_registration() {
-            progressed = true;
-            while let Ok(Some(event)) = sim.node.take_event(registration) {
-                sim.events.push((registration, event));
-                sim.event_times.push(self.now);
-            }
+        while let Ok(Some(event)) = sim.node.take_event(registration) {
+            sim.events.push((registration, event));
+            sim.event_times.push(self.now);
         }
-        progressed
     }
 
     fn delay(&mut self) -> Duration {
@@ -534,15 +534,8 @@ impl Cluster {
                 self.now = self.now.max(at);
                 self.deliver(item.delivery);
             }
-            (_, Some(at)) => {
-                self.now = self.now.max(at);
-                let now = self.now;
-                for sim in &mut self.nodes {
-                    if sim.node.poll_timeout().is_some_and(|t| t <= now) {
-                        sim.node.handle_timeout(now);
-                    }
-                }
-            }
+            // The flush below fires the deadlines due at the new time.
+            (_, Some(at)) => self.now = self.now.max(at),
             (Some(_), None) => unreachable!("the first arm takes a delivery without a timeout"),
         }
         self.flush();

@@ -15,8 +15,8 @@ use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use peergraph_core::{
-    IdBuildHasher, LinkCloseReason, LinkCommand, LinkId, LinkUp, Node, PeerAddress,
-    RegistrationHandle, Transmit,
+    IdBuildHasher, LinkCloseReason, LinkId, LinkUp, Node, Output, PeerAddress, RegistrationHandle,
+    Transmit,
 };
 use tokio::sync::{Notify, Semaphore};
 use tokio::task::AbortHandle;
@@ -74,6 +74,15 @@ enum LinkSlot {
         /// itself ("write-through", see [`Shared::with`]).
         parked: Option<Waker>,
     },
+}
+
+impl State {
+    /// Wakes the writer task of `link`, if it has one, to pull the frames the core has for it.
+    fn wake_writer(&self, link: LinkId) {
+        if let Some(LinkSlot::Up { writer, .. }) = self.links.get(&link) {
+            writer.notify_one();
+        }
+    }
 }
 
 /// The sending half of a link, shared by its writer task and tasks writing through.
@@ -246,39 +255,14 @@ impl Shared {
         }
     }
 
-    /// Drains the core's outputs in the documented order; with `through`, frames for a link
-    /// whose writer task waits are taken for the caller to write.
+    /// Drains the core's output stream; with `through`, frames for a link whose writer task
+    /// waits are taken for the caller to write.
     fn drain(self: &Arc<Self>, state: &mut State, mut through: Option<&mut Vec<WriteThrough>>) {
         let mut ended = false;
-        while let Some(command) = state.node.poll_link_command() {
-            match command {
-                LinkCommand::Dial { link, address } => {
-                    state.links.insert(
-                        link,
-                        LinkSlot::Dialing {
-                            close_requested: false,
-                        },
-                    );
-                    let span = debug_span!(
-                        "dial",
-                        link = link.get(),
-                        to = %address.socket,
-                        graph = field::Empty,
-                        connection = field::Empty,
-                        peer = field::Empty,
-                    );
-                    record_connection(&span, &state.node, link);
-                    let dialing = dial(self.clone(), link, address).instrument(span);
-                    self.runtime.spawn(async move {
-                        if let Some(writer) = dialing.await {
-                            // The Hello is queued: write it from this task, which goes on as
-                            // the link's writer, outside the dial's span (boxed, so the task's
-                            // state is the writer's alone).
-                            Box::pin(writer.run()).await;
-                        }
-                    });
-                }
-                LinkCommand::Close { link } => {
+        let next = loop {
+            match state.node.poll_output(now()) {
+                Output::Dial { link, address } => self.start_dial(state, link, address),
+                Output::Close { link } => {
                     ended = true;
                     match state.links.get_mut(&link) {
                         Some(LinkSlot::Dialing { close_requested }) => *close_requested = true,
@@ -288,69 +272,103 @@ impl Shared {
                             *closing = true;
                             writer.notify_one();
                         }
-                        // A link whose tasks already ended: the core still waits for the close to be
-                        // confirmed.
+                        // A link whose tasks already ended: the core still waits for the close
+                        // to be confirmed.
                         None => state
                             .node
                             .handle_link_closed(now(), link, LinkCloseReason::Closed),
                     }
                 }
+                Output::Transmit { link } => match through.as_deref_mut() {
+                    Some(through) => through.extend(self.claim_for_caller(state, link)),
+                    None => state.wake_writer(link),
+                },
+                Output::Events { registration } => {
+                    if let Some(waker) = state.wakers.remove(&registration) {
+                        waker.wake();
+                    }
+                }
+                Output::Timeout(next) => break next,
             }
-        }
+        };
         if ended {
             // A connection ended: `send_data` callers waiting for its queue to drain must
             // retry, to learn that it is gone.
             self.room.notify_waiters();
         }
-        while let Some(link) = state.node.poll_ready_link() {
-            let Some(LinkSlot::Up {
-                writer,
-                write,
-                parked,
-                closing,
-                ..
-            }) = state.links.get(&link)
-            else {
-                continue;
-            };
-            // One claim at a time: frames taken by a second would race the first's to the
-            // writer. `armed` is spent last, only on a claim.
-            let claim = match (through.as_deref_mut(), parked) {
-                (Some(through), Some(task))
-                    if !*closing
-                        && write.claim.load(Ordering::SeqCst) == FREE
-                        && write.armed.swap(false, Ordering::Relaxed) =>
-                {
-                    Some((through, task.clone(), write.clone(), writer.clone()))
-                }
-                _ => None,
-            };
-            let Some((through, task, side, wake)) = claim else {
-                writer.notify_one();
-                continue;
-            };
-            let claim = Claim::new(side, wake);
-            let mut frames = Vec::new();
-            let more = take_batch(&mut state.node, link, &mut frames);
-            through.push(WriteThrough {
-                link,
-                claim,
-                task,
-                frames,
-                more,
-            });
-            self.room.notify_waiters();
-        }
-        while let Some(registration) = state.node.poll_ready_registration() {
-            if let Some(waker) = state.wakers.remove(&registration) {
-                waker.wake();
-            }
-        }
-        let next = state.node.poll_timeout();
         if next.is_some_and(|next| state.armed.is_none_or(|armed| next < armed)) {
             state.armed = next;
             self.timer.notify_one();
         }
+    }
+
+    /// Starts dialing `link`: its task dials, handshakes and goes on as the link's writer.
+    fn start_dial(self: &Arc<Self>, state: &mut State, link: LinkId, address: PeerAddress) {
+        state.links.insert(
+            link,
+            LinkSlot::Dialing {
+                close_requested: false,
+            },
+        );
+        let span = debug_span!(
+            "dial",
+            link = link.get(),
+            to = %address.socket,
+            graph = field::Empty,
+            connection = field::Empty,
+            peer = field::Empty,
+        );
+        record_connection(&span, &state.node, link);
+        let dialing = dial(self.clone(), link, address).instrument(span);
+        self.runtime.spawn(async move {
+            if let Some(writer) = dialing.await {
+                // The Hello is queued: write it from this task, which goes on as the link's
+                // writer, outside the dial's span (boxed, so the task's state is the writer's
+                // alone).
+                Box::pin(writer.run()).await;
+            }
+        });
+    }
+
+    /// `link` has frames: claims them for the calling task to write if it can (the link's
+    /// writer task waits with nothing claimed), else wakes the writer task.
+    fn claim_for_caller(self: &Arc<Self>, state: &mut State, link: LinkId) -> Option<WriteThrough> {
+        let Some(LinkSlot::Up {
+            writer,
+            write,
+            parked,
+            closing,
+            ..
+        }) = state.links.get(&link)
+        else {
+            return None;
+        };
+        // One claim at a time: frames taken by a second would race the first's to the writer.
+        // `armed` is spent last, only on a claim.
+        let task = match parked {
+            Some(task)
+                if !*closing
+                    && write.claim.load(Ordering::SeqCst) == FREE
+                    && write.armed.swap(false, Ordering::Relaxed) =>
+            {
+                task.clone()
+            }
+            _ => {
+                writer.notify_one();
+                return None;
+            }
+        };
+        let claim = Claim::new(write.clone(), writer.clone());
+        let mut frames = Vec::new();
+        let more = take_batch(&mut state.node, link, &mut frames);
+        self.room.notify_waiters();
+        Some(WriteThrough {
+            link,
+            claim,
+            task,
+            frames,
+            more,
+        })
     }
 
     /// Wakes every event stream, so each finds out whether its registration still lives.
@@ -515,7 +533,8 @@ impl Shared {
                     tokio::select! {
                         () = tokio::time::sleep_until(deadline.into()) => {
                             self.waiters.rescue(&self);
-                            self.with(|state| state.node.handle_timeout(now()));
+                            // The drain fires the deadlines that are due.
+                            self.with(|_| ());
                         }
                         () = changed => self.waiters.rescue(&self),
                     }

@@ -4,7 +4,7 @@
 
 use peergraph_core::{
     ConnectionChange, ConnectionId, ConnectionStatus, EventType, GraphConfig, GraphEvent,
-    GraphHandle, IncomingData, RegistrationHandle,
+    GraphHandle, IncomingData, Node, Output, RegistrationHandle,
 };
 use peergraph_sim::Cluster;
 
@@ -23,6 +23,17 @@ pub struct World {
     pub cluster: Cluster,
     pub graphs: Vec<GraphHandle>,
     pub registrations: Vec<RegistrationHandle>,
+}
+
+/// Drains a node driven by hand: every output before the timeout, in order.
+pub fn outputs(node: &mut Node, now: std::time::Instant) -> Vec<Output> {
+    let mut outputs = Vec::new();
+    loop {
+        match node.poll_output(now) {
+            Output::Timeout(_) => return outputs,
+            output => outputs.push(output),
+        }
+    }
 }
 
 pub fn peer(index: usize) -> String {

@@ -1,27 +1,28 @@
-//! Inputs from the runtime: links coming up, frames, links going down. None of them fails; a
-//! peer's fault ends its link with a named event.
+//! Inputs from the driver: links coming up, frames, links going down, and the handshake they
+//! carry. None of them fails; a peer's fault ends its link with a named event.
 
 use std::time::Instant;
 
 use bytes::Bytes;
 
+use crate::address::LinkUp;
+use crate::codec::{self, CloseReason, Inbound, RefuseReason};
 use crate::error::LinkCloseReason;
 use crate::event::{
-    AuthFailure, ConnectionStatus, Direction, DisconnectReason, EventType, FailReason,
+    AuthFailure, ConnectionStatus, Direction, DisconnectReason, EventType, FailReason, GraphEvent,
     IncomingData, ProtocolViolation,
 };
-use crate::frame::{self, CloseReason, Inbound, RefuseReason};
 use crate::ids::{LinkId, NodeId};
-use crate::info::LinkUp;
-use crate::link::{Link, LinkState};
-use crate::node::Node;
+use crate::links::{Link, LinkState};
 use crate::proof::{PROOF_LEN, Role};
+
+use super::Node;
 
 impl Node {
     /// A link the node asked to dial is up: the initiator sends its Hello.
     pub fn handle_link_up(&mut self, now: Instant, link_id: LinkId, up: LinkUp) {
         let now = self.advance(now);
-        let Some(link) = self.links.get_mut(&link_id) else {
+        let Some(link) = self.links.get_mut(link_id) else {
             return;
         };
         if link.state != LinkState::Dialing {
@@ -35,43 +36,41 @@ impl Node {
         let graph_handle = link
             .graph
             .expect("outbound links have a graph from the start");
-        let Some(graph) = self.graphs.get(graph_handle.0) else {
+        let Some(graph) = self.graphs.get(graph_handle) else {
             // The graph closed while dialing; release_graph already ended this link.
             return;
         };
         let proof = graph
-            .key
-            .prove(Role::Initiator, &graph.graph_id, &up.exporter);
-        let hello = frame::hello(
-            &graph.graph_id,
+            .key()
+            .prove(Role::Initiator, graph.graph_id(), &up.exporter);
+        let hello = codec::hello(
+            graph.graph_id(),
             &link.remote_peer_id,
-            &graph.peer_id,
-            graph.node_id.0,
+            graph.peer_id(),
+            graph.node_id().0,
             proof.as_ref(),
         );
-        self.queue_frame(link_id, hello);
+        self.links.queue_frame(link_id, hello, Some(now));
     }
 
     /// The runtime accepted a link from a remote node. Returns the id the node gives it; the node
     /// may ask to close it at once (not initialized, or too many handshakes in progress).
     pub fn accept_link(&mut self, now: Instant, up: LinkUp) -> LinkId {
         let now = self.advance(now);
-        let link_id = self.allocate_link();
         let deadline = now + self.config.timeouts.handshake;
         let mut link = Link::new(LinkState::AwaitingHello, Direction::Inbound, now, deadline);
         link.remote_identity = Some(up.remote_identity);
         link.remote_addr = Some(up.remote_addr);
         link.exporter = up.exporter;
-        self.links.insert(link_id, link);
-        self.pending_handshakes.inbound += 1;
+        let link_id = self.links.insert(link);
         let over_limit =
-            self.pending_handshakes.inbound > self.config.limits.max_pending_handshakes;
+            self.links.pending(Direction::Inbound) > self.config.limits.max_pending_handshakes;
         if !self.is_initialized() || over_limit {
             // The initiator's Hello is in flight; answering it at once tells the initiator it
             // was refused instead of leaving it to guess from a dropped link.
             self.refuse(link_id, RefuseReason::Refused);
         } else {
-            self.schedule(link_id);
+            self.links.schedule(link_id, &self.config.timeouts);
         }
         link_id
     }
@@ -81,7 +80,7 @@ impl Node {
         let now = self.advance(now);
         let max_frame = self.config.limits.max_frame_len();
         let max_message = self.config.limits.max_message_size;
-        let Some(link) = self.links.get_mut(&link_id) else {
+        let Some(link) = self.links.get_mut(link_id) else {
             return;
         };
         if link.state == LinkState::Closing {
@@ -94,7 +93,7 @@ impl Node {
         }
         let state = link.state;
         let frame_len = frame.len();
-        let message = match frame::decode(&mut frame) {
+        let message = match codec::decode(&mut frame) {
             Ok(message) => message,
             Err(violation) => return self.violation(link_id, violation),
         };
@@ -133,7 +132,7 @@ impl Node {
                     type_id,
                     data: payload,
                 };
-                self.emit_incoming(graph, data);
+                self.emit(graph, GraphEvent::IncomingData(data));
             }
             (LinkState::Connected, Inbound::Keepalive) => {}
             (LinkState::Connected, Inbound::Close(reason)) => {
@@ -162,7 +161,7 @@ impl Node {
     /// A link ended (dial failure, clean close, loss, or the close the node asked for).
     pub fn handle_link_closed(&mut self, now: Instant, link_id: LinkId, reason: LinkCloseReason) {
         self.advance(now);
-        let Some(link) = self.links.get(&link_id) else {
+        let Some(link) = self.links.get(link_id) else {
             return;
         };
         let status = match (link.state, reason) {
@@ -187,11 +186,11 @@ impl Node {
             })),
         };
         self.release_link(link_id, status);
-        self.links.remove(&link_id);
+        self.links.remove(link_id);
     }
 
     fn violation(&mut self, link_id: LinkId, violation: ProtocolViolation) {
-        let Some(link) = self.links.get(&link_id) else {
+        let Some(link) = self.links.get(link_id) else {
             return;
         };
         let status = match link.state {
@@ -207,81 +206,85 @@ impl Node {
     }
 
     fn refuse(&mut self, link_id: LinkId, reason: RefuseReason) {
-        self.queue_frame(link_id, frame::refuse(reason));
+        self.links
+            .queue_frame(link_id, codec::refuse(reason), self.now);
         self.end_link(link_id, None, None);
     }
 
     /// The target's gate. It reveals nothing about its graphs before the proof verifies, except
     /// whether a graph with exactly the named graph id and peer id exists (see PROTOCOL.md).
-    fn on_hello(&mut self, link_id: LinkId, hello: frame::Hello<'_>) {
-        if hello.version != frame::PROTOCOL_VERSION {
+    fn on_hello(&mut self, link_id: LinkId, hello: codec::Hello<'_>) {
+        if hello.version != codec::PROTOCOL_VERSION {
             return self.refuse(link_id, RefuseReason::UnsupportedVersion);
         }
-        let well_formed = frame::valid_name(&hello.graph_id)
-            && frame::valid_name(&hello.target_peer_id)
-            && frame::valid_name(&hello.source_peer_id)
+        let well_formed = codec::valid_name(&hello.graph_id)
+            && codec::valid_name(&hello.target_peer_id)
+            && codec::valid_name(&hello.source_peer_id)
             && hello.membership_proof.len() <= PROOF_LEN;
         if !well_formed {
             return self.violation(link_id, ProtocolViolation::InvalidHandshake);
         }
-        let Some(graph_handle) = self.find_graph(&hello.graph_id, &hello.target_peer_id) else {
+        let Some(graph_handle) = self.graphs.find(&hello.graph_id, &hello.target_peer_id) else {
             return self.refuse(link_id, RefuseReason::Refused);
         };
         let link = self
             .links
-            .get(&link_id)
+            .get(link_id)
             .expect("on_hello runs for a live link");
         let graph = self
             .graphs
-            .get(graph_handle.0)
-            .expect("find_graph returned a live graph");
+            .get(graph_handle)
+            .expect("find returned a live graph");
         let exporter = link.exporter;
-        if !graph.key.verify(
+        if !graph.key().verify(
             Role::Initiator,
-            &graph.graph_id,
+            graph.graph_id(),
             &exporter,
             &hello.membership_proof,
         ) {
             return self.refuse(link_id, RefuseReason::NotAuthenticated);
         }
-        let admitted = self.has_registration(graph_handle, EventType::DirectConnection)
-            && !self.direct_events_backlogged(graph_handle)
-            && graph.connections < self.config.limits.max_direct_connections_per_graph
-            && hello.source_peer_id != graph.peer_id;
+        let registrations = graph.registrations();
+        let admitted = self
+            .registrations
+            .any_wants(registrations, EventType::DirectConnection)
+            && !self.registrations.backlogged(registrations)
+            && graph.connections() < self.config.limits.max_direct_connections_per_graph
+            && hello.source_peer_id != graph.peer_id();
         if !admitted {
             return self.refuse(link_id, RefuseReason::Refused);
         }
-        let accept = frame::accept(
-            graph.node_id.0,
+        let accept = codec::accept(
+            graph.node_id().0,
             graph
-                .key
-                .prove(Role::Target, &graph.graph_id, &exporter)
+                .key()
+                .prove(Role::Target, graph.graph_id(), &exporter)
                 .as_ref(),
         );
         self.graphs
-            .get_mut(graph_handle.0)
+            .get_mut(graph_handle)
             .expect("live graph")
-            .connections += 1;
-        let link = self.links.get_mut(&link_id).expect("live link");
+            .add_connection();
+        let link = self.links.get_mut(link_id).expect("live link");
         link.graph = Some(graph_handle);
         link.remote_peer_id = hello.source_peer_id.into_owned();
         link.remote_node_id = Some(NodeId(hello.source_node_id));
-        self.queue_frame(link_id, accept);
+        self.links.queue_frame(link_id, accept, self.now);
         self.establish(link_id, graph_handle);
     }
 
-    fn on_accept(&mut self, link_id: LinkId, accept: frame::Accept<'_>) {
+    fn on_accept(&mut self, link_id: LinkId, accept: codec::Accept<'_>) {
         let link = self
             .links
-            .get(&link_id)
+            .get(link_id)
             .expect("on_accept runs for a live link");
         let graph_handle = link.graph.expect("outbound links have a graph");
-        let Some(graph) = self.graphs.get(graph_handle.0) else {
+        let Some(graph) = self.graphs.get(graph_handle) else {
             return;
         };
-        let verified = graph.key.verify(
+        let verified = graph.key().verify(
             Role::Target,
-            &graph.graph_id,
+            graph.graph_id(),
             &link.exporter,
             &accept.membership_proof,
         );
@@ -294,7 +297,7 @@ impl Node {
                 Some(CloseReason::ProtocolViolation),
             );
         }
-        let link = self.links.get_mut(&link_id).expect("live link");
+        let link = self.links.get_mut(link_id).expect("live link");
         link.remote_node_id = Some(NodeId(accept.node_id));
         self.establish(link_id, graph_handle);
     }

@@ -1,0 +1,153 @@
+//! The graphs this node is in: their ids, this node's identity and membership key in each, their
+//! status flags, their registrations and the connection counts their limits need.
+
+use crate::config::GraphConfig;
+use crate::ids::{GraphHandle, NodeId, RegistrationHandle};
+use crate::proof::MembershipKey;
+use crate::rng::SplitMix64;
+use crate::slots::Slots;
+use crate::status::GraphStatus;
+
+/// One graph as this node holds it.
+pub(crate) struct Graph {
+    graph_id: String,
+    peer_id: String,
+    node_id: NodeId,
+    key: MembershipKey,
+    registrations: Vec<RegistrationHandle>,
+    /// Pending and established direct connections.
+    connections: usize,
+    established: usize,
+    status: GraphStatus,
+}
+
+impl Graph {
+    pub(crate) fn graph_id(&self) -> &str {
+        &self.graph_id
+    }
+
+    /// This node's peer id in the graph.
+    pub(crate) fn peer_id(&self) -> &str {
+        &self.peer_id
+    }
+
+    /// This node's node id in the graph.
+    pub(crate) fn node_id(&self) -> NodeId {
+        self.node_id
+    }
+
+    pub(crate) fn key(&self) -> &MembershipKey {
+        &self.key
+    }
+
+    pub(crate) fn status(&self) -> GraphStatus {
+        self.status
+    }
+
+    /// The graph's live registrations, oldest first.
+    pub(crate) fn registrations(&self) -> &[RegistrationHandle] {
+        &self.registrations
+    }
+
+    pub(crate) fn add_registration(&mut self, registration: RegistrationHandle) {
+        self.registrations.push(registration);
+    }
+
+    pub(crate) fn remove_registration(&mut self, registration: RegistrationHandle) {
+        self.registrations.retain(|handle| *handle != registration);
+    }
+
+    /// Pending and established direct connections.
+    pub(crate) fn connections(&self) -> usize {
+        self.connections
+    }
+
+    /// A direct connection was opened or admitted: it counts against the graph's limit.
+    pub(crate) fn add_connection(&mut self) {
+        self.connections += 1;
+    }
+
+    pub(crate) fn remove_connection(&mut self) {
+        self.connections -= 1;
+    }
+
+    /// A connection was established; returns whether it is the graph's only one.
+    pub(crate) fn add_established(&mut self) -> bool {
+        self.established += 1;
+        self.established == 1
+    }
+
+    /// An established connection ended; returns whether it was the graph's last.
+    pub(crate) fn remove_established(&mut self) -> bool {
+        self.established -= 1;
+        self.established == 0
+    }
+
+    /// Sets or clears `flag`; returns the new status if it changed.
+    pub(crate) fn set_status(&mut self, flag: GraphStatus, on: bool) -> Option<GraphStatus> {
+        let before = self.status;
+        self.status.set(flag, on);
+        (self.status != before).then_some(self.status)
+    }
+}
+
+/// The node's graphs, under generation-checked handles.
+pub(crate) struct Graphs {
+    slots: Slots<Graph>,
+    /// Draws node ids.
+    rng: SplitMix64,
+}
+
+impl Graphs {
+    pub(crate) fn new(rng_seed: u64) -> Self {
+        Self {
+            slots: Slots::new(),
+            rng: SplitMix64::new(rng_seed),
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Adds a graph with a fresh node id. The caller has validated `config`.
+    pub(crate) fn insert(&mut self, config: GraphConfig, listening: bool) -> GraphHandle {
+        let mut status = GraphStatus::SYNCHRONIZED;
+        status.set(GraphStatus::LISTENING, listening);
+        let graph = Graph {
+            node_id: NodeId(self.rng.next_u64()),
+            key: MembershipKey::new(config.secret.as_deref()),
+            graph_id: config.graph_id,
+            peer_id: config.peer_id,
+            registrations: Vec::new(),
+            connections: 0,
+            established: 0,
+            status,
+        };
+        GraphHandle(self.slots.insert(graph))
+    }
+
+    pub(crate) fn remove(&mut self, handle: GraphHandle) -> Option<Graph> {
+        self.slots.remove(handle.0)
+    }
+
+    pub(crate) fn get(&self, handle: GraphHandle) -> Option<&Graph> {
+        self.slots.get(handle.0)
+    }
+
+    pub(crate) fn get_mut(&mut self, handle: GraphHandle) -> Option<&mut Graph> {
+        self.slots.get_mut(handle.0)
+    }
+
+    /// The graph this node is in as `peer_id` under `graph_id`.
+    pub(crate) fn find(&self, graph_id: &str, peer_id: &str) -> Option<GraphHandle> {
+        self.slots
+            .iter()
+            .find(|(_, graph)| graph.graph_id == graph_id && graph.peer_id == peer_id)
+            .map(|(key, _)| GraphHandle(key))
+    }
+
+    pub(crate) fn handles(&self) -> Vec<GraphHandle> {
+        self.slots.keys().into_iter().map(GraphHandle).collect()
+    }
+}

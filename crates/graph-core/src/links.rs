@@ -1,0 +1,446 @@
+//! The link table: every link the node knows and the direct connection each carries, the
+//! handshakes in progress, each link's frames to write, the dial and close commands for the
+//! driver, and the links' deadlines. One link carries at most one direct connection.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use crate::codec::Transmit;
+use crate::config::Timeouts;
+use crate::event::Direction;
+use crate::id_hash::IdMap;
+use crate::identity::PeerIdentity;
+use crate::ids::{ConnectionId, GraphHandle, LinkId, NodeId};
+use crate::output::Output;
+use crate::timers::Timers;
+
+/// Where a link's handshake stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LinkState {
+    /// Outbound: the runtime is dialing.
+    Dialing,
+    /// Outbound: Hello sent, waiting for Accept or Refuse.
+    AwaitingAccept,
+    /// Inbound: waiting for the initiator's Hello.
+    AwaitingHello,
+    /// The direct connection is established.
+    Connected,
+    /// A Close command was issued; waiting for the runtime to report the link closed.
+    Closing,
+}
+
+impl LinkState {
+    pub(crate) fn is_handshaking(self) -> bool {
+        matches!(
+            self,
+            Self::Dialing | Self::AwaitingAccept | Self::AwaitingHello
+        )
+    }
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Counters {
+    pub(crate) bytes_sent: u64,
+    pub(crate) bytes_received: u64,
+    pub(crate) messages_sent: u64,
+    pub(crate) messages_received: u64,
+}
+
+/// A link's frames waiting to be written, oldest first. Most links hold at most one frame at a
+/// time (a handshake frame, a keepalive, a message now and then), so the oldest waits inline and
+/// only a second one needs the queue's allocation.
+#[derive(Default)]
+struct SendQueue {
+    first: Option<Transmit>,
+    rest: VecDeque<Transmit>,
+}
+
+impl SendQueue {
+    fn push_back(&mut self, frame: Transmit) {
+        if self.first.is_none() && self.rest.is_empty() {
+            self.first = Some(frame);
+        } else {
+            self.rest.push_back(frame);
+        }
+    }
+
+    fn pop_front(&mut self) -> Option<Transmit> {
+        self.first.take().or_else(|| self.rest.pop_front())
+    }
+
+    fn is_empty(&self) -> bool {
+        self.first.is_none() && self.rest.is_empty()
+    }
+}
+
+pub(crate) struct Link {
+    pub(crate) state: LinkState,
+    pub(crate) direction: Direction,
+    /// The graph, once known (outbound: from the start; inbound: after an accepted Hello).
+    pub(crate) graph: Option<GraphHandle>,
+    /// The direct connection this link carries, once it has one.
+    pub(crate) connection: Option<ConnectionId>,
+    /// Outbound: the peer id asked for; inbound: the initiator's.
+    pub(crate) remote_peer_id: String,
+    pub(crate) remote_node_id: Option<NodeId>,
+    pub(crate) remote_addr: Option<SocketAddr>,
+    pub(crate) remote_identity: Option<PeerIdentity>,
+    pub(crate) exporter: [u8; 32],
+    send_queue: SendQueue,
+    queued_bytes: usize,
+    /// Whether the link is in the ready-to-transmit list.
+    ready: bool,
+    pub(crate) counters: Counters,
+    pub(crate) handshake_deadline: Instant,
+    pub(crate) last_received: Instant,
+    pub(crate) last_sent: Instant,
+    /// The deadline this link has in the timer set, if any.
+    timer_at: Option<Instant>,
+}
+
+impl Link {
+    pub(crate) fn new(
+        state: LinkState,
+        direction: Direction,
+        now: Instant,
+        deadline: Instant,
+    ) -> Self {
+        Self {
+            state,
+            direction,
+            graph: None,
+            connection: None,
+            remote_peer_id: String::new(),
+            remote_node_id: None,
+            remote_addr: None,
+            remote_identity: None,
+            exporter: [0; 32],
+            send_queue: SendQueue::default(),
+            queued_bytes: 0,
+            ready: false,
+            counters: Counters::default(),
+            handshake_deadline: deadline,
+            last_received: now,
+            last_sent: now,
+            timer_at: None,
+        }
+    }
+
+    /// Appends a frame to the send queue; returns whether the link must now be listed as ready.
+    pub(crate) fn push_frame(&mut self, frame: Transmit, now: Option<Instant>) -> bool {
+        self.queued_bytes += frame.len();
+        self.counters.bytes_sent += frame.len() as u64;
+        if let Some(now) = now {
+            self.last_sent = now;
+        }
+        self.send_queue.push_back(frame);
+        !std::mem::replace(&mut self.ready, true)
+    }
+
+    /// Bytes queued and not yet taken by `poll_transmit`.
+    pub(crate) fn queued_bytes(&self) -> usize {
+        self.queued_bytes
+    }
+
+    /// Whether frames wait to be written.
+    pub(crate) fn has_queued_frames(&self) -> bool {
+        !self.send_queue.is_empty()
+    }
+}
+
+/// Handshakes in progress, counted per direction: inbound ones are whoever reached the
+/// listener, so they must not be able to use up the budget of the application's own opens.
+#[derive(Debug, Default, Clone, Copy)]
+struct Pending {
+    inbound: usize,
+    outbound: usize,
+}
+
+impl Pending {
+    fn of(&mut self, direction: Direction) -> &mut usize {
+        match direction {
+            Direction::Inbound => &mut self.inbound,
+            Direction::Outbound => &mut self.outbound,
+        }
+    }
+}
+
+/// What a link was when [`Links::release`] marked it closing.
+pub(crate) struct Released {
+    pub(crate) previous: LinkState,
+    pub(crate) graph: Option<GraphHandle>,
+    pub(crate) connection: Option<ConnectionId>,
+}
+
+/// Every link of the node, by id.
+pub(crate) struct Links {
+    table: IdMap<LinkId, Link>,
+    connections: IdMap<ConnectionId, LinkId>,
+    next_link: u64,
+    next_connection: u64,
+    pending: Pending,
+    timers: Timers,
+    /// Dials and closes for the driver, in order.
+    commands: VecDeque<Output>,
+    /// Links with frames the driver has not been told of yet.
+    ready: VecDeque<LinkId>,
+}
+
+impl Links {
+    pub(crate) fn new() -> Self {
+        Self {
+            table: IdMap::default(),
+            connections: IdMap::default(),
+            next_link: 1,
+            next_connection: 1,
+            pending: Pending::default(),
+            timers: Timers::default(),
+            commands: VecDeque::new(),
+            ready: VecDeque::new(),
+        }
+    }
+
+    /// A connection id never handed out before.
+    pub(crate) fn allocate_connection(&mut self) -> ConnectionId {
+        let id = ConnectionId(self.next_connection);
+        self.next_connection += 1;
+        id
+    }
+
+    /// Adds a link under a new id; a handshaking link counts as pending in its direction.
+    pub(crate) fn insert(&mut self, link: Link) -> LinkId {
+        let id = LinkId(self.next_link);
+        self.next_link += 1;
+        if link.state.is_handshaking() {
+            *self.pending.of(link.direction) += 1;
+        }
+        if let Some(connection) = link.connection {
+            self.connections.insert(connection, id);
+        }
+        self.table.insert(id, link);
+        id
+    }
+
+    /// Gives the link a connection id (an inbound link, once admitted); returns it.
+    pub(crate) fn bind_connection(&mut self, link_id: LinkId) -> Option<ConnectionId> {
+        let link = self.table.get_mut(&link_id)?;
+        if let Some(id) = link.connection {
+            return Some(id);
+        }
+        let id = ConnectionId(self.next_connection);
+        self.next_connection += 1;
+        link.connection = Some(id);
+        self.connections.insert(id, link_id);
+        Some(id)
+    }
+
+    pub(crate) fn get(&self, link: LinkId) -> Option<&Link> {
+        self.table.get(&link)
+    }
+
+    pub(crate) fn get_mut(&mut self, link: LinkId) -> Option<&mut Link> {
+        self.table.get_mut(&link)
+    }
+
+    /// The link that carries `connection`.
+    pub(crate) fn link_of(&self, connection: ConnectionId) -> Option<LinkId> {
+        self.connections.get(&connection).copied()
+    }
+
+    /// Every connection with its link, in no particular order.
+    pub(crate) fn connections(&self) -> impl Iterator<Item = (ConnectionId, &Link)> {
+        self.connections
+            .iter()
+            .filter_map(|(id, link)| Some((*id, self.table.get(link)?)))
+    }
+
+    /// The links, other than closing ones, that match `filter`.
+    pub(crate) fn select(&self, filter: impl Fn(&Link) -> bool) -> Vec<LinkId> {
+        self.table
+            .iter()
+            .filter(|(_, link)| link.state != LinkState::Closing && filter(link))
+            .map(|(id, _)| *id)
+            .collect()
+    }
+
+    /// Handshakes in progress in `direction`.
+    pub(crate) fn pending(&mut self, direction: Direction) -> usize {
+        *self.pending.of(direction)
+    }
+
+    /// Moves a handshaking link to `state` (Connected, or on in its handshake), counting it off
+    /// the pending handshakes when it leaves them.
+    pub(crate) fn set_state(&mut self, link_id: LinkId, state: LinkState) {
+        let Some(link) = self.table.get_mut(&link_id) else {
+            return;
+        };
+        let was_pending = link.state.is_handshaking();
+        link.state = state;
+        if was_pending && !state.is_handshaking() {
+            *self.pending.of(link.direction) -= 1;
+        }
+    }
+
+    /// Asks the driver to open `link` to `address`.
+    pub(crate) fn dial(&mut self, link: LinkId, address: crate::address::PeerAddress) {
+        self.commands.push_back(Output::Dial { link, address });
+    }
+
+    /// Asks the driver to write what the link still has, then close it.
+    pub(crate) fn close(&mut self, link: LinkId) {
+        self.commands.push_back(Output::Close { link });
+    }
+
+    /// Queues a frame on the link and lists the link as ready if it was not; `now` (when
+    /// given) is the time the frame counts as sent for the keepalive.
+    pub(crate) fn queue_frame(&mut self, link_id: LinkId, frame: Transmit, now: Option<Instant>) {
+        let Some(link) = self.table.get_mut(&link_id) else {
+            return;
+        };
+        if link.push_frame(frame, now) {
+            self.ready.push_back(link_id);
+        }
+    }
+
+    /// The next dial or close for the driver.
+    pub(crate) fn poll_command(&mut self) -> Option<Output> {
+        self.commands.pop_front()
+    }
+
+    /// A link that has frames to write. Each is returned once until `poll_transmit` empties it.
+    pub(crate) fn poll_ready(&mut self) -> Option<LinkId> {
+        while let Some(id) = self.ready.pop_front() {
+            if let Some(link) = self.table.get_mut(&id) {
+                link.ready = false;
+                if !link.send_queue.is_empty() {
+                    return Some(id);
+                }
+            }
+        }
+        None
+    }
+
+    /// The next frame to write on `link`, in order.
+    pub(crate) fn poll_transmit(&mut self, link: LinkId) -> Option<Transmit> {
+        let link = self.table.get_mut(&link)?;
+        let frame = link.send_queue.pop_front()?;
+        link.queued_bytes -= frame.len();
+        Some(frame)
+    }
+
+    /// Marks the link closing: takes it off the timers, the pending handshakes and the
+    /// connection map. `None` if it was closing already or is unknown.
+    pub(crate) fn release(&mut self, link_id: LinkId) -> Option<Released> {
+        let link = self.table.get_mut(&link_id)?;
+        if link.state == LinkState::Closing {
+            return None;
+        }
+        let previous = std::mem::replace(&mut link.state, LinkState::Closing);
+        let released = Released {
+            previous,
+            graph: link.graph,
+            connection: link.connection,
+        };
+        let direction = link.direction;
+        if link.timer_at.take().is_some() {
+            self.prune_timers();
+        }
+        if previous.is_handshaking() {
+            *self.pending.of(direction) -= 1;
+        }
+        if let Some(connection) = released.connection {
+            self.connections.remove(&connection);
+        }
+        Some(released)
+    }
+
+    /// Forgets a link the driver reported closed.
+    pub(crate) fn remove(&mut self, link: LinkId) {
+        self.table.remove(&link);
+    }
+
+    /// Puts the link's next deadline in the timer set when it is earlier than the one there.
+    /// Deadlines that move later (new traffic) are left in place and re-armed when they fire.
+    pub(crate) fn schedule(&mut self, link_id: LinkId, timeouts: &Timeouts) {
+        let Some(link) = self.table.get_mut(&link_id) else {
+            return;
+        };
+        let deadline = match link.state {
+            LinkState::Dialing | LinkState::AwaitingAccept | LinkState::AwaitingHello => {
+                link.handshake_deadline
+            }
+            LinkState::Connected => {
+                (link.last_received + timeouts.idle).min(link.last_sent + timeouts.keepalive)
+            }
+            LinkState::Closing => return,
+        };
+        if link.timer_at.is_some_and(|at| at <= deadline) {
+            return;
+        }
+        let replaced = link.timer_at.replace(deadline).is_some();
+        self.timers.push(deadline, link_id);
+        if replaced {
+            self.prune_timers();
+        }
+    }
+
+    /// Drops the timer entries that no longer name a link's deadline (see [`Timers`]).
+    fn prune_timers(&mut self) {
+        let table = &self.table;
+        self.timers
+            .prune(table.len(), |at, id| timer_is_live(table, at, id));
+    }
+
+    /// A link whose deadline is due at `now`, taken off the timers (the caller re-schedules it).
+    pub(crate) fn pop_due(&mut self, now: Instant) -> Option<LinkId> {
+        loop {
+            let table = &self.table;
+            let (_, link_id) = self
+                .timers
+                .pop_due(now, |at, id| timer_is_live(table, at, id))?;
+            if let Some(link) = self.table.get_mut(&link_id) {
+                link.timer_at = None;
+                return Some(link_id);
+            }
+        }
+    }
+
+    /// The earliest deadline of any link.
+    pub(crate) fn next_timeout(&self) -> Option<Instant> {
+        self.timers.next()
+    }
+}
+
+/// Whether the timer entry `(at, link)` is the link's live deadline (see [`Timers`]).
+fn timer_is_live(table: &IdMap<LinkId, Link>, at: Instant, link: LinkId) -> bool {
+    table
+        .get(&link)
+        .is_some_and(|link| link.timer_at == Some(at))
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+
+    use super::*;
+
+    #[test]
+    fn the_send_queue_keeps_frames_in_order_across_its_inline_slot() {
+        let frame = |n: u8| crate::codec::data([n; 16], Bytes::new());
+        let mut queue = SendQueue::default();
+        assert!(queue.is_empty());
+        queue.push_back(frame(1));
+        queue.push_back(frame(2));
+        queue.push_back(frame(3));
+        assert_eq!(queue.pop_front(), Some(frame(1)));
+        // The inline slot is free again while older frames wait in the queue: a new frame
+        // must still come last.
+        queue.push_back(frame(4));
+        for n in 2..=4 {
+            assert_eq!(queue.pop_front(), Some(frame(n)));
+        }
+        assert_eq!(queue.pop_front(), None);
+        assert!(queue.is_empty());
+    }
+}

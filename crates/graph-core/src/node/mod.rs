@@ -1,0 +1,209 @@
+//! The node: one instance of the library. [`Node`] is a facade over the subsystems that own the
+//! state ([`Graphs`], [`Registrations`], [`Links`]); the files of this module are its method
+//! groups, and only they join the subsystems up.
+
+mod connections;
+mod graphs;
+mod handshake;
+mod output;
+
+use std::time::Instant;
+
+use crate::config::NodeConfig;
+use crate::error::{
+    CloseError, EnumError, HandleError, NotInitialized, OpenError, RegisterError, SendError,
+    StartupError,
+};
+use crate::event::GraphEvent;
+use crate::graphs::{Graph, Graphs};
+use crate::ids::GraphHandle;
+use crate::info::VersionData;
+use crate::links::{LinkState, Links};
+use crate::registrations::Registrations;
+use crate::status::GraphStatus;
+
+/// The only version `startup` accepts: `MAKEWORD(1, 0)`.
+pub const PEER_GRAPH_VERSION: u16 = 0x0001;
+
+/// A sans-IO peergraph node: the state of one application's use of the library.
+///
+/// # Method groups
+///
+/// - **Commands** (the Windows API): [`startup`](Self::startup), [`shutdown`](Self::shutdown),
+///   [`create_graph`](Self::create_graph), [`open_graph`](Self::open_graph),
+///   [`close_graph`](Self::close_graph), [`node_info`](Self::node_info),
+///   [`register_event`](Self::register_event), [`unregister_event`](Self::unregister_event),
+///   [`take_event`](Self::take_event), [`take_events`](Self::take_events),
+///   [`open_direct_connection`](Self::open_direct_connection), [`send_data`](Self::send_data),
+///   [`send_data_batch`](Self::send_data_batch),
+///   [`close_direct_connection`](Self::close_direct_connection),
+///   [`enum_connections`](Self::enum_connections), [`set_listening`](Self::set_listening). They
+///   return `Result`s for the caller's mistakes.
+/// - **Inputs** from the driver: [`handle_link_up`](Self::handle_link_up),
+///   [`accept_link`](Self::accept_link), [`handle_frame`](Self::handle_frame),
+///   [`handle_link_closed`](Self::handle_link_closed). They never fail: whatever a peer sends
+///   ends at worst in an event.
+/// - **Output**: [`poll_output`](Self::poll_output), pulled after every input or command until
+///   it returns [`Output::Timeout`](crate::Output::Timeout); time reaching that timeout is an
+///   input too, given to the same call. A link's frames are pulled with
+///   [`poll_transmit`](Self::poll_transmit), so each link's backpressure stays its own.
+///
+/// Time is an argument; it never goes backwards inside the node (an earlier `now` counts as the
+/// latest seen).
+pub struct Node {
+    config: NodeConfig,
+    startups: u32,
+    listening: bool,
+    now: Option<Instant>,
+    graphs: Graphs,
+    registrations: Registrations,
+    links: Links,
+}
+
+impl Node {
+    /// A node with no startup outstanding. Zero timeouts become one millisecond (see
+    /// [`NodeConfig::validate`]).
+    pub fn new(mut config: NodeConfig) -> Self {
+        let shortest = std::time::Duration::from_millis(1);
+        for timeout in [
+            &mut config.timeouts.handshake,
+            &mut config.timeouts.idle,
+            &mut config.timeouts.keepalive,
+        ] {
+            *timeout = (*timeout).max(shortest);
+        }
+        Self {
+            graphs: Graphs::new(config.rng_seed),
+            registrations: Registrations::new(&config.limits),
+            config,
+            startups: 0,
+            listening: false,
+            now: None,
+            links: Links::new(),
+        }
+    }
+
+    /// The configuration the node was made with.
+    pub fn config(&self) -> &NodeConfig {
+        &self.config
+    }
+
+    /// Starts one use of the library (`PeerGraphStartup`). Counted: each needs one `shutdown`.
+    pub fn startup(&mut self, version: u16) -> Result<VersionData, StartupError> {
+        if version != PEER_GRAPH_VERSION {
+            return Err(StartupError::UnsupportedVersion { requested: version });
+        }
+        self.startups += 1;
+        Ok(VersionData {
+            version: PEER_GRAPH_VERSION,
+            highest_version: PEER_GRAPH_VERSION,
+        })
+    }
+
+    /// Ends one use (`PeerGraphShutdown`). The last one closes every graph (peers see their
+    /// connections end), drops every registration and inbound handshake.
+    pub fn shutdown(&mut self) -> Result<(), NotInitialized> {
+        self.initialized()?;
+        self.startups -= 1;
+        if self.startups == 0 {
+            for graph in self.graphs.handles() {
+                self.release_graph(graph);
+            }
+            for link in self
+                .links
+                .select(|link| link.state == LinkState::AwaitingHello)
+            {
+                self.end_link(link, None, None);
+            }
+            self.listening = false;
+        }
+        Ok(())
+    }
+
+    /// Whether a startup is outstanding.
+    pub fn is_initialized(&self) -> bool {
+        self.startups > 0
+    }
+
+    fn initialized(&self) -> Result<(), NotInitialized> {
+        if self.startups > 0 {
+            Ok(())
+        } else {
+            Err(NotInitialized)
+        }
+    }
+
+    /// Tells the node whether its runtime accepts links; sets `LISTENING` on every graph.
+    pub fn set_listening(&mut self, listening: bool) -> Result<(), NotInitialized> {
+        self.initialized()?;
+        self.listening = listening;
+        for graph in self.graphs.handles() {
+            self.update_status(graph, GraphStatus::LISTENING, listening);
+        }
+        Ok(())
+    }
+
+    /// Records `now` and returns the node's clock (never earlier than before).
+    fn advance(&mut self, now: Instant) -> Instant {
+        let now = self.now.map_or(now, |seen| seen.max(now));
+        self.now = Some(now);
+        now
+    }
+
+    /// A live graph, for a command on it.
+    fn graph(&self, handle: GraphHandle) -> Result<&Graph, GraphLookupError> {
+        self.initialized()
+            .map_err(|_| GraphLookupError::NotInitialized)?;
+        self.graphs
+            .get(handle)
+            .ok_or(GraphLookupError::InvalidGraph)
+    }
+
+    /// Queues `event` on every registration of `graph` that asked for its type.
+    fn emit(&mut self, graph: GraphHandle, event: GraphEvent) {
+        let Some(graph) = self.graphs.get(graph) else {
+            return;
+        };
+        let Some(kind) = event.event_type() else {
+            return;
+        };
+        self.registrations.emit(graph.registrations(), kind, event);
+    }
+
+    fn update_status(&mut self, handle: GraphHandle, flag: GraphStatus, on: bool) {
+        let changed = self
+            .graphs
+            .get_mut(handle)
+            .and_then(|graph| graph.set_status(flag, on));
+        if let Some(status) = changed {
+            self.emit(handle, GraphEvent::StatusChanged(status));
+        }
+    }
+}
+
+/// Why a graph handle lookup failed; converts into each operation's error.
+enum GraphLookupError {
+    NotInitialized,
+    InvalidGraph,
+}
+
+macro_rules! from_lookup {
+    ($($error:ident),*) => {$(
+        impl From<GraphLookupError> for $error {
+            fn from(error: GraphLookupError) -> Self {
+                match error {
+                    GraphLookupError::NotInitialized => Self::NotInitialized,
+                    GraphLookupError::InvalidGraph => Self::InvalidGraph,
+                }
+            }
+        }
+    )*};
+}
+from_lookup!(
+    HandleError,
+    RegisterError,
+    OpenError,
+    SendError,
+    CloseError,
+    EnumError
+);

@@ -1,0 +1,100 @@
+//! The node's one output stream, and the deadlines that fire inside it.
+
+use std::time::Instant;
+
+use crate::codec::{self, CloseReason, Transmit};
+use crate::event::{ConnectionStatus, DisconnectReason, FailReason};
+use crate::ids::LinkId;
+use crate::links::LinkState;
+use crate::output::Output;
+
+use super::Node;
+
+impl Node {
+    /// The next thing the driver must do; [`Output::Timeout`] when there is nothing more.
+    ///
+    /// Outputs come in this order: dials and closes (in the order the node decided them), links
+    /// with frames to write, registrations with events, and last the timeout. Deadlines due at
+    /// `now` (handshake expiry, idle timeout, keepalive) fire before the timeout is returned, so
+    /// the instant it names is always later than `now`.
+    pub fn poll_output(&mut self, now: Instant) -> Output {
+        let now = self.advance(now);
+        loop {
+            if let Some(command) = self.links.poll_command() {
+                return command;
+            }
+            if let Some(link) = self.links.poll_ready() {
+                return Output::Transmit { link };
+            }
+            if let Some(registration) = self.registrations.poll_ready() {
+                return Output::Events { registration };
+            }
+            match self.links.next_timeout() {
+                Some(at) if at <= now => self.fire_deadlines(now),
+                next => return Output::Timeout(next),
+            }
+        }
+    }
+
+    /// The next frame to write on `link`, in order.
+    #[must_use]
+    pub fn poll_transmit(&mut self, link: LinkId) -> Option<Transmit> {
+        self.links.poll_transmit(link)
+    }
+
+    /// The earliest deadline, without firing anything: what the next [`Output::Timeout`] would
+    /// name if no deadline were due.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.links.next_timeout()
+    }
+
+    /// Fires every deadline due at `now`.
+    fn fire_deadlines(&mut self, now: Instant) {
+        while let Some(link) = self.links.pop_due(now) {
+            self.on_link_deadline(now, link);
+        }
+    }
+
+    fn on_link_deadline(&mut self, now: Instant, link_id: LinkId) {
+        let timeouts = self.config.timeouts;
+        let Some(link) = self.links.get(link_id) else {
+            return;
+        };
+        match link.state {
+            LinkState::Dialing | LinkState::AwaitingAccept | LinkState::AwaitingHello
+                if now >= link.handshake_deadline =>
+            {
+                let farewell =
+                    (link.state == LinkState::AwaitingAccept).then_some(CloseReason::Application);
+                self.end_link(
+                    link_id,
+                    Some(ConnectionStatus::Failed(FailReason::TimedOut)),
+                    farewell,
+                );
+                return;
+            }
+            LinkState::Connected if now >= link.last_received + timeouts.idle => {
+                self.end_link(
+                    link_id,
+                    Some(ConnectionStatus::Disconnected(DisconnectReason::TimedOut)),
+                    Some(CloseReason::IdleTimeout),
+                );
+                return;
+            }
+            LinkState::Connected if now >= link.last_sent + timeouts.keepalive => {
+                if link.has_queued_frames() {
+                    // Frames are already waiting to go out; they are the traffic.
+                    if let Some(link) = self.links.get_mut(link_id) {
+                        link.last_sent = now;
+                    }
+                } else {
+                    self.links
+                        .queue_frame(link_id, codec::keepalive(), Some(now));
+                }
+            }
+            _ => {}
+        }
+        self.links.schedule(link_id, &self.config.timeouts);
+    }
+}
