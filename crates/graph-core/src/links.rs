@@ -6,6 +6,7 @@ use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::Instant;
 
+use crate::address::PeerAddress;
 use crate::codec::Transmit;
 use crate::config::Timeouts;
 use crate::event::Direction;
@@ -74,6 +75,11 @@ impl SendQueue {
     }
 }
 
+/// One link. What it is (state, ends, counters, traffic times) is plain data the node's method
+/// groups read and fill in; its send queue and its place in the ready list and the timers are the
+/// table's own, changed only through [`Links`] (and [`Link::push_frame`]). A state change that
+/// leaves the handshake goes through [`Links::establish`] or [`Links::release`], which keep the
+/// count of pending handshakes.
 pub(crate) struct Link {
     pub(crate) state: LinkState,
     pub(crate) direction: Direction,
@@ -158,6 +164,13 @@ struct Pending {
 }
 
 impl Pending {
+    fn count(&self, direction: Direction) -> usize {
+        match direction {
+            Direction::Inbound => self.inbound,
+            Direction::Outbound => self.outbound,
+        }
+    }
+
     fn of(&mut self, direction: Direction) -> &mut usize {
         match direction {
             Direction::Inbound => &mut self.inbound,
@@ -209,6 +222,7 @@ impl Links {
     }
 
     /// Adds a link under a new id; a handshaking link counts as pending in its direction.
+    #[inline(always)]
     pub(crate) fn insert(&mut self, link: Link) -> LinkId {
         let id = LinkId(self.next_link);
         self.next_link += 1;
@@ -222,28 +236,18 @@ impl Links {
         id
     }
 
-    /// Gives the link a connection id (an inbound link, once admitted); returns it.
-    pub(crate) fn bind_connection(&mut self, link_id: LinkId) -> Option<ConnectionId> {
-        let link = self.table.get_mut(&link_id)?;
-        if let Some(id) = link.connection {
-            return Some(id);
-        }
-        let id = ConnectionId(self.next_connection);
-        self.next_connection += 1;
-        link.connection = Some(id);
-        self.connections.insert(id, link_id);
-        Some(id)
-    }
-
+    #[inline]
     pub(crate) fn get(&self, link: LinkId) -> Option<&Link> {
         self.table.get(&link)
     }
 
+    #[inline]
     pub(crate) fn get_mut(&mut self, link: LinkId) -> Option<&mut Link> {
         self.table.get_mut(&link)
     }
 
     /// The link that carries `connection`.
+    #[inline]
     pub(crate) fn link_of(&self, connection: ConnectionId) -> Option<LinkId> {
         self.connections.get(&connection).copied()
     }
@@ -265,35 +269,48 @@ impl Links {
     }
 
     /// Handshakes in progress in `direction`.
-    pub(crate) fn pending(&mut self, direction: Direction) -> usize {
-        *self.pending.of(direction)
+    #[inline]
+    pub(crate) fn pending(&self, direction: Direction) -> usize {
+        self.pending.count(direction)
     }
 
-    /// Moves a handshaking link to `state` (Connected, or on in its handshake), counting it off
-    /// the pending handshakes when it leaves them.
-    pub(crate) fn set_state(&mut self, link_id: LinkId, state: LinkState) {
-        let Some(link) = self.table.get_mut(&link_id) else {
-            return;
-        };
-        let was_pending = link.state.is_handshaking();
-        link.state = state;
-        if was_pending && !state.is_handshaking() {
+    /// Makes a handshaking link `Connected`, counts it off the pending handshakes, and gives it
+    /// a connection id if it has none yet (an inbound link); returns the link and its id.
+    #[inline(always)]
+    pub(crate) fn establish(&mut self, link_id: LinkId) -> Option<(&Link, ConnectionId)> {
+        let link = self.table.get_mut(&link_id)?;
+        if link.state.is_handshaking() {
             *self.pending.of(link.direction) -= 1;
         }
+        link.state = LinkState::Connected;
+        let connection = match link.connection {
+            Some(id) => id,
+            None => {
+                let id = ConnectionId(self.next_connection);
+                self.next_connection += 1;
+                link.connection = Some(id);
+                self.connections.insert(id, link_id);
+                id
+            }
+        };
+        Some((link, connection))
     }
 
     /// Asks the driver to open `link` to `address`.
-    pub(crate) fn dial(&mut self, link: LinkId, address: crate::address::PeerAddress) {
+    #[inline]
+    pub(crate) fn dial(&mut self, link: LinkId, address: PeerAddress) {
         self.commands.push_back(Output::Dial { link, address });
     }
 
     /// Asks the driver to write what the link still has, then close it.
+    #[inline]
     pub(crate) fn close(&mut self, link: LinkId) {
         self.commands.push_back(Output::Close { link });
     }
 
     /// Queues a frame on the link and lists the link as ready if it was not; `now` (when
     /// given) is the time the frame counts as sent for the keepalive.
+    #[inline]
     pub(crate) fn queue_frame(&mut self, link_id: LinkId, frame: Transmit, now: Option<Instant>) {
         let Some(link) = self.table.get_mut(&link_id) else {
             return;
@@ -304,11 +321,13 @@ impl Links {
     }
 
     /// The next dial or close for the driver.
+    #[inline]
     pub(crate) fn poll_command(&mut self) -> Option<Output> {
         self.commands.pop_front()
     }
 
     /// A link that has frames to write. Each is returned once until `poll_transmit` empties it.
+    #[inline]
     pub(crate) fn poll_ready(&mut self) -> Option<LinkId> {
         while let Some(id) = self.ready.pop_front() {
             if let Some(link) = self.table.get_mut(&id) {
@@ -322,6 +341,7 @@ impl Links {
     }
 
     /// The next frame to write on `link`, in order.
+    #[inline]
     pub(crate) fn poll_transmit(&mut self, link: LinkId) -> Option<Transmit> {
         let link = self.table.get_mut(&link)?;
         let frame = link.send_queue.pop_front()?;
@@ -331,6 +351,7 @@ impl Links {
 
     /// Marks the link closing: takes it off the timers, the pending handshakes and the
     /// connection map. `None` if it was closing already or is unknown.
+    #[inline]
     pub(crate) fn release(&mut self, link_id: LinkId) -> Option<Released> {
         let link = self.table.get_mut(&link_id)?;
         if link.state == LinkState::Closing {
@@ -407,6 +428,7 @@ impl Links {
     }
 
     /// The earliest deadline of any link.
+    #[inline]
     pub(crate) fn next_timeout(&self) -> Option<Instant> {
         self.timers.next()
     }

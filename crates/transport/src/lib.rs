@@ -22,7 +22,7 @@
 mod certificate;
 mod config;
 mod error;
-mod frame;
+mod framing;
 mod identity;
 mod tls;
 mod verify;
@@ -30,7 +30,7 @@ mod verify;
 pub use certificate::identity_of_certificate;
 pub use config::TransportConfig;
 pub use error::{AcceptError, AuthError, BoxError, DialError, LinkError, TransportError};
-pub use frame::{FrameReader, FrameWriter, OutgoingFrame};
+pub use framing::{FrameReader, FrameWriter, OutgoingFrame};
 pub use identity::{Identity, IdentityError};
 pub use peergraph_core::PeerIdentity;
 pub use tls::{

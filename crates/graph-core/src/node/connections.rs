@@ -245,11 +245,9 @@ impl Node {
 
     /// Makes the link an established direct connection of `graph` and raises `Connected`.
     pub(super) fn establish(&mut self, link_id: LinkId, graph: GraphHandle) {
-        self.links.set_state(link_id, LinkState::Connected);
-        let Some(connection) = self.links.bind_connection(link_id) else {
+        let Some((link, connection)) = self.links.establish(link_id) else {
             return;
         };
-        let link = self.links.get(link_id).expect("bound above");
         let remote = RemotePeer {
             node_id: link
                 .remote_node_id

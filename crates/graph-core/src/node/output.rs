@@ -37,6 +37,7 @@ impl Node {
     }
 
     /// The next frame to write on `link`, in order.
+    #[inline]
     #[must_use]
     pub fn poll_transmit(&mut self, link: LinkId) -> Option<Transmit> {
         self.links.poll_transmit(link)
@@ -49,7 +50,10 @@ impl Node {
         self.links.next_timeout()
     }
 
-    /// Fires every deadline due at `now`.
+    /// Fires every deadline due at `now`. Out of line: it is rare, and inlined it would make
+    /// every `poll_output` call pay for its stack frame.
+    #[cold]
+    #[inline(never)]
     fn fire_deadlines(&mut self, now: Instant) {
         while let Some(link) = self.links.pop_due(now) {
             self.on_link_deadline(now, link);
