@@ -5,6 +5,9 @@
 //! cargo xtask test                run every test: nextest across the workspace, then doctests
 //! cargo xtask bench [--quick]     run the criterion benches, print and save the figures
 //! cargo xtask fuzz TARGET|--all [--seconds N]   run cargo-fuzz targets for N seconds each
+//! cargo xtask mutants [--base REV | --all] [--jobs N]
+//!                                 cargo-mutants on peergraph-core: the files changed since REV
+//!                                 (default HEAD, uncommitted changes included), or all of them
 //! cargo xtask ci [--no-deny]      fmt, clippy, codegen --check, test, cargo-deny; stops at the
 //!                                 first failing step
 //! ```
@@ -13,6 +16,7 @@ mod bench;
 mod checks;
 mod codegen;
 mod fuzz;
+mod mutants;
 
 use std::path::PathBuf;
 
@@ -25,6 +29,9 @@ commands:
   test                cargo nextest across the workspace, then doctests
   bench [--quick]     criterion benches, then target/bench/summary.json (--quick: short runs)
   fuzz TARGET|--all [--seconds N]   cargo-fuzz targets in fuzz/, N seconds each (default 60)
+  mutants [--base REV | --all] [--jobs N]   cargo-mutants on peergraph-core's files changed
+                      since REV (default HEAD, uncommitted changes included), or --all of them;
+                      N builds at once (default 1)
   ci [--no-deny]      every check CI runs, in order (--no-deny: skip cargo-deny)";
 
 fn main() -> Result<()> {
@@ -44,6 +51,7 @@ fn main() -> Result<()> {
             bench::run(&root, flags.contains(&"--quick"))
         }
         "fuzz" => fuzz::run(&root, &flags),
+        "mutants" => mutants::run(&root, &flags),
         "test" => {
             expect_flags(&flags, &[])?;
             checks::test(&root)

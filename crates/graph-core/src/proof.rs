@@ -76,3 +76,106 @@ impl MembershipKey {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PROTOCOL: &str = include_str!("../../../docs/PROTOCOL.md");
+
+    /// The exporter of the published test vector: bytes 0x00 to 0x1f.
+    fn exporter() -> [u8; 32] {
+        std::array::from_fn(|index| index as u8)
+    }
+
+    /// The hex after `label:` in the test vector block of PROTOCOL.md, section 3.
+    fn published(label: &str) -> Vec<u8> {
+        let after = PROTOCOL
+            .split_once("Test vector (secret `s3cret`, graph id `chat`")
+            .expect("PROTOCOL.md publishes the membership proof test vector")
+            .1;
+        let line = after
+            .lines()
+            .find_map(|line| line.trim().strip_prefix(label))
+            .unwrap_or_else(|| panic!("the test vector has a `{label}` line"));
+        let hex = line.trim();
+        assert_eq!(hex.len(), 64, "{label} {hex}");
+        (0..32)
+            .map(|at| u8::from_str_radix(&hex[2 * at..2 * at + 2], 16).expect("hex digits"))
+            .collect()
+    }
+
+    #[test]
+    fn the_proofs_are_the_test_vector_protocol_md_publishes() {
+        let key = MembershipKey::new(Some(b"s3cret"));
+        let initiator = key.prove(Role::Initiator, "chat", &exporter());
+        let target = key.prove(Role::Target, "chat", &exporter());
+        assert_eq!(initiator.as_ref(), &published("initiator:")[..]);
+        assert_eq!(target.as_ref(), &published("target:")[..]);
+        assert!(key.verify(
+            Role::Initiator,
+            "chat",
+            &exporter(),
+            &published("initiator:")
+        ));
+        assert!(key.verify(Role::Target, "chat", &exporter(), &published("target:")));
+    }
+
+    #[test]
+    fn the_message_is_label_graph_id_and_exporter_separated_by_zeros() {
+        let message = MembershipKey::message(Role::Initiator, "chat", &exporter());
+        let mut expected = b"peergraph/1 initiator\0chat\0".to_vec();
+        expected.extend_from_slice(&exporter());
+        assert_eq!(message, expected);
+        let message = MembershipKey::message(Role::Target, "g", &[9; 32]);
+        let mut expected = b"peergraph/1 target\0g\0".to_vec();
+        expected.extend_from_slice(&[9; 32]);
+        assert_eq!(message, expected);
+    }
+
+    #[test]
+    fn a_proof_verifies_only_for_its_role_graph_exporter_and_secret() {
+        let key = MembershipKey::new(Some(b"s3cret"));
+        let proof = key.prove(Role::Initiator, "chat", &exporter());
+        let proof = proof.as_ref();
+        assert_eq!(proof.len(), PROOF_LEN);
+        assert!(key.verify(Role::Initiator, "chat", &exporter(), proof));
+        assert!(
+            !key.verify(Role::Target, "chat", &exporter(), proof),
+            "reflected"
+        );
+        assert!(
+            !key.verify(Role::Initiator, "chat2", &exporter(), proof),
+            "another graph"
+        );
+        assert!(
+            !key.verify(Role::Initiator, "chat", &[0; 32], proof),
+            "another link"
+        );
+        let other = MembershipKey::new(Some(b"guess"));
+        assert!(!other.verify(Role::Initiator, "chat", &exporter(), proof));
+        assert!(!key.verify(Role::Initiator, "chat", &exporter(), &proof[..31]));
+        let mut longer = proof.to_vec();
+        longer.push(0);
+        assert!(!key.verify(Role::Initiator, "chat", &exporter(), &longer));
+        assert!(!key.verify(Role::Initiator, "chat", &exporter(), &[]));
+    }
+
+    #[test]
+    fn without_a_secret_the_proof_is_empty_and_only_an_empty_one_verifies() {
+        let key = MembershipKey::new(None);
+        assert!(
+            key.prove(Role::Initiator, "chat", &exporter())
+                .as_ref()
+                .is_empty()
+        );
+        assert!(
+            key.prove(Role::Target, "chat", &exporter())
+                .as_ref()
+                .is_empty()
+        );
+        assert!(key.verify(Role::Initiator, "chat", &exporter(), &[]));
+        let proof = MembershipKey::new(Some(b"s3cret")).prove(Role::Initiator, "chat", &exporter());
+        assert!(!key.verify(Role::Initiator, "chat", &exporter(), proof.as_ref()));
+    }
+}

@@ -198,4 +198,32 @@ mod tests {
         );
         assert_eq!(timers.next(), None);
     }
+
+    /// The rebuild rule exactly: more than `2 * links + SLACK` entries, not that many.
+    #[test]
+    fn the_heap_is_rebuilt_once_it_holds_more_than_twice_the_links_plus_the_slack() {
+        #[allow(clippy::disallowed_methods)] // any instant will do: the test's clock never moves
+        let start = Instant::now();
+        let at = |seconds| start + Duration::from_secs(seconds);
+        for links in [1usize, 3] {
+            let bound = 2 * links + SLACK;
+            // One live deadline per link, earliest, then stale entries behind them, up to
+            // `entries` in all.
+            let heap_of = |entries: usize| {
+                let mut timers = Timers::default();
+                for link in 0..entries as u64 {
+                    timers.push(at(link), LinkId(link));
+                }
+                timers
+            };
+            let live = |_: Instant, link: LinkId| (link.0 as usize) < links;
+            let mut timers = heap_of(bound);
+            timers.prune(links, live);
+            assert_eq!(timers.len(), bound, "{links} links: at the bound, kept");
+            let mut timers = heap_of(bound + 1);
+            timers.prune(links, live);
+            assert_eq!(timers.len(), links, "{links} links: over it, rebuilt");
+            assert_eq!(timers.next(), Some(at(0)));
+        }
+    }
 }
