@@ -104,15 +104,24 @@ pub(crate) fn run(root: &Path, flags: &[&str]) -> Result<()> {
         }
     }
     let status = command.status().context("could not start cargo mutants")?;
-    // cargo-mutants' exit codes: 2 a mutant was missed, 3 a test timed out, 4 the tests fail
-    // without any mutation.
+    // cargo-mutants' exit codes: 2 a mutant was missed, 3 none was missed but the tests of some
+    // timed out, 4 the tests fail without any mutation.
     match status.code() {
         Some(0) => Ok(()),
         Some(2) => bail!(
             "some mutants were not caught: see mutants.out/missed.txt; add a test that catches \
              each, or exclude it in .cargo/mutants.toml if no test can tell it from the original"
         ),
-        Some(3) => bail!("some mutants timed out: see mutants.out/timeout.txt"),
+        Some(3) => {
+            // A mutant that makes a loop never end (a deadline that never comes due, a heap
+            // that never empties) hangs the tests instead of failing them: they did not pass,
+            // so it counts as caught. Several such mutants of the timer code are expected.
+            println!(
+                "mutants: none missed; the tests of some timed out (listed in \
+                 mutants.out/timeout.txt): they hang rather than fail, which also catches them"
+            );
+            Ok(())
+        }
         Some(4) => bail!("the tests fail without any mutation; fix them first"),
         _ => bail!("cargo mutants failed ({status})"),
     }
