@@ -7,8 +7,9 @@ mod by_hand;
 
 use by_hand::{Hand, Kind, REMOTE, close, hello, published_proof, refuse, vector_exporter};
 use peergraph_core::{
-    AuthFailure, ConnectionKinds, ConnectionState, ConnectionStatus, Direction, EventType,
-    FailReason, GraphConfig, GraphEvent, GraphHandle, MAX_NAME_CHARS, RegistrationHandle,
+    AuthFailure, ConnectionId, ConnectionKinds, ConnectionState, ConnectionStatus, Direction,
+    EventType, FailReason, GraphConfig, GraphEvent, GraphHandle, MAX_NAME_CHARS, PeerIdentity,
+    RegistrationHandle,
 };
 use peergraph_proto::v1 as wire;
 
@@ -47,6 +48,29 @@ fn assert_nothing_reached_the_application(
     assert!(list.is_empty(), "{list:?}");
 }
 
+/// The one event the registration has, which must be `Connected`: the connection id, and the
+/// remote peer's node id, peer id, identity and direction.
+fn connected_remote(
+    hand: &mut Hand,
+    registration: RegistrationHandle,
+) -> (ConnectionId, (u64, String, PeerIdentity, Direction)) {
+    let events = hand.events(registration);
+    let [GraphEvent::DirectConnection(change)] = &events[..] else {
+        panic!("one connection event: {events:?}");
+    };
+    let ConnectionStatus::Connected(remote) = &change.status else {
+        panic!("{change:?}");
+    };
+    let remote = remote.clone();
+    let peer = (
+        remote.node_id.get(),
+        remote.peer_id,
+        remote.identity,
+        remote.direction,
+    );
+    (change.connection, peer)
+}
+
 #[test]
 fn a_hello_with_the_published_initiator_proof_gets_an_accept_with_the_published_target_proof() {
     let (mut hand, graph, registration) = target(Some(SECRET));
@@ -58,22 +82,8 @@ fn a_hello_with_the_published_initiator_proof_gets_an_accept_with_the_published_
         membership_proof: published_proof("target:"),
     };
     assert_eq!(answer, [Kind::Accept(accept)]);
-    let events = hand.events(registration);
-    let [GraphEvent::DirectConnection(change)] = &events[..] else {
-        panic!("one connection event: {events:?}");
-    };
-    let ConnectionStatus::Connected(remote) = &change.status else {
-        panic!("{change:?}");
-    };
-    assert_eq!(
-        (
-            remote.node_id.get(),
-            remote.peer_id.as_str(),
-            remote.identity,
-            remote.direction
-        ),
-        (7, "alice", REMOTE, Direction::Inbound)
-    );
+    let (connection, peer) = connected_remote(&mut hand, registration);
+    assert_eq!(peer, (7, "alice".to_owned(), REMOTE, Direction::Inbound));
     let list = hand
         .node
         .enum_connections(graph, ConnectionKinds::DIRECT)
@@ -81,7 +91,7 @@ fn a_hello_with_the_published_initiator_proof_gets_an_accept_with_the_published_
     assert_eq!(list.len(), 1);
     assert_eq!(
         (list[0].id, list[0].state, list[0].peer_id.as_str()),
-        (change.connection, ConnectionState::Connected, "alice")
+        (connection, ConnectionState::Connected, "alice")
     );
 }
 
@@ -256,22 +266,8 @@ fn the_initiator_sends_the_published_proof_and_connects_on_the_published_target_
         membership_proof: published_proof("target:"),
     };
     hand.receive(link, Kind::Accept(accept));
-    let events = hand.events(registration);
-    let [GraphEvent::DirectConnection(change)] = &events[..] else {
-        panic!("one connection event: {events:?}");
-    };
-    let ConnectionStatus::Connected(remote) = &change.status else {
-        panic!("{change:?}");
-    };
-    assert_eq!(
-        (
-            remote.node_id.get(),
-            remote.peer_id.as_str(),
-            remote.identity,
-            remote.direction
-        ),
-        (9, "bob", REMOTE, Direction::Outbound)
-    );
+    let (_, peer) = connected_remote(&mut hand, registration);
+    assert_eq!(peer, (9, "bob".to_owned(), REMOTE, Direction::Outbound));
     assert_eq!(hand.sent(link), []);
 }
 

@@ -126,25 +126,20 @@ impl Hand {
     }
 
     /// Opens a direct connection of `graph` to `peer_id` and returns its id and the link the
-    /// node dials for it.
-    ///
-    /// The link is found by asking [`Node::link_connection`] (which knows outbound links from
-    /// the start) about the ids a node hands out, taken from `accept_link` on a scratch node.
+    /// node asks to dial for it.
     pub fn dial(&mut self, graph: GraphHandle, peer_id: &str) -> (ConnectionId, LinkId) {
         let address = PeerAddress::new(([192, 0, 2, 2], 4000).into());
         let connection = self
             .node
             .open_direct_connection(self.now, graph, peer_id, address)
             .expect("open accepted");
-        let mut scratch = Node::new(NodeConfig::with_seed(0));
-        for _ in 0..10_000 {
-            let candidate = scratch.accept_link(self.now, link_up([0; 32]));
-            let carries = self.node.link_connection(candidate);
-            if carries.is_some_and(|(_, id, _)| id == connection) {
-                return (connection, candidate);
+        loop {
+            match self.node.poll_output(self.now) {
+                Output::Dial { link, .. } => return (connection, link),
+                Output::Timeout(_) => panic!("no dial for {connection:?}"),
+                _ => {}
             }
         }
-        panic!("no link carries {connection:?}");
     }
 
     /// The link `dial` returned is up, with `exporter`: the node sends its Hello.
