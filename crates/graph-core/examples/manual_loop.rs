@@ -82,6 +82,9 @@ fn drive(nodes: &mut [Node; 2], graphs: &[GraphHandle; 2], index: usize, net: &m
                 net.send((index, link), Packet::Closed);
                 nodes[index].handle_link_closed(now(), link, LinkCloseReason::Closed);
             }
+            // This application takes every event at once, so no receive window fills and no
+            // link is ever held (a runtime stops reading while `link_readable` is false).
+            Output::Resume { .. } => {}
             Output::Events { registration } => {
                 while let Some(event) = nodes[index].take_event(registration).unwrap() {
                     on_event(nodes, graphs, index, event);

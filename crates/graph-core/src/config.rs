@@ -81,13 +81,22 @@ pub struct Limits {
     /// [`SendError::QueueFull`](crate::SendError::QueueFull). A single message always fits an
     /// empty queue. Default 32 MiB.
     pub max_queued_bytes_per_connection: usize,
-    /// Events held for one registration before new ones are dropped and counted (see
-    /// [`GraphEvent::EventsDropped`](crate::GraphEvent::EventsDropped)); connection events may
-    /// exceed it by `2 * max_direct_connections_per_graph`. Default 65,536.
+    /// Events held for one registration past which its graph takes no new connection (inbound
+    /// attempts are refused, local opens fail with
+    /// [`OpenError::EventBacklog`](crate::OpenError::EventBacklog)) until the application reads.
+    /// No event is ever dropped: connection events are bounded by the live connections (two
+    /// each), data by each connection's receive window. Default 65,536.
     pub max_queued_events_per_registration: usize,
-    /// Payload bytes of `IncomingData` events held for one registration before new ones are
-    /// dropped and counted; one message always fits an empty queue. Default 64 MiB.
-    pub max_queued_event_bytes_per_registration: usize,
+    /// A connection's receive window in messages: once this many of its `IncomingData` events
+    /// wait in registration queues (each registration's copy counts), the node stops taking
+    /// frames from its link ([`Node::link_readable`](crate::Node::link_readable)) until the
+    /// application has taken half of them. The sender's queue then fills and its
+    /// `send_data` waits. Default 8,192.
+    pub receive_window_messages: usize,
+    /// A connection's receive window in payload bytes, counted as
+    /// [`receive_window_messages`](Self::receive_window_messages); one message always fits an
+    /// empty window. Default 8 MiB.
+    pub receive_window_bytes: usize,
     /// Graphs open at once on one node. Default 64.
     pub max_graphs: usize,
     /// Event registrations alive at once on one node. Default 1,024.
@@ -112,7 +121,8 @@ impl Default for Limits {
             max_message_size: 16 << 20,
             max_queued_bytes_per_connection: 32 << 20,
             max_queued_events_per_registration: 65_536,
-            max_queued_event_bytes_per_registration: 64 << 20,
+            receive_window_messages: 8192,
+            receive_window_bytes: 8 << 20,
             max_graphs: 64,
             max_registrations: 1024,
         }

@@ -67,22 +67,14 @@ pub enum GraphEvent {
     DirectConnection(ConnectionChange),
     /// A message arrived on a direct connection.
     IncomingData(IncomingData),
-    /// The registration's queue was full and this many events were dropped at this point of the
-    /// stream. Connection events get room for two per allowed connection beyond the limit, so
-    /// they are lost only when the application has stopped reading.
-    EventsDropped {
-        /// How many events were lost.
-        count: u64,
-    },
 }
 
 impl GraphEvent {
-    pub(crate) fn event_type(&self) -> Option<EventType> {
+    pub(crate) fn event_type(&self) -> EventType {
         match self {
-            Self::StatusChanged(_) => Some(EventType::StatusChanged),
-            Self::DirectConnection(_) => Some(EventType::DirectConnection),
-            Self::IncomingData(_) => Some(EventType::IncomingData),
-            Self::EventsDropped { .. } => None,
+            Self::StatusChanged(_) => EventType::StatusChanged,
+            Self::DirectConnection(_) => EventType::DirectConnection,
+            Self::IncomingData(_) => EventType::IncomingData,
         }
     }
 

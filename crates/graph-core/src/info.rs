@@ -82,6 +82,14 @@ pub struct ConnectionInfo {
     pub messages_sent: u64,
     /// Data messages received.
     pub messages_received: u64,
+    /// Copies of this connection's messages waiting in registration queues, counted against its
+    /// receive window ([`Limits::receive_window_messages`](crate::Limits::receive_window_messages)).
+    pub unread_messages: u64,
+    /// Their payload bytes.
+    pub unread_bytes: u64,
+    /// The receive window is full: the node reads nothing more from this connection until its
+    /// application takes events, so the sender waits.
+    pub receive_held: bool,
 }
 
 /// The local node in one graph (`GetNodeInfo(0)`).

@@ -36,6 +36,7 @@
 //!                 while let Some(frame) = node.poll_transmit(link) { /* write it on link */ }
 //!             }
 //!             Output::Close { link } => { /* write what is left, close, handle_link_closed */ }
+//!             Output::Resume { link } => { /* read link again (held while !link_readable) */ }
 //!             Output::Events { registration } => {
 //!                 while let Some(event) = node.take_event(registration).unwrap() { /* deliver */ }
 //!             }

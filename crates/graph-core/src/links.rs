@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use crate::address::PeerAddress;
 use crate::codec::Transmit;
-use crate::config::Timeouts;
+use crate::config::{Limits, Timeouts};
 use crate::event::Direction;
 use crate::id_hash::IdMap;
 use crate::identity::PeerIdentity;
@@ -98,6 +98,10 @@ pub(crate) struct Link {
     /// Whether the link is in the ready-to-transmit list.
     ready: bool,
     pub(crate) counters: Counters,
+    /// `IncomingData` of this link's connection waiting in registration queues.
+    unread: Unread,
+    /// The receive window is full: the driver reads no more frames until the node says so.
+    held: bool,
     pub(crate) handshake_deadline: Instant,
     pub(crate) last_received: Instant,
     pub(crate) last_sent: Instant,
@@ -126,6 +130,8 @@ impl Link {
             queued_bytes: 0,
             ready: false,
             counters: Counters::default(),
+            unread: Unread::default(),
+            held: false,
             handshake_deadline: deadline,
             last_received: now,
             last_sent: now,
@@ -152,6 +158,37 @@ impl Link {
     /// Whether frames wait to be written.
     pub(crate) fn has_queued_frames(&self) -> bool {
         !self.send_queue.is_empty()
+    }
+
+    /// What of the connection's data waits in registration queues.
+    #[inline]
+    pub(crate) fn unread(&self) -> Unread {
+        self.unread
+    }
+
+    /// Whether the receive window is full (the driver reads no more frames from the link).
+    #[inline]
+    pub(crate) fn is_held(&self) -> bool {
+        self.held
+    }
+}
+
+/// Messages and payload bytes counted against a connection's receive window.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Unread {
+    pub(crate) messages: usize,
+    pub(crate) bytes: usize,
+}
+
+impl Unread {
+    /// Whether `self` has reached `window` in messages or in bytes.
+    fn reaches(self, window: Unread) -> bool {
+        self.messages >= window.messages || self.bytes >= window.bytes
+    }
+
+    /// Whether `self` is within half of `window` in both messages and bytes.
+    fn within_half(self, window: Unread) -> bool {
+        self.messages <= window.messages / 2 && self.bytes <= window.bytes / 2
     }
 }
 
@@ -198,11 +235,17 @@ pub(crate) struct Links {
     commands: VecDeque<Output>,
     /// Links with frames the driver has not been told of yet.
     ready: VecDeque<LinkId>,
+    /// Each connection's receive window.
+    window: Unread,
 }
 
 impl Links {
-    pub(crate) fn new() -> Self {
+    pub(crate) fn new(limits: &Limits) -> Self {
         Self {
+            window: Unread {
+                messages: limits.receive_window_messages.max(1),
+                bytes: limits.receive_window_bytes.max(1),
+            },
             table: IdMap::default(),
             connections: IdMap::default(),
             next_link: 1,
@@ -320,7 +363,56 @@ impl Links {
         }
     }
 
-    /// The next dial or close for the driver.
+    /// `copies` copies of a message of `bytes` payload bytes from `link_id` were queued for
+    /// registrations; the link is held once its connection's receive window is full.
+    #[inline]
+    pub(crate) fn data_queued(&mut self, link_id: LinkId, copies: usize, bytes: usize) {
+        let Some(link) = self.table.get_mut(&link_id) else {
+            return;
+        };
+        link.unread.messages += copies;
+        link.unread.bytes += copies * bytes;
+        if link.unread.reaches(self.window) {
+            link.held = true;
+        }
+    }
+
+    /// One copy of a message of `bytes` payload bytes from `connection` left a registration
+    /// queue (taken, or dropped with its registration). A held link whose window has drained
+    /// to half is released: the driver is told to read it again, and the wait counts as traffic
+    /// for the idle timeout (the application, not the peer, held the link up).
+    pub(crate) fn data_taken(
+        &mut self,
+        connection: ConnectionId,
+        bytes: usize,
+        now: Option<Instant>,
+        timeouts: &Timeouts,
+    ) {
+        let Some(link_id) = self.link_of(connection) else {
+            return;
+        };
+        let Some(link) = self.table.get_mut(&link_id) else {
+            return;
+        };
+        link.unread.messages = link.unread.messages.saturating_sub(1);
+        link.unread.bytes = link.unread.bytes.saturating_sub(bytes);
+        if link.held && link.unread.within_half(self.window) {
+            link.held = false;
+            if let Some(now) = now {
+                link.last_received = link.last_received.max(now);
+            }
+            self.commands.push_back(Output::Resume { link: link_id });
+            self.schedule(link_id, timeouts);
+        }
+    }
+
+    /// Whether a command or a link with frames waits for the driver.
+    #[inline]
+    pub(crate) fn has_output(&self) -> bool {
+        !self.commands.is_empty() || !self.ready.is_empty()
+    }
+
+    /// The next dial, close or resume for the driver.
     #[inline]
     pub(crate) fn poll_command(&mut self) -> Option<Output> {
         self.commands.pop_front()
@@ -391,6 +483,8 @@ impl Links {
             LinkState::Dialing | LinkState::AwaitingAccept | LinkState::AwaitingHello => {
                 link.handshake_deadline
             }
+            // A held link is not idle: only its keepalive is due.
+            LinkState::Connected if link.held => link.last_sent + timeouts.keepalive,
             LinkState::Connected => {
                 (link.last_received + timeouts.idle).min(link.last_sent + timeouts.keepalive)
             }

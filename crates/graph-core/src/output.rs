@@ -36,6 +36,15 @@ pub enum Output {
         /// The link to close.
         link: LinkId,
     },
+    /// Read frames from `link` again. After [`Node::handle_frame`], a driver checks
+    /// [`Node::link_readable`]: while it is false (the connection's receive window is full:
+    /// the application has not taken its `IncomingData`), the driver reads nothing more from the
+    /// link, so transport flow control holds the sender back. This output says the window has
+    /// drained to half and reading may go on.
+    Resume {
+        /// The link to read again.
+        link: LinkId,
+    },
     /// `registration` has events: take them with [`Node::take_event`] or
     /// [`Node::take_events`]. Reported once until its queue is drained and new events arrive.
     Events {

@@ -13,17 +13,8 @@ struct Registration {
     graph: GraphHandle,
     mask: u16,
     queue: VecDeque<GraphEvent>,
-    /// Payload bytes of the queued `IncomingData` events.
-    queued_bytes: usize,
-    dropped: u64,
     /// Whether the registration is in the ready list.
     ready: bool,
-}
-
-/// The bounds of each registration's event queue.
-struct QueueLimits {
-    events: usize,
-    bytes: usize,
 }
 
 impl Registration {
@@ -31,39 +22,22 @@ impl Registration {
         self.mask & kind.bit() != 0
     }
 
-    /// Queues `event` within `limits`; returns whether the registration just became ready.
+    /// Queues `event`; returns whether the registration just became ready.
     ///
-    /// Losing a connection event would leave the application wrong about which connections
-    /// exist, so they are never dropped. They stay bounded all the same: while a registration
-    /// for them is full, the graph admits and opens no new connection (see
-    /// [`Registrations::backlogged`]), so only live connections can add to it, two events each.
-    fn push(&mut self, event: GraphEvent, limits: &QueueLimits) -> bool {
-        let bytes = match &event {
-            GraphEvent::IncomingData(data) => data.data.len(),
-            _ => 0,
-        };
-        let full = self.queue.len() >= limits.events
-            || (self.queued_bytes > 0 && self.queued_bytes + bytes > limits.bytes);
-        if full && !matches!(event, GraphEvent::DirectConnection(_)) {
-            self.dropped += 1;
-            return false;
-        }
-        self.queued_bytes += bytes;
-        if self.dropped > 0 {
-            let count = std::mem::take(&mut self.dropped);
-            self.queue.push_back(GraphEvent::EventsDropped { count });
-        }
+    /// Nothing is ever dropped, and the queue is bounded all the same: `IncomingData` by each
+    /// connection's receive window (the node stops reading a link whose window is full), and
+    /// connection events by the live connections, two each (while a registration for them holds
+    /// [`QueueLimits::events`] or more, the graph admits and opens no new connection: see
+    /// [`Registrations::backlogged`]).
+    fn push(&mut self, event: GraphEvent) -> bool {
         self.queue.push_back(event);
         !std::mem::replace(&mut self.ready, true)
     }
+}
 
-    fn pop(&mut self) -> Option<GraphEvent> {
-        let event = self.queue.pop_front()?;
-        if let GraphEvent::IncomingData(data) = &event {
-            self.queued_bytes -= data.data.len();
-        }
-        Some(event)
-    }
+/// The bound past which a registration counts as backlogged.
+struct QueueLimits {
+    events: usize,
 }
 
 /// Every registration of the node, under generation-checked handles.
@@ -81,7 +55,6 @@ impl Registrations {
             ready: VecDeque::new(),
             limits: QueueLimits {
                 events: limits.max_queued_events_per_registration,
-                bytes: limits.max_queued_event_bytes_per_registration,
             },
         }
     }
@@ -101,17 +74,18 @@ impl Registrations {
             graph,
             mask,
             queue: VecDeque::new(),
-            queued_bytes: 0,
-            dropped: 0,
             ready: false,
         }))
     }
 
-    /// Ends a registration, dropping its queued events; returns its graph.
-    pub(crate) fn remove(&mut self, handle: RegistrationHandle) -> Option<GraphHandle> {
+    /// Ends a registration; returns its graph and the events it still held.
+    pub(crate) fn remove(
+        &mut self,
+        handle: RegistrationHandle,
+    ) -> Option<(GraphHandle, VecDeque<GraphEvent>)> {
         self.slots
             .remove(handle.0)
-            .map(|registration| registration.graph)
+            .map(|registration| (registration.graph, registration.queue))
     }
 
     /// The oldest queued event of a registration; `Ok(None)` when there is none.
@@ -123,14 +97,7 @@ impl Registrations {
             .slots
             .get_mut(handle.0)
             .ok_or(EventError::InvalidRegistration)?;
-        if let Some(event) = registration.pop() {
-            return Ok(Some(event));
-        }
-        if registration.dropped > 0 {
-            let count = std::mem::take(&mut registration.dropped);
-            return Ok(Some(GraphEvent::EventsDropped { count }));
-        }
-        Ok(None)
+        Ok(registration.queue.pop_front())
     }
 
     /// Moves up to `limit` queued events of a registration to the end of `events`; returns how
@@ -146,23 +113,22 @@ impl Registrations {
             .get_mut(handle.0)
             .ok_or(EventError::InvalidRegistration)?;
         let count = limit.min(registration.queue.len());
-        events.reserve(count);
-        for _ in 0..count {
-            events.extend(registration.pop());
-        }
-        if count < limit && registration.dropped > 0 {
-            let dropped = std::mem::take(&mut registration.dropped);
-            events.push(GraphEvent::EventsDropped { count: dropped });
-            return Ok(count + 1);
-        }
+        events.extend(registration.queue.drain(..count));
         Ok(count)
     }
 
-    /// Queues `event` on every registration of `list` that asked for `kind`.
-    pub(crate) fn emit(&mut self, list: &[RegistrationHandle], kind: EventType, event: GraphEvent) {
+    /// Queues `event` on every registration of `list` that asked for `kind`; returns how many
+    /// copies were queued.
+    pub(crate) fn emit(
+        &mut self,
+        list: &[RegistrationHandle],
+        kind: EventType,
+        event: GraphEvent,
+    ) -> usize {
         // One pass: each registration that wants the event gets a copy once the next one that
         // wants it is found, and the last one gets the event itself.
         let mut wanting: Option<RegistrationHandle> = None;
+        let mut copies = 0;
         for handle in list {
             let wants = self
                 .slots
@@ -171,6 +137,7 @@ impl Registrations {
             if !wants {
                 continue;
             }
+            copies += 1;
             if let Some(previous) = wanting.replace(*handle) {
                 self.deliver(previous, event.clone());
             }
@@ -178,6 +145,7 @@ impl Registrations {
         if let Some(last) = wanting {
             self.deliver(last, event);
         }
+        copies
     }
 
     /// Queues `event` on the registration `handle` and lists it as ready if it was not.
@@ -185,7 +153,7 @@ impl Registrations {
         let Some(registration) = self.slots.get_mut(handle.0) else {
             return;
         };
-        if registration.push(event, &self.limits) {
+        if registration.push(event) {
             self.ready.push_back(handle);
         }
     }
@@ -208,6 +176,11 @@ impl Registrations {
                 .get(handle.0)
                 .is_some_and(|registration| registration.wants(kind))
         })
+    }
+
+    /// Whether a registration has events the driver has not been told of.
+    pub(crate) fn has_ready(&self) -> bool {
+        !self.ready.is_empty()
     }
 
     /// A registration with events to take. Each is returned once until it is drained and new

@@ -4,12 +4,13 @@
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
 mod by_hand;
+mod common;
 
 use by_hand::{Hand, Kind, close, encode, hello};
 use bytes::Bytes;
 use peergraph_core::{
     ConnectionId, ConnectionKinds, ConnectionStatus, EventType, FailReason, GraphConfig,
-    GraphEvent, GraphHandle, LinkId, NodeConfig, SendError,
+    GraphEvent, GraphHandle, LinkId, NodeConfig, Output, SendError,
 };
 use peergraph_proto::v1 as wire;
 
@@ -107,11 +108,20 @@ fn an_empty_queue_reports_no_event_however_often_asked() {
     }
 }
 
-/// A target with registrations for connection events and for data, the data one holding at most
-/// 1000 payload bytes, and one inbound connection.
-fn target_with_data_limit() -> (Hand, peergraph_core::RegistrationHandle, LinkId) {
+/// A target whose connections' receive window is `messages` messages and `bytes` bytes, with a
+/// registration for connection events, one for data, and one inbound connection.
+fn target_with_window(
+    messages: usize,
+    bytes: usize,
+) -> (
+    Hand,
+    GraphHandle,
+    peergraph_core::RegistrationHandle,
+    LinkId,
+) {
     let mut config = NodeConfig::with_seed(4);
-    config.limits.max_queued_event_bytes_per_registration = 1000;
+    config.limits.receive_window_messages = messages;
+    config.limits.receive_window_bytes = bytes;
     let mut hand = Hand::new(config);
     let (graph, _) = hand.graph(
         GraphConfig::new("chat", "bob"),
@@ -122,43 +132,149 @@ fn target_with_data_limit() -> (Hand, peergraph_core::RegistrationHandle, LinkId
         .register_event(graph, &[EventType::IncomingData])
         .unwrap();
     let link = hand.inbound_connection("chat", "bob");
-    (hand, registration, link)
+    (hand, graph, registration, link)
+}
+
+/// The links the node's output stream asks to read again.
+fn resumed(hand: &mut Hand) -> Vec<LinkId> {
+    common::outputs(&mut hand.node, hand.now)
+        .into_iter()
+        .filter_map(|output| match output {
+            Output::Resume { link } => Some(link),
+            _ => None,
+        })
+        .collect()
 }
 
 #[test]
-fn taking_an_event_gives_its_bytes_back_to_the_queue() {
-    let (mut hand, registration, link) = target_with_data_limit();
-    hand.receive(link, data(&[1; 600]));
-    assert_eq!(
-        payload_lens(&[hand.node.take_event(registration).unwrap().unwrap()]),
-        [Some(600)]
-    );
-    hand.receive(link, data(&[2; 600]));
-    hand.receive(link, data(&[3; 400]));
-    hand.receive(link, data(&[4; 1]));
-    assert_eq!(
-        payload_lens(&hand.events(registration)),
-        [Some(600), Some(400), None],
-        "600 + 400 fit; one byte more is dropped"
-    );
-}
-
-#[test]
-fn taking_events_in_a_batch_gives_their_bytes_back_to_the_queue() {
-    let (mut hand, registration, link) = target_with_data_limit();
-    for fill in [1, 2, 3] {
-        hand.receive(link, data(&[fill; 300]));
+fn a_full_window_in_messages_holds_the_link_until_half_is_taken() {
+    let (mut hand, _, registration, link) = target_with_window(4, 1 << 20);
+    for fill in 0..3 {
+        hand.receive(link, data(&[fill]));
+        assert!(hand.node.link_readable(link), "{} of 4", fill + 1);
     }
+    hand.receive(link, data(&[3]));
+    assert!(!hand.node.link_readable(link), "the window is full");
+    // A frame the driver hands in anyway is taken all the same: nothing is lost.
+    hand.receive(link, data(&[4]));
+    assert!(resumed(&mut hand).is_empty());
+    let first = hand.node.take_event(registration).unwrap().unwrap();
+    let second = hand.node.take_event(registration).unwrap().unwrap();
+    assert_eq!(payload_lens(&[first, second]), [Some(1), Some(1)]);
+    assert!(!hand.node.link_readable(link), "3 unread is over half of 4");
+    assert!(resumed(&mut hand).is_empty());
+    hand.node.take_event(registration).unwrap().unwrap();
+    assert!(
+        hand.node.has_output(),
+        "a driver taking events learns a link resumed"
+    );
+    assert_eq!(resumed(&mut hand), [link], "2 unread: half the window");
+    assert!(hand.node.link_readable(link));
+    assert!(resumed(&mut hand).is_empty(), "resumed once");
+    let rest: Vec<u8> = hand
+        .events(registration)
+        .iter()
+        .map(|event| match event {
+            GraphEvent::IncomingData(data) => data.data[0],
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(rest, [3, 4], "every message, in order");
+}
+
+#[test]
+fn a_full_window_in_bytes_holds_the_link_and_a_batch_take_resumes_it() {
+    let (mut hand, _, registration, link) = target_with_window(100, 1000);
+    hand.receive(link, data(&[1; 600]));
+    assert!(hand.node.link_readable(link));
+    hand.receive(link, data(&[2; 399]));
+    assert!(hand.node.link_readable(link), "999 of 1000 bytes");
+    hand.receive(link, data(&[3; 1]));
+    assert!(!hand.node.link_readable(link), "1000 of 1000 bytes");
     let mut taken = Vec::new();
     assert_eq!(hand.node.take_events(registration, &mut taken, 1), Ok(1));
-    hand.receive(link, data(&[4; 400])); // 600 + 400: fits exactly
-    hand.receive(link, data(&[5; 1])); // one byte over
-    assert_eq!(hand.node.take_events(registration, &mut taken, 10), Ok(4));
+    assert_eq!(resumed(&mut hand), [link], "400 bytes left: under half");
+    assert_eq!(hand.node.take_events(registration, &mut taken, 10), Ok(2));
+    assert_eq!(payload_lens(&taken), [Some(600), Some(399), Some(1)]);
+}
+
+#[test]
+fn a_message_larger_than_the_window_still_goes_through_an_empty_one() {
+    let (mut hand, _, registration, link) = target_with_window(100, 100);
+    hand.receive(link, data(&[7; 5000]));
+    assert!(!hand.node.link_readable(link));
+    assert_eq!(payload_lens(&hand.events(registration)), [Some(5000)]);
+    assert_eq!(resumed(&mut hand), [link]);
+}
+
+#[test]
+fn each_registrations_copy_counts_against_the_window() {
+    let (mut hand, graph, first, link) = target_with_window(4, 1 << 20);
+    let second = hand
+        .node
+        .register_event(graph, &[EventType::IncomingData])
+        .unwrap();
+    hand.receive(link, data(&[1]));
+    assert!(hand.node.link_readable(link), "two copies of 4");
+    hand.receive(link, data(&[2]));
+    assert!(!hand.node.link_readable(link), "four copies of 4");
+    assert_eq!(payload_lens(&hand.events(first)), [Some(1), Some(1)]);
     assert_eq!(
-        payload_lens(&taken),
-        [Some(300), Some(300), Some(300), Some(400), None]
+        resumed(&mut hand),
+        [link],
+        "the first took its two: 2 of 4 left"
     );
-    assert_eq!(taken[4], GraphEvent::EventsDropped { count: 1 });
+    assert_eq!(payload_lens(&hand.events(second)), [Some(1), Some(1)]);
+}
+
+#[test]
+fn unregistering_a_registration_gives_its_unread_data_back_to_the_window() {
+    let (mut hand, _, registration, link) = target_with_window(2, 1 << 20);
+    hand.receive(link, data(&[1]));
+    hand.receive(link, data(&[2]));
+    assert!(!hand.node.link_readable(link));
+    hand.node.unregister_event(registration).unwrap();
+    assert_eq!(resumed(&mut hand), [link]);
+    assert!(hand.node.link_readable(link));
+}
+
+#[test]
+fn a_link_held_by_its_application_is_not_idle_and_still_sends_keepalives() {
+    let (mut hand, _, registration, link) = target_with_window(1, 1 << 20);
+    let connections = hand.node.config().timeouts;
+    hand.receive(link, data(&[1]));
+    assert!(!hand.node.link_readable(link));
+    // Twice the idle timeout with nothing received: the peer is held back by this node's own
+    // application, not silent.
+    for _ in 0..4 {
+        hand.advance(connections.idle / 2);
+        let frames = hand.sent(link);
+        assert!(
+            frames
+                .iter()
+                .all(|frame| matches!(frame, Kind::Keepalive(_))),
+            "{frames:?}"
+        );
+    }
+    assert_eq!(payload_lens(&hand.events(registration)), [Some(1)]);
+    assert_eq!(resumed(&mut hand), [link]);
+    // From the resume on, the idle timeout counts again, from the resume.
+    hand.advance(connections.idle - std::time::Duration::from_millis(1));
+    assert!(hand.node.link_readable(link));
+    assert!(
+        !hand
+            .sent(link)
+            .iter()
+            .any(|frame| matches!(frame, Kind::Close(_))),
+        "not idle yet"
+    );
+    hand.advance(std::time::Duration::from_millis(1));
+    assert!(
+        hand.sent(link)
+            .iter()
+            .any(|frame| matches!(frame, Kind::Close(_))),
+        "idle a full timeout after the resume"
+    );
 }
 
 #[test]
@@ -184,7 +300,8 @@ fn a_full_registration_that_takes_no_connection_events_does_not_hold_connections
     hand.dial(graph, "dave");
     assert_eq!(
         payload_lens(&hand.events(data_only)),
-        [Some(1), Some(1), None]
+        [Some(1), Some(1), Some(1)],
+        "nothing is dropped from a full registration"
     );
 }
 
@@ -411,20 +528,6 @@ fn an_ended_connection_frees_its_place_among_the_graphs_connections() {
     let link = hand.inbound_connection("chat", "bob");
     hand.receive(link, close(wire::CloseReason::Application));
     assert!(admitted(&mut hand), "closed by the peer: the place is free");
-}
-
-#[test]
-fn one_message_always_fits_an_empty_event_queue() {
-    let (mut hand, registration, link) = target_with_data_limit();
-    hand.receive(link, data(&[1; 1500]));
-    assert_eq!(payload_lens(&hand.events(registration)), [Some(1500)]);
-    hand.receive(link, data(&[2; 1500]));
-    hand.receive(link, data(&[3; 1]));
-    assert_eq!(
-        payload_lens(&hand.events(registration)),
-        [Some(1500), None],
-        "but nothing joins it"
-    );
 }
 
 #[test]

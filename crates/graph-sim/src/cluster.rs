@@ -1,7 +1,7 @@
 //! The cluster: nodes, simulated links, and the virtual clock.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, HashSet};
+use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
@@ -132,6 +132,9 @@ struct End {
     peer: Option<(usize, LinkId)>,
     /// When the last delivery toward the peer arrives, so each direction stays in order.
     last_arrival: Instant,
+    /// Frames (and a close after them) that arrived while the node held this end (its receive
+    /// window full), in order: the simulated transport keeps them until the node resumes it.
+    parked: VecDeque<Delivery>,
 }
 
 /// A deterministic cluster of nodes.
@@ -271,6 +274,7 @@ impl Cluster {
                     self.transmit(index, link);
                     self.close_end(index, link);
                 }
+                Output::Resume { link } => self.resume(index, link),
                 Output::Events { registration } => self.record_events(index, registration),
                 Output::Timeout(_) => return progressed,
             }
@@ -355,6 +359,7 @@ impl Cluster {
             End {
                 peer: None,
                 last_arrival: at,
+                parked: VecDeque::new(),
             },
         );
         match (failure, target) {
@@ -477,6 +482,7 @@ impl Cluster {
                     End {
                         peer: Some((dialer, link)),
                         last_arrival: now,
+                        parked: VecDeque::new(),
                     },
                 );
                 if let Some(end) = self.ends.get_mut(&(dialer, link)) {
@@ -501,16 +507,49 @@ impl Cluster {
                     self.nodes[node].node.handle_link_up(now, link, up);
                 }
             }
-            Delivery::Frame { node, link, frame } => {
-                if self.ends.contains_key(&(node, link)) {
-                    self.nodes[node].node.handle_frame(now, link, frame);
+            Delivery::Frame { node, link, .. } | Delivery::Closed { node, link, .. } => {
+                let readable = self.nodes[node].node.link_readable(link);
+                let Some(end) = self.ends.get_mut(&(node, link)) else {
+                    return;
+                };
+                if readable && end.parked.is_empty() {
+                    self.read(delivery);
+                } else {
+                    end.parked.push_back(delivery);
                 }
+            }
+        }
+    }
+
+    /// Hands a frame or a close to the node that reads it.
+    fn read(&mut self, delivery: Delivery) {
+        let now = self.now;
+        match delivery {
+            Delivery::Frame { node, link, frame } => {
+                self.nodes[node].node.handle_frame(now, link, frame);
             }
             Delivery::Closed { node, link, reason } => {
                 if self.ends.remove(&(node, link)).is_some() {
                     self.nodes[node].node.handle_link_closed(now, link, reason);
                 }
             }
+            Delivery::Accept { .. } | Delivery::LinkUp { .. } => {
+                unreachable!("only frames and closes are read")
+            }
+        }
+    }
+
+    /// Node `index` reads `link` again: what arrived meanwhile goes in, while it stays readable.
+    fn resume(&mut self, index: usize, link: LinkId) {
+        while self.nodes[index].node.link_readable(link) {
+            let Some(delivery) = self
+                .ends
+                .get_mut(&(index, link))
+                .and_then(|end| end.parked.pop_front())
+            else {
+                return;
+            };
+            self.read(delivery);
         }
     }
 

@@ -217,7 +217,6 @@ pub(crate) fn describe(
             }
         }
         GraphEvent::IncomingData(_) => return None,
-        GraphEvent::EventsDropped { count } => format!("[{me}] {count} events dropped"),
         other => format!("[{me}] {other:?}"),
     })
 }

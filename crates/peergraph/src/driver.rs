@@ -225,6 +225,20 @@ impl Shared {
         self.drain(state, None);
     }
 
+    /// Takes what `take` finds for `registration` from the node; taking data may release a
+    /// link held by its receive window, whose reading then resumes.
+    pub(crate) fn take<T>(
+        self: &Arc<Self>,
+        state: &mut State,
+        take: impl FnOnce(&mut Node) -> T,
+    ) -> T {
+        let taken = take(&mut state.node);
+        if state.node.has_output() {
+            self.flush(state);
+        }
+        taken
+    }
+
     /// Writes frames taken from the core in `drain`, from the calling task.
     fn write_through(self: &Arc<Self>, write: WriteThrough) {
         let sent = {
@@ -277,6 +291,11 @@ impl Shared {
                         None => state
                             .node
                             .handle_link_closed(now(), link, LinkCloseReason::Closed),
+                    }
+                }
+                Output::Resume { link } => {
+                    if let Some(LinkSlot::Up { reader, .. }) = state.links.get(&link) {
+                        reader.resume();
                     }
                 }
                 Output::Transmit { link } => match through.as_deref_mut() {

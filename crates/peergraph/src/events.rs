@@ -89,14 +89,18 @@ impl EventStream {
 
     /// The next event if one is queued (`Ok(None)` if not), without waiting.
     pub fn try_next(&mut self) -> Result<Option<GraphEvent>, EventError> {
-        self.shared.lock().node.take_event(self.registration)
+        let registration = self.registration;
+        self.shared.take(&mut self.shared.lock(), |node| {
+            node.take_event(registration)
+        })
     }
 
     /// Ends the registration (`PeerGraphUnregisterEvent`); queued events are dropped.
     pub fn unregister(self) -> Result<(), EventError> {
         let mut state = self.shared.lock();
         state.wakers.remove(&self.registration);
-        state.node.unregister_event(self.registration)
+        self.shared
+            .take(&mut state, |node| node.unregister_event(self.registration))
     }
 
     /// Takes what `take` finds for this registration; while it finds nothing, reads the links
@@ -114,7 +118,9 @@ impl EventStream {
                 // it again (a wake of a running task reschedules it, possibly on another
                 // thread).
                 state.wakers.remove(&self.registration);
-                take(&mut state.node, self.registration)
+                let registration = self.registration;
+                self.shared
+                    .take(&mut state, |node| take(node, registration))
             };
             if !matches!(taken, Ok(None)) {
                 self.stop_waiting();
@@ -139,7 +145,10 @@ impl EventStream {
             // Recorded as waiting for a link: now for an event too, checking again for one
             // that came meanwhile.
             let mut state = self.shared.lock();
-            let taken = take(&mut state.node, self.registration);
+            let registration = self.registration;
+            let taken = self
+                .shared
+                .take(&mut state, |node| take(node, registration));
             if matches!(taken, Ok(None)) {
                 state.wakers.insert(self.registration, cx.waker().clone());
                 return Poll::Pending;
@@ -186,7 +195,11 @@ impl Stream for EventStream {
     /// a stream polled through this trait cannot tell when its caller gives up the wait.
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let mut state = self.shared.lock();
-        match state.node.take_event(self.registration) {
+        let registration = self.registration;
+        match self
+            .shared
+            .take(&mut state, |node| node.take_event(registration))
+        {
             Ok(Some(event)) => Poll::Ready(Some(event)),
             Ok(None) => {
                 state.wakers.insert(self.registration, cx.waker().clone());
@@ -203,7 +216,10 @@ impl Drop for EventStream {
         let mut state = self.shared.lock();
         state.wakers.remove(&self.registration);
         // Already gone when unregistered, closed with its graph, or shut down.
-        let _ = state.node.unregister_event(self.registration);
+        let registration = self.registration;
+        let _ = self
+            .shared
+            .take(&mut state, |node| node.unregister_event(registration));
     }
 }
 

@@ -40,6 +40,9 @@ pub(crate) struct ReadSide {
     reading: Mutex<Option<Reading>>,
     /// The link's sending half, told when frames arrive (see [`WriteSide::armed`]).
     write: Arc<WriteSide>,
+    /// The connection's receive window is full: no reader reads the link until the node resumes
+    /// it. Set and cleared under the state lock, read by readers without it.
+    held: AtomicBool,
     wake: Arc<LinkWake>,
     span: Span,
 }
@@ -76,6 +79,7 @@ impl ReadSide {
             id,
             reading: Mutex::new(Some(Reading { reader, named })),
             write,
+            held: AtomicBool::new(false),
             wake: Arc::new(LinkWake {
                 side: side.clone(),
                 pending: AtomicBool::new(false),
@@ -103,6 +107,13 @@ impl ReadSide {
     /// Passes the link to another reader: a waiting stream, or its own task.
     pub(crate) fn pass_on(&self) {
         self.wake.wake_by_ref();
+    }
+
+    /// The node took the link's window back below the mark: reading goes on (called under the
+    /// state lock, as the hold is set).
+    pub(crate) fn resume(&self) {
+        self.held.store(false, Ordering::SeqCst);
+        self.pass_on();
     }
 }
 
@@ -166,6 +177,10 @@ pub(crate) fn drive(shared: &Arc<Shared>, side: &Arc<ReadSide>) -> Poll<()> {
         let turn = read_turn(shared, side, &mut reading, &mut cx);
         drop(reading);
         match turn {
+            // Whoever resumes the link clears `held` before it wakes a reader; a resume that
+            // came while this task held the reader found the lock taken, so look again.
+            Turn::Held if side.held.load(Ordering::SeqCst) => return Poll::Pending,
+            Turn::Held => continue,
             Turn::Gone => {
                 // The link's task may have found the lock held meanwhile and gone back to
                 // waiting: let it see that the link is gone, and end.
@@ -190,6 +205,8 @@ enum Turn {
     Gone,
     Waiting,
     Yielded,
+    /// The connection's receive window is full: nothing is read until the node resumes the link.
+    Held,
 }
 
 fn read_turn(
@@ -205,6 +222,9 @@ fn read_turn(
         let Some(reading) = slot else {
             return Turn::Gone;
         };
+        if side.held.load(Ordering::SeqCst) {
+            return Turn::Held;
+        }
         let reason = match reading.reader.poll_read_frame(cx) {
             Poll::Pending => return Turn::Waiting,
             Poll::Ready(Ok(Some(frame))) => {
@@ -214,10 +234,16 @@ fn read_turn(
                     let now = now();
                     state.node.handle_frame(now, side.id, frame);
                     for _ in 1..MAX_FRAMES_PER_LOCK {
+                        if !state.node.link_readable(side.id) {
+                            break;
+                        }
                         let Some(frame) = reading.reader.buffered_frame() else {
                             break;
                         };
                         state.node.handle_frame(now, side.id, frame);
+                    }
+                    if !state.node.link_readable(side.id) {
+                        side.held.store(true, Ordering::SeqCst);
                     }
                     if !reading.named {
                         reading.named = record_connection(&side.span, &state.node, side.id);

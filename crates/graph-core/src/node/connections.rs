@@ -217,6 +217,9 @@ impl Node {
                 bytes_received: link.counters.bytes_received,
                 messages_sent: link.counters.messages_sent,
                 messages_received: link.counters.messages_received,
+                unread_messages: link.unread().messages as u64,
+                unread_bytes: link.unread().bytes as u64,
+                receive_held: link.is_held(),
             })
             .collect();
         list.sort_by_key(|info| info.id);

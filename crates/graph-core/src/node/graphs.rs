@@ -55,7 +55,7 @@ impl Node {
             return;
         };
         for registration in graph.registrations() {
-            self.registrations.remove(*registration);
+            self.drop_registration(*registration);
         }
         for link in self.links.select(|link| link.graph == Some(handle)) {
             // The graph's registrations are gone, so no local event is raised.
@@ -105,13 +105,21 @@ impl Node {
     pub fn unregister_event(&mut self, registration: RegistrationHandle) -> Result<(), EventError> {
         self.initialized()?;
         let graph = self
-            .registrations
-            .remove(registration)
+            .drop_registration(registration)
             .ok_or(EventError::InvalidRegistration)?;
         if let Some(graph) = self.graphs.get_mut(graph) {
             graph.remove_registration(registration);
         }
         Ok(())
+    }
+
+    /// Removes a registration; the data it still held counts off its connections' windows.
+    fn drop_registration(&mut self, registration: RegistrationHandle) -> Option<GraphHandle> {
+        let (graph, queue) = self.registrations.remove(registration)?;
+        for event in &queue {
+            self.event_left_queue(event);
+        }
+        Some(graph)
     }
 
     /// Takes the oldest queued event of a registration (`PeerGraphGetEventData`); `Ok(None)` when
@@ -121,7 +129,11 @@ impl Node {
         registration: RegistrationHandle,
     ) -> Result<Option<GraphEvent>, EventError> {
         self.initialized()?;
-        self.registrations.take_event(registration)
+        let event = self.registrations.take_event(registration)?;
+        if let Some(event) = &event {
+            self.event_left_queue(event);
+        }
+        Ok(event)
     }
 
     /// Moves up to `limit` of a registration's queued events, oldest first, to the end of
@@ -134,6 +146,12 @@ impl Node {
         limit: usize,
     ) -> Result<usize, EventError> {
         self.initialized()?;
-        self.registrations.take_events(registration, events, limit)
+        let count = self
+            .registrations
+            .take_events(registration, events, limit)?;
+        for event in &events[events.len() - count..] {
+            self.event_left_queue(event);
+        }
+        Ok(count)
     }
 }

@@ -127,12 +127,16 @@ impl Node {
                 let connection = link
                     .connection
                     .expect("established links have a connection");
+                let bytes = payload.len();
                 let data = IncomingData {
                     connection,
                     type_id,
                     data: payload,
                 };
-                self.emit(graph, GraphEvent::IncomingData(data));
+                let copies = self.emit(graph, GraphEvent::IncomingData(data));
+                if copies > 0 {
+                    self.links.data_queued(link_id, copies, bytes);
+                }
             }
             (LinkState::Connected, Inbound::Keepalive) => {}
             (LinkState::Connected, Inbound::Close(reason)) => {

@@ -75,11 +75,11 @@ impl Node {
         Self {
             graphs: Graphs::new(config.rng_seed),
             registrations: Registrations::new(&config.limits),
+            links: Links::new(&config.limits),
             config,
             startups: 0,
             listening: false,
             now: None,
-            links: Links::new(),
         }
     }
 
@@ -160,14 +160,24 @@ impl Node {
     }
 
     /// Queues `event` on every registration of `graph` that asked for its type.
-    fn emit(&mut self, graph: GraphHandle, event: GraphEvent) {
+    /// Queues `event` on every registration of `graph` that asked for its type; returns how
+    /// many copies were queued.
+    fn emit(&mut self, graph: GraphHandle, event: GraphEvent) -> usize {
         let Some(graph) = self.graphs.get(graph) else {
-            return;
+            return 0;
         };
-        let Some(kind) = event.event_type() else {
-            return;
-        };
-        self.registrations.emit(graph.registrations(), kind, event);
+        let kind = event.event_type();
+        self.registrations.emit(graph.registrations(), kind, event)
+    }
+
+    /// Counts `event`, just taken from (or dropped with) a registration, off its connection's
+    /// receive window.
+    fn event_left_queue(&mut self, event: &GraphEvent) {
+        if let GraphEvent::IncomingData(data) = event {
+            let timeouts = self.config.timeouts;
+            self.links
+                .data_taken(data.connection, data.data.len(), self.now, &timeouts);
+        }
     }
 
     fn update_status(&mut self, handle: GraphHandle, flag: GraphStatus, on: bool) {

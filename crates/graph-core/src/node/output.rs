@@ -13,7 +13,7 @@ use super::Node;
 impl Node {
     /// The next thing the driver must do; [`Output::Timeout`] when there is nothing more.
     ///
-    /// Outputs come in this order: dials and closes (in the order the node decided them), links
+    /// Outputs come in this order: dials, closes and resumes (in the order the node decided them), links
     /// with frames to write, registrations with events, and last the timeout. Deadlines due at
     /// `now` (handshake expiry, idle timeout, keepalive) fire before the timeout is returned, so
     /// the instant it names is always later than `now`.
@@ -34,6 +34,24 @@ impl Node {
                 next => return Output::Timeout(next),
             }
         }
+    }
+
+    /// Whether the driver should go on reading frames from `link`: false while the receive
+    /// window of its connection is full, until [`Output::Resume`] names the link. Frames handed
+    /// in meanwhile are still taken (nothing is lost), but memory then grows with them.
+    #[inline]
+    #[must_use]
+    pub fn link_readable(&self, link: LinkId) -> bool {
+        self.links.get(link).is_none_or(|link| !link.is_held())
+    }
+
+    /// Whether [`poll_output`](Self::poll_output) has something for the driver before its
+    /// timeout (deadlines that have come due aside): a cheap check for a driver that takes
+    /// events outside its drain, since taking them may release a held link.
+    #[inline]
+    #[must_use]
+    pub fn has_output(&self) -> bool {
+        self.links.has_output() || self.registrations.has_ready()
     }
 
     /// The next frame to write on `link`, in order.
@@ -78,7 +96,9 @@ impl Node {
                 );
                 return;
             }
-            LinkState::Connected if now >= link.last_received + timeouts.idle => {
+            LinkState::Connected
+                if !link.is_held() && now >= link.last_received + timeouts.idle =>
+            {
                 self.end_link(
                     link_id,
                     Some(ConnectionStatus::Disconnected(DisconnectReason::TimedOut)),
