@@ -151,3 +151,21 @@ impl Graphs {
         self.slots.keys().into_iter().map(GraphHandle).collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_removed_registration_leaves_the_graphs_list_and_only_it_does() {
+        let mut graphs = Graphs::new(1);
+        let handle = graphs.insert(GraphConfig::new("chat", "bob"), false);
+        let graph = graphs.get_mut(handle).unwrap();
+        let mut keys = Slots::new();
+        let [first, second] = [(), ()].map(|()| RegistrationHandle(keys.insert(())));
+        graph.add_registration(first);
+        graph.add_registration(second);
+        graph.remove_registration(first);
+        assert_eq!(graph.registrations(), [second]);
+    }
+}

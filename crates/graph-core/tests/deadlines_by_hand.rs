@@ -105,3 +105,37 @@ fn a_handshake_that_times_out_says_goodbye_only_after_sending_its_hello() {
     hand.receive(inbound, Kind::Hello(hello("chat", "alice", "dave", &[])));
     assert_eq!(hand.sent(inbound), []);
 }
+
+#[test]
+fn frames_still_waiting_to_be_written_stand_in_for_a_keepalive() {
+    let mut config = NodeConfig::with_seed(3);
+    config.timeouts.keepalive = SECOND;
+    let mut hand = Hand::new(config);
+    let (graph, registration) = hand.graph(
+        GraphConfig::new("chat", "bob"),
+        &[EventType::DirectConnection],
+    );
+    let link = hand.inbound_connection("chat", "bob");
+    let [GraphEvent::DirectConnection(change)] = &hand.events(registration)[..] else {
+        panic!("one Connected event");
+    };
+    let connection = change.connection;
+    // A message queued and not yet pulled by the driver (its link is slow to take frames).
+    hand.node
+        .send_data(
+            hand.now,
+            graph,
+            connection,
+            [1; 16],
+            Bytes::from_static(b"hi"),
+        )
+        .unwrap();
+    hand.advance(SECOND);
+    let sent = hand.sent(link);
+    assert_eq!(
+        sent.len(),
+        1,
+        "the message only, no keepalive behind it: {sent:?}"
+    );
+    assert!(matches!(sent[0], Kind::Data(_)));
+}
