@@ -50,7 +50,8 @@ pub struct BenchNode {
 impl BenchNode {
     /// A node over `kind` with the given core limits.
     pub async fn new(kind: TransportKind, peer_id: &str, config: NodeConfig) -> Self {
-        let node = PeerGraph::new(Config::new(kind).with_node(config)).expect("a node builds");
+        let node = PeerGraph::new(Config::new(kind).with_node(config).single_source())
+            .expect("a node builds");
         node.startup(PEER_GRAPH_VERSION).expect("version 1.0");
         node.listen("127.0.0.1:0".parse().expect("a socket address"))
             .await

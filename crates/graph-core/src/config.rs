@@ -75,6 +75,14 @@ pub struct Limits {
     /// opens). An inbound link beyond it is answered with a refusal; a local open beyond it fails
     /// synchronously. Default 256.
     pub max_pending_handshakes: usize,
+    /// Inbound handshakes in progress from one source (an IPv4 address, or an IPv6 /64), so
+    /// that one address holds only a fraction of `max_pending_handshakes`; a link beyond it is
+    /// refused. Default 32 (an eighth of the default `max_pending_handshakes`).
+    pub max_pending_handshakes_per_source: usize,
+    /// Largest frame a peer may send before its link's handshake is done (a Hello, an Accept or
+    /// a Refuse); a larger one ends the link as a protocol violation. Default 8 KiB, room for
+    /// the largest Hello.
+    pub max_handshake_frame_len: usize,
     /// Largest `send_data` payload, and so the largest frame a peer may send. Default 16 MiB.
     pub max_message_size: usize,
     /// Bytes queued for sending on one connection before `send_data` reports
@@ -118,6 +126,8 @@ impl Default for Limits {
         Self {
             max_direct_connections_per_graph: 1024,
             max_pending_handshakes: 256,
+            max_pending_handshakes_per_source: 32,
+            max_handshake_frame_len: 8 * 1024,
             max_message_size: 16 << 20,
             max_queued_bytes_per_connection: 32 << 20,
             max_queued_events_per_registration: 65_536,
@@ -141,6 +151,10 @@ pub struct Timeouts {
     pub idle: Duration,
     /// A connection that has sent nothing for this long sends a keepalive. Default 10 s.
     pub keepalive: Duration,
+    /// An accepted link whose Hello has not arrived this long after its transport handshake is
+    /// dropped (or after `handshake`, if that is shorter): a real initiator sends its Hello at
+    /// once, so a peer that does not holds a slot for little time. Default 3 s.
+    pub hello: Duration,
 }
 
 impl Default for Timeouts {
@@ -149,6 +163,7 @@ impl Default for Timeouts {
             handshake: Duration::from_secs(10),
             idle: Duration::from_secs(30),
             keepalive: Duration::from_secs(10),
+            hello: Duration::from_secs(3),
         }
     }
 }

@@ -71,7 +71,7 @@ mod status;
 mod timers;
 mod validate;
 
-pub use address::{LinkUp, PeerAddress};
+pub use address::{LinkUp, PeerAddress, source_of};
 pub use codec::Transmit;
 pub use config::{ConfigError, GraphConfig, Limits, NodeConfig, Timeouts};
 pub use error::{

@@ -2,11 +2,12 @@
 //! handshakes in progress, each link's frames to write, the dial and close commands for the
 //! driver, and the links' deadlines. One link carries at most one direct connection.
 
-use std::collections::VecDeque;
-use std::net::SocketAddr;
+use std::collections::hash_map::Entry;
+use std::collections::{HashMap, VecDeque};
+use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
-use crate::address::PeerAddress;
+use crate::address::{PeerAddress, source_of};
 use crate::codec::Transmit;
 use crate::config::{Limits, Timeouts};
 use crate::event::Direction;
@@ -194,10 +195,13 @@ impl Unread {
 
 /// Handshakes in progress, counted per direction: inbound ones are whoever reached the
 /// listener, so they must not be able to use up the budget of the application's own opens.
-#[derive(Debug, Default, Clone, Copy)]
+/// Inbound ones are also counted per source (see [`source_of`]), so that one address cannot
+/// hold every inbound slot.
+#[derive(Debug, Default)]
 struct Pending {
     inbound: usize,
     outbound: usize,
+    inbound_by_source: HashMap<IpAddr, usize>,
 }
 
 impl Pending {
@@ -208,10 +212,28 @@ impl Pending {
         }
     }
 
-    fn of(&mut self, direction: Direction) -> &mut usize {
-        match direction {
+    /// A handshaking link starts or stops counting.
+    fn change(&mut self, link: &Link, starts: bool) {
+        let count = match link.direction {
             Direction::Inbound => &mut self.inbound,
             Direction::Outbound => &mut self.outbound,
+        };
+        if starts {
+            *count += 1;
+        } else {
+            *count -= 1;
+        }
+        let source = match (link.direction, link.remote_addr) {
+            (Direction::Inbound, Some(addr)) => source_of(addr.ip()),
+            _ => return,
+        };
+        if starts {
+            *self.inbound_by_source.entry(source).or_default() += 1;
+        } else if let Entry::Occupied(mut entry) = self.inbound_by_source.entry(source) {
+            *entry.get_mut() -= 1;
+            if *entry.get() == 0 {
+                entry.remove();
+            }
         }
     }
 }
@@ -270,7 +292,7 @@ impl Links {
         let id = LinkId(self.next_link);
         self.next_link += 1;
         if link.state.is_handshaking() {
-            *self.pending.of(link.direction) += 1;
+            self.pending.change(&link, true);
         }
         if let Some(connection) = link.connection {
             self.connections.insert(connection, id);
@@ -317,13 +339,22 @@ impl Links {
         self.pending.count(direction)
     }
 
+    /// Inbound handshakes in progress from `source` (see [`source_of`]).
+    pub(crate) fn pending_from(&self, source: IpAddr) -> usize {
+        self.pending
+            .inbound_by_source
+            .get(&source)
+            .copied()
+            .unwrap_or(0)
+    }
+
     /// Makes a handshaking link `Connected`, counts it off the pending handshakes, and gives it
     /// a connection id if it has none yet (an inbound link); returns the link and its id.
     #[inline(always)]
     pub(crate) fn establish(&mut self, link_id: LinkId) -> Option<(&Link, ConnectionId)> {
         let link = self.table.get_mut(&link_id)?;
         if link.state.is_handshaking() {
-            *self.pending.of(link.direction) -= 1;
+            self.pending.change(link, false);
         }
         link.state = LinkState::Connected;
         let connection = match link.connection {
@@ -455,12 +486,11 @@ impl Links {
             graph: link.graph,
             connection: link.connection,
         };
-        let direction = link.direction;
+        if previous.is_handshaking() {
+            self.pending.change(link, false);
+        }
         if link.timer_at.take().is_some() {
             self.prune_timers();
-        }
-        if previous.is_handshaking() {
-            *self.pending.of(direction) -= 1;
         }
         if let Some(connection) = released.connection {
             self.connections.remove(&connection);

@@ -18,7 +18,7 @@ use peergraph_core::{
     IdBuildHasher, LinkCloseReason, LinkId, LinkUp, Node, Output, PeerAddress, RegistrationHandle,
     Transmit,
 };
-use tokio::sync::{Notify, Semaphore};
+use tokio::sync::Notify;
 use tokio::task::AbortHandle;
 use tracing::{Instrument, Span, debug, debug_span, field};
 
@@ -40,9 +40,6 @@ pub(crate) struct Shared {
     pub(crate) room: Notify,
     /// Wakes `finish_closing` callers when a link is gone.
     pub(crate) links_changed: Notify,
-    /// TLS handshakes of inbound connections in progress; beyond the configured limit new
-    /// connections are dropped before any work is spent on them.
-    inbound_handshakes: Arc<Semaphore>,
     /// How long a closing link may take to write what is left and close.
     close_timeout: Duration,
     /// The runtime the node was built in; the API may be called from any thread.
@@ -172,10 +169,8 @@ impl Shared {
     pub(crate) fn new(
         node: Node,
         transport: Transport,
-        max_inbound_tls: usize,
         runtime: tokio::runtime::Handle,
     ) -> Arc<Self> {
-        let inbound_handshakes = Arc::new(Semaphore::new(max_inbound_tls));
         let close_timeout = node.config().timeouts.idle;
         Arc::new(Self {
             state: Mutex::new(State {
@@ -189,7 +184,6 @@ impl Shared {
             timer: Notify::new(),
             room: Notify::new(),
             links_changed: Notify::new(),
-            inbound_handshakes,
             close_timeout,
             runtime,
             waiters: Arc::default(),
@@ -499,16 +493,11 @@ impl Shared {
                     continue;
                 }
             };
-            let Ok(permit) = self.inbound_handshakes.clone().try_acquire_owned() else {
-                debug!("too many inbound handshakes in progress; dropping a connection");
-                continue;
-            };
             let shared = self.clone();
             tokio::spawn(async move {
                 // Boxed, so the TLS handshake's state is freed when it ends instead of sizing
                 // this task, which lives on as the link's writer.
                 let handshake = Box::pin(incoming.handshake()).await;
-                drop(permit);
                 let link = match handshake {
                     Ok(link) => link,
                     Err(error) => {

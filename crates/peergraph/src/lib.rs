@@ -36,7 +36,7 @@ mod read;
 mod transport;
 
 pub use address::{LocatorError, PeerLocator};
-pub use config::{Config, IdentitySource};
+pub use config::{Config, IdentitySource, InboundLimits};
 pub use error::{BatchSendError, BuildError, ListenError};
 pub use events::EventStream;
 pub use peer_graph::PeerGraph;

@@ -67,12 +67,7 @@ impl PeerGraph {
         if !config.deterministic_seed {
             node_config.rng_seed = fresh_seed(&identity.peer_identity());
         }
-        let shared = Shared::new(
-            Node::new(node_config),
-            transport,
-            config.max_inbound_tls_handshakes,
-            runtime.clone(),
-        );
+        let shared = Shared::new(Node::new(node_config), transport, runtime.clone());
         let timer = runtime.spawn(shared.clone().timer_loop()).abort_handle();
         Ok(Self {
             inner: Arc::new(Inner {

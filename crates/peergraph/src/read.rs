@@ -21,7 +21,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, TryLockError, Weak};
 use std::task::{Context, Poll, Wake, Waker};
 
-use peergraph_core::{LinkCloseReason, LinkId, RegistrationHandle};
+use std::time::Instant;
+
+use bytes::Bytes;
+use peergraph_core::{LinkCloseReason, LinkId, Node, RegistrationHandle};
 use tracing::{Span, debug};
 
 use crate::driver::{Shared, WriteSide, now, record_connection};
@@ -64,6 +67,20 @@ struct Reading {
     reader: LinkReader,
     /// The link's connection is recorded in its span (an inbound link learns it from the Hello).
     named: bool,
+    /// The handshake is done and the reader takes frames up to the full limit.
+    lifted: bool,
+}
+
+impl Reading {
+    /// Hands `frame` to the core; once the frame has completed the handshake, lets the reader
+    /// take full-sized frames, before the next frame is taken from its buffer.
+    fn handle(&mut self, node: &mut Node, now: Instant, link: LinkId, frame: Bytes) {
+        node.handle_frame(now, link, frame);
+        if !self.lifted && node.max_frame_len(link) > node.config().limits.max_handshake_frame_len {
+            self.reader.lift_frame_limit();
+            self.lifted = true;
+        }
+    }
 }
 
 impl ReadSide {
@@ -77,7 +94,11 @@ impl ReadSide {
     ) -> Arc<Self> {
         Arc::new_cyclic(|side| Self {
             id,
-            reading: Mutex::new(Some(Reading { reader, named })),
+            reading: Mutex::new(Some(Reading {
+                reader,
+                named,
+                lifted: false,
+            })),
             write,
             held: AtomicBool::new(false),
             wake: Arc::new(LinkWake {
@@ -232,7 +253,7 @@ fn read_turn(
                 shared.with(|state| {
                     // The frames that arrived with this one go to the core under the same lock.
                     let now = now();
-                    state.node.handle_frame(now, side.id, frame);
+                    reading.handle(&mut state.node, now, side.id, frame);
                     for _ in 1..MAX_FRAMES_PER_LOCK {
                         if !state.node.link_readable(side.id) {
                             break;
@@ -240,7 +261,7 @@ fn read_turn(
                         let Some(frame) = reading.reader.buffered_frame() else {
                             break;
                         };
-                        state.node.handle_frame(now, side.id, frame);
+                        reading.handle(&mut state.node, now, side.id, frame);
                     }
                     if !state.node.link_readable(side.id) {
                         side.held.store(true, Ordering::SeqCst);

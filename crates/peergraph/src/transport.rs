@@ -169,6 +169,14 @@ impl LinkReader {
         }
     }
 
+    /// The link's handshake is done: accept frames up to the full limit from now on.
+    pub(crate) fn lift_frame_limit(&mut self) {
+        match self {
+            Self::Tcp(reader) => reader.lift_frame_limit(),
+            Self::Quic(reader) => reader.lift_frame_limit(),
+        }
+    }
+
     pub(crate) fn buffered_frame(&mut self) -> Option<Bytes> {
         match self {
             Self::Tcp(reader) => reader.buffered_frame(),

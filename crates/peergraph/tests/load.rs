@@ -14,11 +14,12 @@ use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use peergraph::{
-    ConnectionId, ConnectionKinds, ConnectionStatus, DisconnectReason, EventStream, EventType,
-    GraphConfig, GraphEvent, GraphHandle, NodeConfig, PeerGraph, PeerLocator, TransportKind,
+    Config, ConnectionId, ConnectionKinds, ConnectionStatus, DisconnectReason, EventStream,
+    EventType, GraphConfig, GraphEvent, GraphHandle, NodeConfig, PeerGraph, PeerLocator,
+    TransportKind,
 };
 use stats_alloc::{INSTRUMENTED_SYSTEM, StatsAlloc};
-use support::{GRAPH, TYPE_A, node_with, resident_bytes};
+use support::{GRAPH, TYPE_A, TestNode, resident_bytes};
 
 /// Counts every allocation of this test binary, so memory still held after a round is measured
 /// exactly, not through the allocator's retention.
@@ -69,7 +70,12 @@ async fn side(kind: TransportKind, peer_id: &str, connections: usize) -> Side {
     config.limits.max_direct_connections_per_graph = connections + 16;
     config.limits.max_pending_handshakes = BATCH + 56;
     config.limits.max_queued_events_per_registration = 1 << 20;
-    let test_node = node_with(kind, config, GraphConfig::new(GRAPH, peer_id)).await;
+    // Every connection comes from loopback: one source may use the whole budget.
+    let test_node = TestNode::with_config(
+        Config::new(kind).with_node(config).single_source(),
+        GraphConfig::new(GRAPH, peer_id),
+    )
+    .await;
     test_node.events.unregister().unwrap();
     let connections = test_node
         .node

@@ -5,7 +5,9 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use peergraph_transport::{FrameReader, FrameWriter, LinkError, LinkInfo, OutgoingFrame};
+use peergraph_transport::{
+    FrameReader, FrameWriter, LinkError, LinkInfo, OutgoingFrame, TransportConfig,
+};
 use quinn::{RecvStream, SendStream};
 
 use crate::pool::Lease;
@@ -28,17 +30,21 @@ impl Link {
         connection: quinn::Connection,
         (send, recv): (SendStream, RecvStream),
         lease: Option<Lease>,
-        max_frame_len: usize,
+        config: &TransportConfig,
     ) -> Self {
         let lease = lease.map(Arc::new);
         Self {
             info,
             reader: LinkReader {
-                frames: FrameReader::new(recv, max_frame_len),
+                frames: FrameReader::new(
+                    recv,
+                    config.max_handshake_frame_len.min(config.max_frame_len),
+                ),
+                max_frame_len: config.max_frame_len,
                 _lease: lease.clone(),
             },
             writer: LinkWriter {
-                frames: FrameWriter::new(send, max_frame_len),
+                frames: FrameWriter::new(send, config.max_frame_len),
                 connection,
                 _lease: lease,
             },
@@ -58,10 +64,18 @@ impl Link {
 #[derive(Debug)]
 pub struct LinkReader {
     frames: FrameReader<RecvStream>,
+    /// The frame limit once the handshake is done.
+    max_frame_len: usize,
     _lease: Option<Arc<Lease>>,
 }
 
 impl LinkReader {
+    /// The handshake is done: from now on frames up to
+    /// [`TransportConfig::max_frame_len`] are accepted.
+    pub fn lift_frame_limit(&mut self) {
+        self.frames.set_max_frame_len(self.max_frame_len);
+    }
+
     /// The next frame, or `None` once the peer has closed the link cleanly.
     ///
     /// Cancel-safe.

@@ -3,14 +3,14 @@
 use std::io;
 use std::net::SocketAddr;
 
-use peergraph_transport::{AcceptError, TransportConfig};
+use peergraph_transport::{AcceptError, SourceLimit, SourcePermit, TransportConfig};
 use quinn::Endpoint;
 use tokio::sync::{Mutex, mpsc};
 use tokio::task::JoinHandle;
 
 use crate::Link;
 use crate::errors::accept_error;
-use crate::session::{NOT_AUTHENTICATED, link_info};
+use crate::session::{NO_STREAM, NOT_AUTHENTICATED, link_info};
 
 /// Accepted streams and failed handshakes waiting for [`Listener::accept`]. When full, peers'
 /// new streams wait, and QUIC flow control pushes back on them.
@@ -81,20 +81,62 @@ async fn accept_connections(
     queue: mpsc::Sender<Incoming>,
     config: TransportConfig,
 ) {
+    let handshakes = SourceLimit::new(
+        config.max_inbound_handshakes,
+        config.max_inbound_handshakes_per_source,
+    );
+    let connections = SourceLimit::new(
+        config.max_inbound_connections,
+        config.max_inbound_connections_per_source,
+    );
     loop {
         let incoming = tokio::select! {
             incoming = endpoint.accept() => incoming,
             () = queue.closed() => return,
         };
         let Some(incoming) = incoming else { return };
-        tokio::spawn(serve_connection(incoming, queue.clone(), config.clone()));
+        let ip = incoming.remote_address().ip();
+        // Under load (half the handshake budget in use), an address that has not shown it can
+        // receive is sent a Retry first: a spoofed source never comes back, and costs nothing.
+        let loaded = handshakes.in_use() * 2 >= handshakes.max_total();
+        if loaded && !incoming.remote_address_validated() && incoming.may_retry() {
+            if let Err(error) = incoming.retry() {
+                error.into_incoming().refuse();
+            }
+            continue;
+        }
+        let (Some(connection), Some(handshake)) =
+            (connections.try_acquire(ip), handshakes.try_acquire(ip))
+        else {
+            tracing::debug!(%ip, "too many QUIC connections or handshakes; refusing one");
+            incoming.refuse();
+            continue;
+        };
+        let slots = Slots {
+            _connection: connection,
+            handshake,
+        };
+        tokio::spawn(serve_connection(
+            incoming,
+            queue.clone(),
+            config.clone(),
+            slots,
+        ));
     }
+}
+
+/// What an accepted connection holds of the listener's budgets: a handshake slot until its
+/// handshake ends, a connection slot for its whole life.
+struct Slots {
+    _connection: SourcePermit,
+    handshake: SourcePermit,
 }
 
 async fn serve_connection(
     incoming: quinn::Incoming,
     queue: mpsc::Sender<Incoming>,
     config: TransportConfig,
+    slots: Slots,
 ) {
     let remote_addr = incoming.remote_address();
     let handshake = async { incoming.accept()?.await };
@@ -103,6 +145,11 @@ async fn serve_connection(
         Ok(Err(error)) => return report(&queue, accept_error(error), remote_addr),
         Err(_) => return report(&queue, AcceptError::TimedOut, remote_addr),
     };
+    let Slots {
+        _connection: _held_for_life,
+        handshake,
+    } = slots;
+    drop(handshake);
     let info = match link_info(&connection) {
         Ok(info) => info,
         Err(error) => {
@@ -110,20 +157,28 @@ async fn serve_connection(
             return report(&queue, error.into(), remote_addr);
         }
     };
+    // A connection is worth its slot only once it carries a link: the first stream must come
+    // soon.
+    let mut first = Some(config.first_byte_timeout);
     loop {
+        let accept = connection.accept_bi();
         let streams = tokio::select! {
-            streams = connection.accept_bi() => streams,
+            streams = async {
+                match first.take() {
+                    Some(within) => tokio::time::timeout(within, accept).await.ok(),
+                    None => Some(accept.await),
+                }
+            } => streams,
             () = queue.closed() => return,
+        };
+        let Some(streams) = streams else {
+            tracing::debug!(%remote_addr, "QUIC connection opened no stream in time; closing it");
+            connection.close(NO_STREAM, b"no stream in time");
+            return;
         };
         // The connection ended; its links see that on their own streams.
         let Ok(streams) = streams else { return };
-        let link = Link::new(
-            info,
-            connection.clone(),
-            streams,
-            None,
-            config.max_frame_len,
-        );
+        let link = Link::new(info, connection.clone(), streams, None, &config);
         if queue.send(Incoming { result: Ok(link) }).await.is_err() {
             return;
         }

@@ -9,6 +9,9 @@ use rustls::pki_types::CertificateDer;
 /// Application close code sent when the peer is not the one we pinned or not a peergraph node.
 pub(crate) const NOT_AUTHENTICATED: quinn::VarInt = quinn::VarInt::from_u32(1);
 
+/// Application close code sent to a peer whose connection opened no stream in time.
+pub(crate) const NO_STREAM: quinn::VarInt = quinn::VarInt::from_u32(2);
+
 /// Identity and exporter value of an established connection, shared by all its links.
 pub(crate) fn link_info(connection: &quinn::Connection) -> Result<LinkInfo, AuthError> {
     let alpn = connection

@@ -125,7 +125,7 @@ impl QuicTransport {
             session.connection,
             streams,
             Some(lease),
-            self.inner.config.max_frame_len,
+            &self.inner.config,
         ))
     }
 

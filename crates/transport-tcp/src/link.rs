@@ -3,7 +3,9 @@
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use peergraph_transport::{FrameReader, FrameWriter, LinkError, LinkInfo, OutgoingFrame};
+use peergraph_transport::{
+    FrameReader, FrameWriter, LinkError, LinkInfo, OutgoingFrame, TransportConfig,
+};
 use tokio::io::{ReadHalf, WriteHalf};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsStream;
@@ -22,15 +24,20 @@ pub struct Link {
 }
 
 impl Link {
-    pub(crate) fn new(info: LinkInfo, stream: Stream, max_frame_len: usize) -> Self {
+    /// The reader accepts handshake-sized frames until [`LinkReader::lift_frame_limit`].
+    pub(crate) fn new(info: LinkInfo, stream: Stream, config: &TransportConfig) -> Self {
         let (read, write) = tokio::io::split(stream);
         Self {
             info,
             reader: LinkReader {
-                frames: FrameReader::new(read, max_frame_len),
+                frames: FrameReader::new(
+                    read,
+                    config.max_handshake_frame_len.min(config.max_frame_len),
+                ),
+                max_frame_len: config.max_frame_len,
             },
             writer: LinkWriter {
-                frames: FrameWriter::new(write, max_frame_len),
+                frames: FrameWriter::new(write, config.max_frame_len),
             },
         }
     }
@@ -40,9 +47,17 @@ impl Link {
 #[derive(Debug)]
 pub struct LinkReader {
     frames: FrameReader<ReadHalf<Stream>>,
+    /// The frame limit once the handshake is done.
+    max_frame_len: usize,
 }
 
 impl LinkReader {
+    /// The handshake is done: from now on frames up to
+    /// [`TransportConfig::max_frame_len`] are accepted.
+    pub fn lift_frame_limit(&mut self) {
+        self.frames.set_max_frame_len(self.max_frame_len);
+    }
+
     /// The next frame, or `None` once the peer has closed the link cleanly.
     ///
     /// Cancel-safe.

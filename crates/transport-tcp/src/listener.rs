@@ -3,7 +3,7 @@
 use std::io;
 use std::net::SocketAddr;
 
-use peergraph_transport::{AcceptError, TransportConfig};
+use peergraph_transport::{AcceptError, SourceLimit, SourcePermit, TransportConfig};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
 
@@ -16,6 +16,8 @@ pub struct Listener {
     local_addr: SocketAddr,
     acceptor: TlsAcceptor,
     config: TransportConfig,
+    /// Connections between accept and the end of their TLS handshake.
+    handshakes: SourceLimit,
 }
 
 impl Listener {
@@ -25,9 +27,14 @@ impl Listener {
         config: TransportConfig,
     ) -> io::Result<Self> {
         let local_addr = listener.local_addr()?;
+        let handshakes = SourceLimit::new(
+            config.max_inbound_handshakes,
+            config.max_inbound_handshakes_per_source,
+        );
         Ok(Self {
             listener,
             local_addr,
+            handshakes,
             acceptor,
             config,
         })
@@ -35,18 +42,29 @@ impl Listener {
 
     /// The next TCP connection, before any TLS. Finish it with [`Incoming::handshake`],
     /// preferably on its own task so the next accept is not delayed.
+    ///
+    /// A connection beyond [`TransportConfig::max_inbound_handshakes`] in progress, or beyond
+    /// its source's share ([`TransportConfig::max_inbound_handshakes_per_source`]), is closed
+    /// at once and the next one awaited.
     pub async fn accept(&self) -> io::Result<Incoming> {
-        let (tcp, remote_addr) = self.listener.accept().await?;
-        // A connection that cannot take the option is still usable; only latency suffers.
-        if let Err(error) = tcp.set_nodelay(true) {
-            tracing::debug!(%remote_addr, %error, "cannot set TCP_NODELAY");
+        loop {
+            let (tcp, remote_addr) = self.listener.accept().await?;
+            let Some(slot) = self.handshakes.try_acquire(remote_addr.ip()) else {
+                tracing::debug!(%remote_addr, "too many TLS handshakes in progress; closing");
+                continue;
+            };
+            // A connection that cannot take the option is still usable; only latency suffers.
+            if let Err(error) = tcp.set_nodelay(true) {
+                tracing::debug!(%remote_addr, %error, "cannot set TCP_NODELAY");
+            }
+            return Ok(Incoming {
+                tcp,
+                remote_addr,
+                acceptor: self.acceptor.clone(),
+                config: self.config.clone(),
+                _slot: slot,
+            });
         }
-        Ok(Incoming {
-            tcp,
-            remote_addr,
-            acceptor: self.acceptor.clone(),
-            config: self.config.clone(),
-        })
     }
 
     /// The address the listener is bound to, with the real port if 0 was asked for.
@@ -61,6 +79,8 @@ pub struct Incoming {
     remote_addr: SocketAddr,
     acceptor: TlsAcceptor,
     config: TransportConfig,
+    /// Its place among the handshakes in progress, given back when the handshake ends.
+    _slot: SourcePermit,
 }
 
 impl Incoming {
@@ -69,8 +89,20 @@ impl Incoming {
         self.remote_addr
     }
 
-    /// Runs the TLS handshake, giving up after the handshake timeout.
+    /// Runs the TLS handshake, giving up after the handshake timeout, or after the first-byte
+    /// timeout if the peer has sent nothing by then.
     pub async fn handshake(self) -> Result<Link, AcceptError> {
+        let mut first = [0u8; 1];
+        match tokio::time::timeout(self.config.first_byte_timeout, self.tcp.peek(&mut first)).await
+        {
+            Err(_) => return Err(AcceptError::TimedOut),
+            Ok(Ok(0)) => {
+                let closed = io::Error::from(io::ErrorKind::UnexpectedEof);
+                return Err(AcceptError::ConnectionLost(closed.into()));
+            }
+            Ok(Err(error)) => return Err(AcceptError::ConnectionLost(error.into())),
+            Ok(Ok(_)) => {}
+        }
         let accept = self.acceptor.accept(self.tcp);
         let tls = tokio::time::timeout(self.config.handshake_timeout, accept)
             .await
@@ -80,7 +112,7 @@ impl Incoming {
                 Failure::Lost(source) => AcceptError::ConnectionLost(source),
             })?;
         let info = link_info(self.remote_addr, tls.get_ref().1)?;
-        Ok(Link::new(info, tls.into(), self.config.max_frame_len))
+        Ok(Link::new(info, tls.into(), &self.config))
     }
 }
 

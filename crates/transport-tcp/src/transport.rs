@@ -96,6 +96,6 @@ impl TcpTransport {
                 .into());
             }
         }
-        Ok(Link::new(info, tls.into(), self.inner.config.max_frame_len))
+        Ok(Link::new(info, tls.into(), &self.inner.config))
     }
 }

@@ -40,10 +40,14 @@ async fn connect(dialer: &Node, listener: &Listener) -> (Link, Link) {
         tokio::join!(dialer.transport.dial(listener.local_addr(), None), async {
             listener.accept().await.expect("accept").handshake().await
         });
-    (
+    let (mut dialed, mut accepted) = (
         dialed.expect("dial succeeds"),
         accepted.expect("handshake succeeds"),
-    )
+    );
+    // The links' own handshake (the core's Hello and Accept) is over: full-sized frames pass.
+    dialed.reader.lift_frame_limit();
+    accepted.reader.lift_frame_limit();
+    (dialed, accepted)
 }
 
 fn frames(prefix: &str, count: usize) -> Vec<Bytes> {
@@ -263,4 +267,46 @@ async fn persisted_identity_is_the_one_peers_see() {
     let listener = listen(&b).await;
     let (dialed, _accepted) = connect(&a, &listener).await;
     assert_eq!(dialed.info.remote_identity, identity.peer_identity());
+}
+
+#[tokio::test]
+async fn a_new_link_takes_only_handshake_sized_frames_until_its_limit_is_lifted() {
+    let (a, b) = (
+        node(TransportConfig::default()),
+        node(TransportConfig::default().with_max_handshake_frame_len(100)),
+    );
+    let listener = listen(&b).await;
+    let (dialed, accepted) = tokio::join!(a.transport.dial(listener.local_addr(), None), async {
+        listener.accept().await.expect("accept").handshake().await
+    });
+    let (mut dialed, mut accepted) = (dialed.unwrap(), accepted.unwrap());
+    let fits = Bytes::from(vec![1u8; 100]);
+    let over = Bytes::from(vec![2u8; 101]);
+    dialed
+        .writer
+        .write_frames(&[fits.clone(), over.clone(), over.clone()])
+        .await
+        .unwrap();
+    assert_eq!(accepted.reader.read_frame().await.unwrap(), Some(fits));
+    accepted.reader.lift_frame_limit();
+    assert_eq!(accepted.reader.read_frame().await.unwrap(), Some(over));
+    let (mut dialed_again, mut accepted_again) = connect_strict(&a, &listener).await;
+    dialed_again
+        .writer
+        .write_frames(&[Bytes::from(vec![3u8; 101])])
+        .await
+        .unwrap();
+    assert!(matches!(
+        accepted_again.reader.read_frame().await,
+        Err(LinkError::FrameTooLarge { len: 101, max: 100 })
+    ));
+}
+
+/// Dials `listener` and returns both links as the transport made them, limits not lifted.
+async fn connect_strict(dialer: &Node, listener: &Listener) -> (Link, Link) {
+    let (dialed, accepted) =
+        tokio::join!(dialer.transport.dial(listener.local_addr(), None), async {
+            listener.accept().await.expect("accept").handshake().await
+        });
+    (dialed.unwrap(), accepted.unwrap())
 }

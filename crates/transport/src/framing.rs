@@ -116,8 +116,12 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
         }
         let needed = PREFIX_LEN + len;
         if self.buffer.len() < needed {
-            // Only now, with the length known to be within bounds, make room for the frame.
-            self.buffer.reserve(needed - self.buffer.len());
+            // Make room for more of the frame, but never more than the bytes already received:
+            // the buffer grows with what the peer has sent, not with the length it announced
+            // (a peer announcing 16 MiB and sending nothing more costs a few KiB).
+            let missing = needed - self.buffer.len();
+            self.buffer
+                .reserve(missing.min(self.buffer.len().max(READ_CHUNK)));
             return Ok(None);
         }
         // Split first and skip the prefix in the frozen `Bytes`, where skipping is a pointer
@@ -125,6 +129,17 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
         let mut frame = self.buffer.split_to(needed).freeze();
         frame.advance(PREFIX_LEN);
         Ok(Some(frame))
+    }
+
+    /// Changes the largest frame accepted from now on (a link accepts small frames until its
+    /// handshake is done).
+    pub fn set_max_frame_len(&mut self, max_frame_len: usize) {
+        self.max_frame_len = max_frame_len;
+    }
+
+    /// The largest frame accepted now.
+    pub fn max_frame_len(&self) -> usize {
+        self.max_frame_len
     }
 
     /// The underlying stream.

@@ -24,6 +24,7 @@ mod config;
 mod error;
 mod framing;
 mod identity;
+mod sources;
 mod tls;
 mod verify;
 
@@ -33,6 +34,7 @@ pub use error::{AcceptError, AuthError, BoxError, DialError, LinkError, Transpor
 pub use framing::{FrameReader, FrameWriter, OutgoingFrame};
 pub use identity::{Identity, IdentityError};
 pub use peergraph_core::PeerIdentity;
+pub use sources::{SourceLimit, SourcePermit};
 pub use tls::{
     ALPN, EXPORTER_LABEL, EXPORTER_LEN, SERVER_NAME, check_alpn, client_config, crypto_provider,
     server_config,

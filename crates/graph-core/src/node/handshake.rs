@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 
-use crate::address::LinkUp;
+use crate::address::{LinkUp, source_of};
 use crate::codec::{self, CloseReason, Inbound, RefuseReason};
 use crate::error::LinkCloseReason;
 use crate::event::{
@@ -57,14 +57,17 @@ impl Node {
     /// may ask to close it at once (not initialized, or too many handshakes in progress).
     pub fn accept_link(&mut self, now: Instant, up: LinkUp) -> LinkId {
         let now = self.advance(now);
-        let deadline = now + self.config.timeouts.handshake;
+        let timeouts = self.config.timeouts;
+        let deadline = now + timeouts.handshake.min(timeouts.hello);
         let mut link = Link::new(LinkState::AwaitingHello, Direction::Inbound, now, deadline);
         link.remote_identity = Some(up.remote_identity);
         link.remote_addr = Some(up.remote_addr);
         link.exporter = up.exporter;
         let link_id = self.links.insert(link);
-        let over_limit =
-            self.links.pending(Direction::Inbound) > self.config.limits.max_pending_handshakes;
+        let limits = &self.config.limits;
+        let over_limit = self.links.pending(Direction::Inbound) > limits.max_pending_handshakes
+            || self.links.pending_from(source_of(up.remote_addr.ip()))
+                > limits.max_pending_handshakes_per_source;
         if !self.is_initialized() || over_limit {
             // The initiator's Hello is in flight; answering it at once tells the initiator it
             // was refused instead of leaving it to guess from a dropped link.
@@ -78,14 +81,16 @@ impl Node {
     /// A frame arrived on a link.
     pub fn handle_frame(&mut self, now: Instant, link_id: LinkId, mut frame: Bytes) {
         let now = self.advance(now);
-        let max_frame = self.config.limits.max_frame_len();
-        let max_message = self.config.limits.max_message_size;
+        let limits = &self.config.limits;
+        let max_message = limits.max_message_size;
         let Some(link) = self.links.get_mut(link_id) else {
             return;
         };
-        if link.state == LinkState::Closing {
-            return;
-        }
+        let max_frame = match link.state {
+            LinkState::Closing => return,
+            LinkState::Connected => limits.max_frame_len(),
+            _ => limits.max_handshake_frame_len,
+        };
         link.counters.bytes_received += frame.len() as u64;
         link.last_received = now;
         if frame.len() > max_frame {

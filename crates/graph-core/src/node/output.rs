@@ -45,6 +45,17 @@ impl Node {
         self.links.get(link).is_none_or(|link| !link.is_held())
     }
 
+    /// The largest frame the driver should accept on `link` now: small
+    /// ([`Limits::max_handshake_frame_len`](crate::Limits::max_handshake_frame_len)) until its
+    /// handshake is done, so a peer not yet admitted cannot make the driver buffer a large frame.
+    #[must_use]
+    pub fn max_frame_len(&self, link: LinkId) -> usize {
+        match self.links.get(link).map(|link| link.state) {
+            Some(LinkState::Connected) => self.config.limits.max_frame_len(),
+            _ => self.config.limits.max_handshake_frame_len,
+        }
+    }
+
     /// Whether [`poll_output`](Self::poll_output) has something for the driver before its
     /// timeout (deadlines that have come due aside): a cheap check for a driver that takes
     /// events outside its drain, since taking them may release a held link.
