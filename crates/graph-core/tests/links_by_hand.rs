@@ -179,3 +179,99 @@ fn a_frame_without_a_body_comes_out_of_into_bytes_without_a_copy() {
         assert_eq!(transmit.into_bytes().as_ptr(), head, "{link:?}");
     }
 }
+
+/// A Hello padded (with an unknown field, which receivers ignore) to exactly `len` bytes.
+fn padded_hello(len: usize) -> Bytes {
+    let mut frame = encode(Kind::Hello(hello("chat", "bob", "carol", &[]))).to_vec();
+    let padding = len - frame.len() - 4;
+    assert!((128..16_384).contains(&padding), "a 2-byte length");
+    frame.extend_from_slice(&[0xa2, 0x06]);
+    prost::encoding::encode_varint(padding as u64, &mut frame);
+    frame.resize(len, 0);
+    Bytes::from(frame)
+}
+
+#[test]
+fn before_its_handshake_a_link_takes_only_small_frames() {
+    let mut config = NodeConfig::with_seed(4);
+    config.limits.max_handshake_frame_len = 1000;
+    let mut hand = Hand::new(config);
+    let (_, registration) = hand.graph(GraphConfig::new("chat", "bob"), EVENTS);
+
+    let link = hand.accept([0; 32]);
+    assert_eq!(hand.node.max_frame_len(link), 1000);
+    hand.receive_bytes(link, padded_hello(1001));
+    assert_eq!(
+        hand.sent(link),
+        [close(wire::CloseReason::ProtocolViolation)],
+        "a Hello one byte over the handshake limit ends the link"
+    );
+    assert!(hand.events(registration).is_empty(), "and reaches nothing");
+
+    let link = hand.accept([0; 32]);
+    hand.receive_bytes(link, padded_hello(1000));
+    assert!(matches!(hand.sent(link)[..], [Kind::Accept(_)]));
+    assert_eq!(
+        hand.node.max_frame_len(link),
+        hand.node.config().limits.max_frame_len(),
+        "once connected, the full limit"
+    );
+    hand.receive_bytes(link, padded_data_frame(b"large", 5000));
+    assert_eq!(
+        data_events(&hand.events(registration)),
+        [&b"large"[..]],
+        "a large frame after the handshake is taken"
+    );
+}
+
+#[test]
+fn a_link_whose_hello_does_not_come_is_dropped_at_the_hello_deadline() {
+    let mut config = NodeConfig::with_seed(5);
+    config.timeouts.hello = std::time::Duration::from_secs(2);
+    config.timeouts.handshake = std::time::Duration::from_secs(10);
+    let mut hand = Hand::new(config);
+    hand.graph(GraphConfig::new("chat", "bob"), EVENTS);
+    let link = hand.accept([0; 32]);
+    hand.now += std::time::Duration::from_millis(1999);
+    assert!(!by_hand::outputs_closing(&mut hand, link));
+    hand.now += std::time::Duration::from_millis(1);
+    assert!(
+        by_hand::outputs_closing(&mut hand, link),
+        "dropped at 2 s, not at the 10 s handshake timeout"
+    );
+}
+
+#[test]
+fn one_source_holds_only_its_share_of_the_pending_handshakes() {
+    let mut config = NodeConfig::with_seed(6);
+    config.limits.max_pending_handshakes = 4;
+    config.limits.max_pending_handshakes_per_source = 2;
+    let mut hand = Hand::new(config);
+    hand.graph(GraphConfig::new("chat", "bob"), EVENTS);
+    let from = |ip: [u8; 4]| peergraph_core::LinkUp {
+        remote_identity: by_hand::REMOTE,
+        remote_addr: (ip, 4000).into(),
+        exporter: [0; 32],
+    };
+    let now = hand.now;
+    let accept = |hand: &mut Hand, ip: [u8; 4]| {
+        let link = hand.node.accept_link(now, from(ip));
+        let refused = matches!(hand.sent(link)[..], [Kind::Refuse(_)]);
+        (link, refused)
+    };
+    let (first, refused) = accept(&mut hand, [192, 0, 2, 1]);
+    assert!(!refused);
+    assert!(!accept(&mut hand, [192, 0, 2, 1]).1);
+    assert!(
+        accept(&mut hand, [192, 0, 2, 1]).1,
+        "a third from one source"
+    );
+    assert!(
+        !accept(&mut hand, [192, 0, 2, 2]).1,
+        "another source has room"
+    );
+    // One of the first source's handshakes completes: its place is free again.
+    hand.receive(first, Kind::Hello(hello("chat", "bob", "carol", &[])));
+    assert!(matches!(hand.sent(first)[..], [Kind::Accept(_)]));
+    assert!(!accept(&mut hand, [192, 0, 2, 1]).1);
+}

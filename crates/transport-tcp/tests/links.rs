@@ -279,23 +279,29 @@ async fn a_new_link_takes_only_handshake_sized_frames_until_its_limit_is_lifted(
     let (dialed, accepted) = tokio::join!(a.transport.dial(listener.local_addr(), None), async {
         listener.accept().await.expect("accept").handshake().await
     });
-    let (mut dialed, mut accepted) = (dialed.unwrap(), accepted.unwrap());
+    let (mut dialed, mut accepted) = (dialed.expect("dial"), accepted.expect("handshake"));
     let fits = Bytes::from(vec![1u8; 100]);
     let over = Bytes::from(vec![2u8; 101]);
     dialed
         .writer
         .write_frames(&[fits.clone(), over.clone(), over.clone()])
         .await
-        .unwrap();
-    assert_eq!(accepted.reader.read_frame().await.unwrap(), Some(fits));
+        .expect("written");
+    assert_eq!(
+        accepted.reader.read_frame().await.expect("read"),
+        Some(fits)
+    );
     accepted.reader.lift_frame_limit();
-    assert_eq!(accepted.reader.read_frame().await.unwrap(), Some(over));
+    assert_eq!(
+        accepted.reader.read_frame().await.expect("read"),
+        Some(over)
+    );
     let (mut dialed_again, mut accepted_again) = connect_strict(&a, &listener).await;
     dialed_again
         .writer
         .write_frames(&[Bytes::from(vec![3u8; 101])])
         .await
-        .unwrap();
+        .expect("written");
     assert!(matches!(
         accepted_again.reader.read_frame().await,
         Err(LinkError::FrameTooLarge { len: 101, max: 100 })
@@ -308,5 +314,8 @@ async fn connect_strict(dialer: &Node, listener: &Listener) -> (Link, Link) {
         tokio::join!(dialer.transport.dial(listener.local_addr(), None), async {
             listener.accept().await.expect("accept").handshake().await
         });
-    (dialed.unwrap(), accepted.unwrap())
+    (
+        dialed.expect("dial succeeds"),
+        accepted.expect("handshake succeeds"),
+    )
 }

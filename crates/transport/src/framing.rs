@@ -365,6 +365,31 @@ mod tests {
         (FrameWriter::new(a, max), FrameReader::new(b, max))
     }
 
+    #[tokio::test]
+    async fn the_read_buffer_grows_with_bytes_received_not_with_the_length_announced() {
+        let (mut peer, ours) = tokio::io::duplex(64 * 1024);
+        let mut reader = FrameReader::new(ours, 16 << 20);
+        // A 15 MiB frame announced, 100 bytes of it sent.
+        peer.write_all(&(15u32 << 20).to_be_bytes()).await.unwrap();
+        peer.write_all(&[7; 100]).await.unwrap();
+        let waker = std::task::Waker::noop();
+        assert!(
+            reader
+                .poll_read_frame(&mut Context::from_waker(waker))
+                .is_pending()
+        );
+        assert!(
+            reader.buffer.capacity() <= 64 * 1024,
+            "{} bytes reserved for 104 received",
+            reader.buffer.capacity()
+        );
+        // As the bytes come, the buffer follows, and the frame arrives whole.
+        let rest = vec![7u8; (15 << 20) - 100];
+        let (written, read) = tokio::join!(peer.write_all(&rest), reader.read_frame());
+        written.unwrap();
+        assert_eq!(read.unwrap().map(|frame| frame.len()), Some(15 << 20));
+    }
+
     #[test]
     fn a_batch_is_reserved_for_exactly_what_it_will_copy() {
         let frames = |sizes: &[usize]| -> Vec<Bytes> {

@@ -208,3 +208,15 @@ impl Hand {
         events
     }
 }
+
+/// Drains the node's output stream; whether it asked to close `link`.
+pub fn outputs_closing(hand: &mut Hand, link: LinkId) -> bool {
+    let mut closing = false;
+    loop {
+        match hand.node.poll_output(hand.now) {
+            Output::Close { link: closed } if closed == link => closing = true,
+            Output::Timeout(_) => return closing,
+            _ => {}
+        }
+    }
+}
