@@ -589,4 +589,36 @@ mod tests {
         assert_eq!(queue.pop_front(), None);
         assert!(queue.is_empty());
     }
+
+    #[test]
+    fn a_removed_link_is_forgotten_and_the_pending_count_follows_each_link() {
+        let limits = Limits::default();
+        let mut links = Links::new(&limits);
+        let now = Instant::now();
+        let mut inbound = Link::new(LinkState::AwaitingHello, Direction::Inbound, now, now);
+        inbound.remote_addr = Some(([192, 0, 2, 1], 1).into());
+        let id = links.insert(inbound);
+        let source = source_of([192, 0, 2, 1].into());
+        assert_eq!(
+            (
+                links.pending(Direction::Inbound),
+                links.pending_from(source)
+            ),
+            (1, 1)
+        );
+        assert!(links.release(id).is_some());
+        assert_eq!(
+            (
+                links.pending(Direction::Inbound),
+                links.pending_from(source)
+            ),
+            (0, 0)
+        );
+        assert!(
+            links.get(id).is_some(),
+            "a released link waits for the driver's close"
+        );
+        links.remove(id);
+        assert!(links.get(id).is_none());
+    }
 }
