@@ -259,6 +259,8 @@ pub(crate) struct Links {
     ready: VecDeque<LinkId>,
     /// Each connection's receive window.
     window: Unread,
+    /// Links held by their window (usually none, which spares `is_readable` a lookup).
+    held: usize,
 }
 
 impl Links {
@@ -268,6 +270,7 @@ impl Links {
                 messages: limits.receive_window_messages.max(1),
                 bytes: limits.receive_window_bytes.max(1),
             },
+            held: 0,
             table: IdMap::default(),
             connections: IdMap::default(),
             next_link: 1,
@@ -403,8 +406,9 @@ impl Links {
         };
         link.unread.messages += copies;
         link.unread.bytes += copies * bytes;
-        if link.unread.reaches(self.window) {
+        if !link.held && link.unread.reaches(self.window) {
             link.held = true;
+            self.held += 1;
         }
     }
 
@@ -429,6 +433,7 @@ impl Links {
         link.unread.bytes = link.unread.bytes.saturating_sub(bytes);
         if link.held && link.unread.within_half(self.window) {
             link.held = false;
+            self.held -= 1;
             if let Some(now) = now {
                 link.last_received = link.last_received.max(now);
             }
@@ -441,6 +446,12 @@ impl Links {
     #[inline]
     pub(crate) fn has_output(&self) -> bool {
         !self.commands.is_empty() || !self.ready.is_empty()
+    }
+
+    /// Whether the driver may read frames from `link` (it is not held by its window).
+    #[inline]
+    pub(crate) fn is_readable(&self, link: LinkId) -> bool {
+        self.held == 0 || self.table.get(&link).is_none_or(|link| !link.held)
     }
 
     /// The next dial, close or resume for the driver.
@@ -488,6 +499,10 @@ impl Links {
         };
         if previous.is_handshaking() {
             self.pending.change(link, false);
+        }
+        if std::mem::take(&mut link.held) {
+            // Its connection is gone: nothing more is read from it.
+            self.held -= 1;
         }
         if link.timer_at.take().is_some() {
             self.prune_timers();

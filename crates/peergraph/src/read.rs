@@ -254,16 +254,18 @@ fn read_turn(
                     // The frames that arrived with this one go to the core under the same lock.
                     let now = now();
                     reading.handle(&mut state.node, now, side.id, frame);
+                    let mut readable = state.node.link_readable(side.id);
                     for _ in 1..MAX_FRAMES_PER_LOCK {
-                        if !state.node.link_readable(side.id) {
+                        if !readable {
                             break;
                         }
                         let Some(frame) = reading.reader.buffered_frame() else {
                             break;
                         };
                         reading.handle(&mut state.node, now, side.id, frame);
+                        readable = state.node.link_readable(side.id);
                     }
-                    if !state.node.link_readable(side.id) {
+                    if !readable {
                         side.held.store(true, Ordering::SeqCst);
                     }
                     if !reading.named {

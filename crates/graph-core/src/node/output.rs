@@ -42,7 +42,7 @@ impl Node {
     #[inline]
     #[must_use]
     pub fn link_readable(&self, link: LinkId) -> bool {
-        self.links.get(link).is_none_or(|link| !link.is_held())
+        self.links.is_readable(link)
     }
 
     /// The largest frame the driver should accept on `link` now: small
