@@ -61,6 +61,8 @@ impl CorePair {
             let mut config = NodeConfig::with_seed(seed);
             config.limits.max_direct_connections_per_graph = connections.max(1);
             config.limits.max_pending_handshakes = 2 * connections.max(1);
+            // Every link comes from the other node's one address.
+            config.limits.max_pending_handshakes_per_source = config.limits.max_pending_handshakes;
             config
         };
         let mut nodes = [Node::new(config(1)), Node::new(config(2))];

@@ -2,8 +2,7 @@
 //! handshakes in progress, each link's frames to write, the dial and close commands for the
 //! driver, and the links' deadlines. One link carries at most one direct connection.
 
-use std::collections::hash_map::Entry;
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
@@ -167,6 +166,21 @@ impl Link {
         self.unread
     }
 
+    /// Counts `copies` copies of a message of `bytes` payload bytes, queued for registrations,
+    /// against the connection's `window`; returns true if the link has just become held, which
+    /// the caller reports with [`Links::count_held`] (the link stays borrowed meanwhile, so that
+    /// a message costs one lookup).
+    #[inline]
+    pub(crate) fn add_unread(&mut self, copies: usize, bytes: usize, window: Unread) -> bool {
+        self.unread.messages += copies;
+        self.unread.bytes += copies * bytes;
+        if self.held || !self.unread.reaches(window) {
+            return false;
+        }
+        self.held = true;
+        true
+    }
+
     /// Whether the receive window is full (the driver reads no more frames from the link).
     #[inline]
     pub(crate) fn is_held(&self) -> bool {
@@ -182,6 +196,11 @@ pub(crate) struct Unread {
 }
 
 impl Unread {
+    /// One message of `bytes` payload bytes.
+    pub(crate) fn one(bytes: usize) -> Self {
+        Self { messages: 1, bytes }
+    }
+
     /// Whether `self` has reached `window` in messages or in bytes.
     fn reaches(self, window: Unread) -> bool {
         self.messages >= window.messages || self.bytes >= window.bytes
@@ -201,7 +220,9 @@ impl Unread {
 struct Pending {
     inbound: usize,
     outbound: usize,
-    inbound_by_source: HashMap<IpAddr, usize>,
+    /// By [`source_key`], in a list: inbound handshakes are bounded (`max_pending_handshakes`)
+    /// and usually come from a few sources, so a scan beats hashing the address.
+    inbound_by_source: Vec<(u128, usize)>,
 }
 
 impl Pending {
@@ -212,9 +233,10 @@ impl Pending {
         }
     }
 
-    /// A handshaking link starts or stops counting.
-    fn change(&mut self, link: &Link, starts: bool) {
-        let count = match link.direction {
+    /// A handshaking link (its direction and remote address) starts or stops counting.
+    #[inline]
+    fn change(&mut self, (direction, remote_addr): (Direction, Option<SocketAddr>), starts: bool) {
+        let count = match direction {
             Direction::Inbound => &mut self.inbound,
             Direction::Outbound => &mut self.outbound,
         };
@@ -223,18 +245,36 @@ impl Pending {
         } else {
             *count -= 1;
         }
-        let source = match (link.direction, link.remote_addr) {
-            (Direction::Inbound, Some(addr)) => source_of(addr.ip()),
-            _ => return,
-        };
-        if starts {
-            *self.inbound_by_source.entry(source).or_default() += 1;
-        } else if let Entry::Occupied(mut entry) = self.inbound_by_source.entry(source) {
-            *entry.get_mut() -= 1;
-            if *entry.get() == 0 {
-                entry.remove();
-            }
+        if let (Direction::Inbound, Some(addr)) = (direction, remote_addr) {
+            self.change_source(source_key(addr.ip()), starts);
         }
+    }
+
+    fn change_source(&mut self, source: u128, starts: bool) {
+        let at = self
+            .inbound_by_source
+            .iter()
+            .position(|(key, _)| *key == source);
+        match (at, starts) {
+            (Some(at), true) => self.inbound_by_source[at].1 += 1,
+            (None, true) => self.inbound_by_source.push((source, 1)),
+            (Some(at), false) => {
+                self.inbound_by_source[at].1 -= 1;
+                if self.inbound_by_source[at].1 == 0 {
+                    self.inbound_by_source.swap_remove(at);
+                }
+            }
+            (None, false) => {}
+        }
+    }
+}
+
+/// [`source_of`] as a number: an IPv6 network's bits, or an IPv4 address's bits above every
+/// IPv6 /64 network's (whose low 64 bits are zero).
+fn source_key(ip: IpAddr) -> u128 {
+    match source_of(ip) {
+        IpAddr::V4(v4) => u128::from(v4.to_bits()) | 1 << 32,
+        IpAddr::V6(v6) => v6.to_bits(),
     }
 }
 
@@ -295,7 +335,8 @@ impl Links {
         let id = LinkId(self.next_link);
         self.next_link += 1;
         if link.state.is_handshaking() {
-            self.pending.change(&link, true);
+            self.pending
+                .change((link.direction, link.remote_addr), true);
         }
         if let Some(connection) = link.connection {
             self.connections.insert(connection, id);
@@ -342,13 +383,14 @@ impl Links {
         self.pending.count(direction)
     }
 
-    /// Inbound handshakes in progress from `source` (see [`source_of`]).
-    pub(crate) fn pending_from(&self, source: IpAddr) -> usize {
+    /// Inbound handshakes in progress from the source of `ip` (see [`source_of`]).
+    pub(crate) fn pending_from(&self, ip: IpAddr) -> usize {
+        let source = source_key(ip);
         self.pending
             .inbound_by_source
-            .get(&source)
-            .copied()
-            .unwrap_or(0)
+            .iter()
+            .find(|(key, _)| *key == source)
+            .map_or(0, |(_, count)| *count)
     }
 
     /// Makes a handshaking link `Connected`, counts it off the pending handshakes, and gives it
@@ -357,7 +399,8 @@ impl Links {
     pub(crate) fn establish(&mut self, link_id: LinkId) -> Option<(&Link, ConnectionId)> {
         let link = self.table.get_mut(&link_id)?;
         if link.state.is_handshaking() {
-            self.pending.change(link, false);
+            self.pending
+                .change((link.direction, link.remote_addr), false);
         }
         link.state = LinkState::Connected;
         let connection = match link.connection {
@@ -397,29 +440,26 @@ impl Links {
         }
     }
 
-    /// `copies` copies of a message of `bytes` payload bytes from `link_id` were queued for
-    /// registrations; the link is held once its connection's receive window is full.
+    /// Each connection's receive window.
     #[inline]
-    pub(crate) fn data_queued(&mut self, link_id: LinkId, copies: usize, bytes: usize) {
-        let Some(link) = self.table.get_mut(&link_id) else {
-            return;
-        };
-        link.unread.messages += copies;
-        link.unread.bytes += copies * bytes;
-        if !link.held && link.unread.reaches(self.window) {
-            link.held = true;
-            self.held += 1;
-        }
+    pub(crate) fn window(&self) -> Unread {
+        self.window
     }
 
-    /// One copy of a message of `bytes` payload bytes from `connection` left a registration
-    /// queue (taken, or dropped with its registration). A held link whose window has drained
-    /// to half is released: the driver is told to read it again, and the wait counts as traffic
-    /// for the idle timeout (the application, not the peer, held the link up).
+    /// A link has just become held ([`Link::add_unread`] returned true).
+    #[inline]
+    pub(crate) fn count_held(&mut self) {
+        self.held += 1;
+    }
+
+    /// `taken` of `connection`'s messages left registration queues (taken, or dropped with
+    /// their registration). A held link whose window has drained to half is released: the
+    /// driver is told to read it again, and the wait counts as traffic for the idle timeout
+    /// (the application, not the peer, held the link up).
     pub(crate) fn data_taken(
         &mut self,
         connection: ConnectionId,
-        bytes: usize,
+        taken: Unread,
         now: Option<Instant>,
         timeouts: &Timeouts,
     ) {
@@ -429,8 +469,8 @@ impl Links {
         let Some(link) = self.table.get_mut(&link_id) else {
             return;
         };
-        link.unread.messages = link.unread.messages.saturating_sub(1);
-        link.unread.bytes = link.unread.bytes.saturating_sub(bytes);
+        link.unread.messages = link.unread.messages.saturating_sub(taken.messages);
+        link.unread.bytes = link.unread.bytes.saturating_sub(taken.bytes);
         if link.held && link.unread.within_half(self.window) {
             link.held = false;
             self.held -= 1;
@@ -498,7 +538,8 @@ impl Links {
             connection: link.connection,
         };
         if previous.is_handshaking() {
-            self.pending.change(link, false);
+            self.pending
+                .change((link.direction, link.remote_addr), false);
         }
         if std::mem::take(&mut link.held) {
             // Its connection is gone: nothing more is read from it.
@@ -609,6 +650,7 @@ mod tests {
     fn a_removed_link_is_forgotten_and_the_pending_count_follows_each_link() {
         let limits = Limits::default();
         let mut links = Links::new(&limits);
+        #[allow(clippy::disallowed_methods)] // any instant will do: the test's clock never moves
         let now = Instant::now();
         let mut inbound = Link::new(LinkState::AwaitingHello, Direction::Inbound, now, now);
         inbound.remote_addr = Some(([192, 0, 2, 1], 1).into());

@@ -6,7 +6,7 @@ use std::collections::VecDeque;
 use crate::config::Limits;
 use crate::error::EventError;
 use crate::event::{EventType, GraphEvent};
-use crate::ids::{GraphHandle, RegistrationHandle};
+use crate::ids::{ConnectionId, GraphHandle, RegistrationHandle};
 use crate::slots::Slots;
 
 struct Registration {
@@ -98,6 +98,19 @@ impl Registrations {
             .get_mut(handle.0)
             .ok_or(EventError::InvalidRegistration)?;
         Ok(registration.queue.pop_front())
+    }
+
+    /// The connection and payload length of the registration's oldest event, if it is
+    /// `IncomingData`.
+    #[inline]
+    pub(crate) fn data_in_front(
+        &self,
+        handle: RegistrationHandle,
+    ) -> Option<(ConnectionId, usize)> {
+        match self.slots.get(handle.0)?.queue.front()? {
+            GraphEvent::IncomingData(data) => Some((data.connection, data.data.len())),
+            _ => None,
+        }
     }
 
     /// Moves up to `limit` queued events of a registration to the end of `events`; returns how

@@ -8,6 +8,7 @@ use crate::error::{
 use crate::event::{EventType, GraphEvent};
 use crate::ids::{GraphHandle, RegistrationHandle};
 use crate::info::NodeInfo;
+use crate::links::Unread;
 use crate::validate;
 
 use super::Node;
@@ -116,9 +117,7 @@ impl Node {
     /// Removes a registration; the data it still held counts off its connections' windows.
     fn drop_registration(&mut self, registration: RegistrationHandle) -> Option<GraphHandle> {
         let (graph, queue) = self.registrations.remove(registration)?;
-        for event in &queue {
-            self.event_left_queue(event);
-        }
+        self.events_left_queue(&queue);
         Some(graph)
     }
 
@@ -129,11 +128,12 @@ impl Node {
         registration: RegistrationHandle,
     ) -> Result<Option<GraphEvent>, EventError> {
         self.initialized()?;
-        let event = self.registrations.take_event(registration)?;
-        if let Some(event) = &event {
-            self.event_left_queue(event);
+        // Counted before it leaves, so that the event goes from the queue to the caller
+        // without a stop on the way.
+        if let Some((connection, bytes)) = self.registrations.data_in_front(registration) {
+            self.data_left_queue(connection, Unread::one(bytes));
         }
-        Ok(event)
+        self.registrations.take_event(registration)
     }
 
     /// Moves up to `limit` of a registration's queued events, oldest first, to the end of
@@ -149,9 +149,8 @@ impl Node {
         let count = self
             .registrations
             .take_events(registration, events, limit)?;
-        for event in &events[events.len() - count..] {
-            self.event_left_queue(event);
-        }
+        let start = events.len() - count;
+        self.events_left_queue(&events[start..]);
         Ok(count)
     }
 }

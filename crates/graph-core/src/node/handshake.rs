@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 
-use crate::address::{LinkUp, source_of};
+use crate::address::LinkUp;
 use crate::codec::{self, CloseReason, Inbound, RefuseReason};
 use crate::error::LinkCloseReason;
 use crate::event::{
@@ -66,7 +66,7 @@ impl Node {
         let link_id = self.links.insert(link);
         let limits = &self.config.limits;
         let over_limit = self.links.pending(Direction::Inbound) > limits.max_pending_handshakes
-            || self.links.pending_from(source_of(up.remote_addr.ip()))
+            || self.links.pending_from(up.remote_addr.ip())
                 > limits.max_pending_handshakes_per_source;
         if !self.is_initialized() || over_limit {
             // The initiator's Hello is in flight; answering it at once tells the initiator it
@@ -83,6 +83,7 @@ impl Node {
         let now = self.advance(now);
         let limits = &self.config.limits;
         let max_message = limits.max_message_size;
+        let window = self.links.window();
         let Some(link) = self.links.get_mut(link_id) else {
             return;
         };
@@ -133,14 +134,17 @@ impl Node {
                     .connection
                     .expect("established links have a connection");
                 let bytes = payload.len();
-                let data = IncomingData {
+                let data = GraphEvent::IncomingData(IncomingData {
                     connection,
                     type_id,
                     data: payload,
-                };
-                let copies = self.emit(graph, GraphEvent::IncomingData(data));
-                if copies > 0 {
-                    self.links.data_queued(link_id, copies, bytes);
+                });
+                let copies = self.graphs.get(graph).map_or(0, |graph| {
+                    self.registrations
+                        .emit(graph.registrations(), EventType::IncomingData, data)
+                });
+                if link.add_unread(copies, bytes, window) {
+                    self.links.count_held();
                 }
             }
             (LinkState::Connected, Inbound::Keepalive) => {}

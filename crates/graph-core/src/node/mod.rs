@@ -16,9 +16,9 @@ use crate::error::{
 };
 use crate::event::GraphEvent;
 use crate::graphs::{Graph, Graphs};
-use crate::ids::GraphHandle;
+use crate::ids::{ConnectionId, GraphHandle};
 use crate::info::VersionData;
-use crate::links::{LinkState, Links};
+use crate::links::{LinkState, Links, Unread};
 use crate::registrations::Registrations;
 use crate::status::GraphStatus;
 
@@ -170,14 +170,39 @@ impl Node {
         self.registrations.emit(graph.registrations(), kind, event)
     }
 
-    /// Counts `event`, just taken from (or dropped with) a registration, off its connection's
-    /// receive window.
-    fn event_left_queue(&mut self, event: &GraphEvent) {
-        if let GraphEvent::IncomingData(data) = event {
-            let timeouts = self.config.timeouts;
-            self.links
-                .data_taken(data.connection, data.data.len(), self.now, &timeouts);
+    /// Counts `events`, just taken from (or dropped with) a registration, off their
+    /// connections' receive windows: one lookup per run of messages from one connection.
+    fn events_left_queue<'a>(&mut self, events: impl IntoIterator<Item = &'a GraphEvent>) {
+        let mut run: Option<(ConnectionId, Unread)> = None;
+        for event in events {
+            let GraphEvent::IncomingData(data) = event else {
+                continue;
+            };
+            match &mut run {
+                Some((connection, taken)) if *connection == data.connection => {
+                    taken.messages += 1;
+                    taken.bytes += data.data.len();
+                }
+                _ => {
+                    let next = (data.connection, Unread::one(data.data.len()));
+                    if let Some((connection, taken)) = run.replace(next) {
+                        self.data_left_queue(connection, taken);
+                    }
+                }
+            }
         }
+        if let Some((connection, taken)) = run {
+            self.data_left_queue(connection, taken);
+        }
+    }
+
+    /// `taken` of `connection`'s data left registration queues.
+    #[inline]
+    fn data_left_queue(&mut self, connection: ConnectionId, taken: Unread) {
+        let Self {
+            links, config, now, ..
+        } = self;
+        links.data_taken(connection, taken, *now, &config.timeouts);
     }
 
     fn update_status(&mut self, handle: GraphHandle, flag: GraphStatus, on: bool) {
