@@ -23,7 +23,9 @@ use tokio::task::AbortHandle;
 use tracing::{Instrument, Span, debug, debug_span, field};
 
 use crate::read::{self, ReadSide, Waiters};
-use crate::transport::{self, Link, LinkWriter, Transport};
+use peergraph_transport::{Link, LinkWriter};
+
+use crate::transport::{self, Transport};
 
 /// How long the accept loop pauses after an accept error (such as running out of descriptors).
 const ACCEPT_RETRY: Duration = Duration::from_millis(100);

@@ -28,7 +28,9 @@ use peergraph_core::{LinkCloseReason, LinkId, Node, RegistrationHandle};
 use tracing::{Span, debug};
 
 use crate::driver::{Shared, WriteSide, now, record_connection};
-use crate::transport::{self, LinkReader};
+use peergraph_transport::LinkReader;
+
+use crate::transport;
 
 /// Frames handed to the core per lock; bounds how long other tasks wait for the lock.
 const MAX_FRAMES_PER_LOCK: usize = 256;

@@ -2,13 +2,10 @@
 
 use std::io;
 use std::net::SocketAddr;
-use std::task::{Context, Poll};
 
-use bytes::Bytes;
-use peergraph_core::{AuthFailure, LinkCloseReason, PeerIdentity, Transmit};
+use peergraph_core::{AuthFailure, LinkCloseReason, PeerIdentity};
 use peergraph_transport::{
-    AcceptError, AuthError, DialError, Identity, LinkError, LinkInfo, TransportConfig,
-    TransportError,
+    AcceptError, AuthError, DialError, Identity, Link, LinkError, TransportConfig, TransportError,
 };
 use peergraph_transport_quic as quic;
 use peergraph_transport_tcp as tcp;
@@ -66,42 +63,6 @@ pub(crate) enum Incoming {
     Quic(quic::Incoming),
 }
 
-pub(crate) enum LinkReader {
-    Tcp(tcp::LinkReader),
-    Quic(quic::LinkReader),
-}
-
-pub(crate) enum LinkWriter {
-    Tcp(tcp::LinkWriter),
-    Quic(quic::LinkWriter),
-}
-
-pub(crate) struct Link {
-    pub(crate) info: LinkInfo,
-    pub(crate) reader: LinkReader,
-    pub(crate) writer: LinkWriter,
-}
-
-impl From<tcp::Link> for Link {
-    fn from(link: tcp::Link) -> Self {
-        Self {
-            info: link.info,
-            reader: LinkReader::Tcp(link.reader),
-            writer: LinkWriter::Tcp(link.writer),
-        }
-    }
-}
-
-impl From<quic::Link> for Link {
-    fn from(link: quic::Link) -> Self {
-        Self {
-            info: link.info,
-            reader: LinkReader::Quic(link.reader),
-            writer: LinkWriter::Quic(link.writer),
-        }
-    }
-}
-
 impl Transport {
     pub(crate) fn new(
         kind: TransportKind,
@@ -127,8 +88,8 @@ impl Transport {
         expected: Option<PeerIdentity>,
     ) -> Result<Link, DialError> {
         Ok(match self {
-            Self::Tcp(transport) => transport.dial(addr, expected).await?.into(),
-            Self::Quic(transport) => transport.dial(addr, expected).await?.into(),
+            Self::Tcp(transport) => transport.dial(addr, expected).await?,
+            Self::Quic(transport) => transport.dial(addr, expected).await?,
         })
     }
 }
@@ -152,69 +113,9 @@ impl Listener {
 impl Incoming {
     pub(crate) async fn handshake(self) -> Result<Link, AcceptError> {
         Ok(match self {
-            Self::Tcp(incoming) => incoming.handshake().await?.into(),
-            Self::Quic(incoming) => incoming.handshake().await?.into(),
+            Self::Tcp(incoming) => incoming.handshake().await?,
+            Self::Quic(incoming) => incoming.handshake().await?,
         })
-    }
-}
-
-impl LinkReader {
-    pub(crate) fn poll_read_frame(
-        &mut self,
-        cx: &mut Context<'_>,
-    ) -> Poll<Result<Option<Bytes>, LinkError>> {
-        match self {
-            Self::Tcp(reader) => reader.poll_read_frame(cx),
-            Self::Quic(reader) => reader.poll_read_frame(cx),
-        }
-    }
-
-    /// The link's handshake is done: accept frames up to the full limit from now on.
-    pub(crate) fn lift_frame_limit(&mut self) {
-        match self {
-            Self::Tcp(reader) => reader.lift_frame_limit(),
-            Self::Quic(reader) => reader.lift_frame_limit(),
-        }
-    }
-
-    pub(crate) fn buffered_frame(&mut self) -> Option<Bytes> {
-        match self {
-            Self::Tcp(reader) => reader.buffered_frame(),
-            Self::Quic(reader) => reader.buffered_frame(),
-        }
-    }
-}
-
-impl LinkWriter {
-    /// Encodes the frames into the writer's own queue; nothing is written yet.
-    pub(crate) fn queue_frames(&mut self, frames: &[Transmit]) -> Result<(), LinkError> {
-        match self {
-            Self::Tcp(writer) => writer.queue_frames(frames),
-            Self::Quic(writer) => writer.queue_frames(frames),
-        }
-    }
-
-    /// Writes what is queued and flushes; cancel-safe.
-    pub(crate) fn poll_send(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), LinkError>> {
-        match self {
-            Self::Tcp(writer) => writer.poll_send(cx),
-            Self::Quic(writer) => writer.poll_send(cx),
-        }
-    }
-
-    /// Whether everything queued has been written and flushed.
-    pub(crate) fn is_idle(&self) -> bool {
-        match self {
-            Self::Tcp(writer) => writer.is_idle(),
-            Self::Quic(writer) => writer.is_idle(),
-        }
-    }
-
-    pub(crate) async fn close(self) -> Result<(), LinkError> {
-        match self {
-            Self::Tcp(writer) => writer.close().await,
-            Self::Quic(writer) => writer.close().await,
-        }
     }
 }
 

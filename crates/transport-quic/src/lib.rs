@@ -43,10 +43,10 @@ mod pool;
 mod session;
 mod transport;
 
-pub use link::{Link, LinkReader, LinkWriter};
+pub use link::close_connection;
 pub use listener::{Incoming, Listener};
 pub use peergraph_transport::{
-    AcceptError, AuthError, DialError, Identity, LinkError, LinkInfo, PeerIdentity,
-    TransportConfig, TransportError,
+    AcceptError, AuthError, DialError, Identity, Link, LinkError, LinkInfo, LinkReader, LinkWriter,
+    PeerIdentity, TransportConfig, TransportError,
 };
 pub use transport::QuicTransport;

@@ -1,147 +1,102 @@
-//! A link: one bidirectional stream, split into halves that may live on different tasks.
+//! A bidirectional QUIC stream as a [`Link`].
 
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll, ready};
 
-use std::task::{Context, Poll};
-
-use bytes::Bytes;
-use peergraph_transport::{
-    FrameReader, FrameWriter, LinkError, LinkInfo, OutgoingFrame, TransportConfig,
-};
-use quinn::{RecvStream, SendStream};
+use peergraph_transport::{Link, LinkInfo, TransportConfig};
+use quinn::{RecvStream, SendStream, StoppedError, VarInt};
+use tokio::io::AsyncWrite;
 
 use crate::pool::Lease;
 
-/// An authenticated, ordered, framed link to one peer.
-#[derive(Debug)]
-pub struct Link {
-    /// Who is at the other end and the value both ends exported from TLS.
-    pub info: LinkInfo,
-    /// Frames from the peer.
-    pub reader: LinkReader,
-    /// Frames to the peer.
-    pub writer: LinkWriter,
-}
-
-impl Link {
-    /// `lease` keeps a dialed connection cached while either half lives.
-    pub(crate) fn new(
-        info: LinkInfo,
-        connection: quinn::Connection,
-        (send, recv): (SendStream, RecvStream),
-        lease: Option<Lease>,
-        config: &TransportConfig,
-    ) -> Self {
-        let lease = lease.map(Arc::new);
-        Self {
-            info,
-            reader: LinkReader {
-                frames: FrameReader::new(
-                    recv,
-                    config.max_handshake_frame_len.min(config.max_frame_len),
-                ),
-                max_frame_len: config.max_frame_len,
-                _lease: lease.clone(),
-            },
-            writer: LinkWriter {
-                frames: FrameWriter::new(send, config.max_frame_len),
-                connection,
-                _lease: lease,
-            },
-        }
-    }
-
-    /// Closes the whole QUIC connection under this link, and every other link sharing it.
-    #[doc(hidden)]
-    pub fn close_connection(&self) {
-        self.writer
-            .connection
-            .close(quinn::VarInt::from_u32(0), b"closed");
-    }
-}
-
-/// The receiving half of a [`Link`].
-#[derive(Debug)]
-pub struct LinkReader {
-    frames: FrameReader<RecvStream>,
-    /// The frame limit once the handshake is done.
-    max_frame_len: usize,
-    _lease: Option<Arc<Lease>>,
-}
-
-impl LinkReader {
-    /// The handshake is done: from now on frames up to
-    /// [`TransportConfig::max_frame_len`] are accepted.
-    pub fn lift_frame_limit(&mut self) {
-        self.frames.set_max_frame_len(self.max_frame_len);
-    }
-
-    /// The next frame, or `None` once the peer has closed the link cleanly.
-    ///
-    /// Cancel-safe.
-    pub async fn read_frame(&mut self) -> Result<Option<Bytes>, LinkError> {
-        self.frames.read_frame().await
-    }
-
-    /// [`read_frame`](Self::read_frame) as a poll, for a caller that is not a future; `Pending`
-    /// registers `cx`'s waker.
-    pub fn poll_read_frame(
-        &mut self,
-        cx: &mut Context<'_>,
-    ) -> Poll<Result<Option<Bytes>, LinkError>> {
-        self.frames.poll_read_frame(cx)
-    }
-
-    /// The next frame if it has already arrived whole, without waiting: the frames that came
-    /// with the last [`read_frame`](Self::read_frame). A fault is left for `read_frame` to report.
-    pub fn buffered_frame(&mut self) -> Option<Bytes> {
-        self.frames.buffered_frame()
-    }
-}
-
-/// The sending half of a [`Link`].
-#[derive(Debug)]
-pub struct LinkWriter {
-    frames: FrameWriter<SendStream>,
+/// What a QUIC link keeps alive: its connection, and a dialed link's place in the connection
+/// cache.
+struct Guard {
     connection: quinn::Connection,
-    _lease: Option<Arc<Lease>>,
+    _lease: Option<Lease>,
 }
 
-impl LinkWriter {
-    /// Sends the frames in order, in as few writes as possible.
-    ///
-    /// Cancel-safe: frames not yet written when the future is dropped stay queued, and the next
-    /// write or [`poll_send`](Self::poll_send) sends them first.
-    pub async fn write_frames<F: OutgoingFrame>(&mut self, frames: &[F]) -> Result<(), LinkError> {
-        self.frames.write_frames(frames).await
+/// The link over one bidirectional stream of `connection`; `lease` keeps a dialed connection
+/// cached while either half lives.
+pub(crate) fn link(
+    info: LinkInfo,
+    connection: quinn::Connection,
+    (send, recv): (SendStream, RecvStream),
+    lease: Option<Lease>,
+    config: &TransportConfig,
+) -> Link {
+    let guard = Arc::new(Guard {
+        connection,
+        _lease: lease,
+    });
+    let send = SendHalf {
+        stream: send,
+        stopped: None,
+    };
+    Link::new(info, Box::new(recv), Box::new(send), Some(guard), config)
+}
+
+/// Closes the whole QUIC connection under `link`, and every other link sharing it.
+#[doc(hidden)]
+pub fn close_connection(link: &Link) {
+    if let Some(guard) = link
+        .writer
+        .guard()
+        .and_then(|guard| guard.downcast_ref::<Guard>())
+    {
+        guard.connection.close(VarInt::from_u32(0), b"closed");
+    }
+}
+
+type Stopped = Pin<Box<dyn Future<Output = Result<Option<VarInt>, StoppedError>> + Send + Sync>>;
+
+/// A stream's sending side whose shutdown finishes the stream and then waits until the peer has
+/// acknowledged every byte, so that closing the connection afterwards loses nothing.
+struct SendHalf {
+    stream: SendStream,
+    /// The wait for the acknowledgement, once the stream is finished.
+    stopped: Option<Stopped>,
+}
+
+impl AsyncWrite for SendHalf {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        AsyncWrite::poll_write(Pin::new(&mut self.stream), cx, buf)
     }
 
-    /// Encodes frames in order after those already queued, writing nothing yet; see
-    /// [`FrameWriter::queue_frames`](peergraph_transport::FrameWriter::queue_frames).
-    pub fn queue_frames<F: OutgoingFrame>(&mut self, frames: &[F]) -> Result<(), LinkError> {
-        self.frames.queue_frames(frames)
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        AsyncWrite::poll_write_vectored(Pin::new(&mut self.stream), cx, bufs)
     }
 
-    /// Writes what is queued and flushes; cancel-safe, see
-    /// [`FrameWriter::poll_send`](peergraph_transport::FrameWriter::poll_send).
-    pub fn poll_send(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), LinkError>> {
-        self.frames.poll_send(cx)
+    fn is_write_vectored(&self) -> bool {
+        AsyncWrite::is_write_vectored(&self.stream)
     }
 
-    /// Whether everything queued has been written and flushed.
-    pub fn is_idle(&self) -> bool {
-        self.frames.is_idle()
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        AsyncWrite::poll_flush(Pin::new(&mut self.stream), cx)
     }
 
-    /// Finishes the stream and waits until the peer has acknowledged every byte, so closing
-    /// the connection afterwards loses nothing.
-    pub async fn close(mut self) -> Result<(), LinkError> {
-        self.frames.shutdown().await?;
-        match self.frames.get_mut().stopped().await {
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if self.stopped.is_none() {
+            ready!(AsyncWrite::poll_shutdown(Pin::new(&mut self.stream), cx))?;
+            self.stopped = Some(Box::pin(self.stream.stopped()));
+        }
+        let stopped = self.stopped.as_mut().expect("set above");
+        Poll::Ready(match ready!(stopped.as_mut().poll(cx)) {
             Ok(None) => Ok(()),
             // The peer stopped reading, so some frames may never have been delivered.
-            Ok(Some(_code)) => Err(LinkError::Io(std::io::ErrorKind::ConnectionReset.into())),
-            Err(error) => Err(LinkError::Io(error.into())),
-        }
+            Ok(Some(_code)) => Err(io::ErrorKind::ConnectionReset.into()),
+            Err(error) => Err(error.into()),
+        })
     }
 }

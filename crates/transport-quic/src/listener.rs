@@ -10,6 +10,7 @@ use tokio::task::JoinHandle;
 
 use crate::Link;
 use crate::errors::accept_error;
+use crate::link::link;
 use crate::session::{NO_STREAM, NOT_AUTHENTICATED, link_info};
 
 /// Accepted streams and failed handshakes waiting for [`Listener::accept`]. When full, peers'
@@ -178,7 +179,7 @@ async fn serve_connection(
         };
         // The connection ended; its links see that on their own streams.
         let Ok(streams) = streams else { return };
-        let link = Link::new(info, connection.clone(), streams, None, &config);
+        let link = link(info, connection.clone(), streams, None, &config);
         if queue.send(Incoming { result: Ok(link) }).await.is_err() {
             return;
         }

@@ -13,6 +13,7 @@ use quinn::{Endpoint, IdleTimeout, VarInt};
 use tokio::sync::OnceCell;
 
 use crate::errors::{connect_error, dial_error};
+use crate::link::link;
 use crate::pool::{Lease, Pool, Session};
 use crate::session::{NOT_AUTHENTICATED, link_info};
 use crate::{Link, Listener};
@@ -116,11 +117,10 @@ impl QuicTransport {
                 result => result.map(|link| (link, lease)),
             }
         };
-        let (link, lease) = tokio::time::timeout(timeout, attempt)
+        let ((session, streams), lease) = tokio::time::timeout(timeout, attempt)
             .await
             .map_err(|_| DialError::TimedOut)??;
-        let (session, streams) = link;
-        Ok(Link::new(
+        Ok(link(
             session.info,
             session.connection,
             streams,

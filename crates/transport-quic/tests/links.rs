@@ -260,7 +260,7 @@ async fn dead_connection_is_replaced_on_the_next_dial() {
     );
     let listener = listen(&b).await;
     let (mut dialed, accepted) = connect(&a, &listener).await;
-    accepted.close_connection();
+    peergraph_transport_quic::close_connection(&accepted);
     assert!(dialed.reader.read_frame().await.is_err());
     let (fresh, mut fresh_accepted) = connect(&a, &listener).await;
     assert_eq!(a.transport.connection_count(), 1);

@@ -34,10 +34,9 @@ mod link;
 mod listener;
 mod transport;
 
-pub use link::{Link, LinkReader, LinkWriter};
 pub use listener::{Incoming, Listener};
 pub use peergraph_transport::{
-    AcceptError, AuthError, DialError, Identity, LinkError, LinkInfo, PeerIdentity,
-    TransportConfig, TransportError,
+    AcceptError, AuthError, DialError, Identity, Link, LinkError, LinkInfo, LinkReader, LinkWriter,
+    PeerIdentity, TransportConfig, TransportError,
 };
 pub use transport::TcpTransport;

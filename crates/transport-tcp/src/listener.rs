@@ -9,6 +9,7 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::Link;
 use crate::handshake::{Failure, classify, link_info};
+use crate::link::link;
 
 /// A bound TCP socket accepting links.
 pub struct Listener {
@@ -112,7 +113,7 @@ impl Incoming {
                 Failure::Lost(source) => AcceptError::ConnectionLost(source),
             })?;
         let info = link_info(self.remote_addr, tls.get_ref().1)?;
-        Ok(Link::new(info, tls.into(), &self.config))
+        Ok(link(info, tls.into(), &self.config))
     }
 }
 

@@ -13,6 +13,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::{TlsAcceptor, TlsConnector};
 
 use crate::handshake::{Failure, classify, link_info};
+use crate::link::link;
 use crate::{Link, Listener};
 
 /// Dials and listens for TLS-over-TCP links as one node. Cheap to clone.
@@ -96,6 +97,6 @@ impl TcpTransport {
                 .into());
             }
         }
-        Ok(Link::new(info, tls.into(), &self.inner.config))
+        Ok(link(info, tls.into(), &self.inner.config))
     }
 }

@@ -24,6 +24,7 @@ mod config;
 mod error;
 mod framing;
 mod identity;
+mod link;
 mod sources;
 mod tls;
 mod verify;
@@ -33,6 +34,7 @@ pub use config::TransportConfig;
 pub use error::{AcceptError, AuthError, BoxError, DialError, LinkError, TransportError};
 pub use framing::{FrameReader, FrameWriter, OutgoingFrame};
 pub use identity::{Identity, IdentityError};
+pub use link::{Link, LinkGuard, LinkReader, LinkWriter, ReadStream, WriteStream};
 pub use peergraph_core::PeerIdentity;
 pub use sources::{SourceLimit, SourcePermit};
 pub use tls::{
