@@ -1,4 +1,5 @@
-//! Real QUIC links over loopback UDP.
+//! What only QUIC links do: connections shared and replaced, refused and stalled handshakes.
+//! The link contract both transports keep is in `crates/peergraph/tests/link_contract.rs`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -6,8 +7,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use peergraph_transport::{ALPN, SERVER_NAME, SelfSignedServerVerifier, crypto_provider};
 use peergraph_transport_quic::{
-    AcceptError, AuthError, DialError, Identity, Link, LinkError, Listener, QuicTransport,
-    TransportConfig,
+    AcceptError, Identity, Link, Listener, QuicTransport, TransportConfig,
 };
 use tokio::net::UdpSocket;
 
@@ -65,149 +65,6 @@ async fn connect(dialer: &Node, listener: &Listener) -> (Link, Link) {
     dialed.reader.lift_frame_limit();
     accepted.reader.lift_frame_limit();
     (dialed, accepted)
-}
-
-fn frames(prefix: &str, count: usize) -> Vec<Bytes> {
-    (0..count)
-        .map(|i| Bytes::from(format!("{prefix}-{i}")))
-        .collect()
-}
-
-async fn read_n(link: &mut peergraph_transport_quic::LinkReader, count: usize) -> Vec<Bytes> {
-    let mut received = Vec::with_capacity(count);
-    for _ in 0..count {
-        received.push(
-            link.read_frame()
-                .await
-                .expect("read")
-                .expect("frame, not end"),
-        );
-    }
-    received
-}
-
-#[tokio::test]
-async fn frames_flow_both_ways_in_order() {
-    let (a, b) = (
-        node(TransportConfig::default()),
-        node(TransportConfig::default()),
-    );
-    let listener = listen(&b).await;
-    let (dialed, accepted) = connect(&a, &listener).await;
-    let mut to_b = frames("a", 1000);
-    to_b.push(Bytes::from(vec![0x5a; 1 << 20]));
-    to_b.extend(frames("a-after-big", 10));
-    let to_a = frames("b", 500);
-    let (mut a_writer, mut b_writer) = (dialed.writer, accepted.writer);
-    let (sent_b, sent_a) = (to_b.clone(), to_a.clone());
-    let writes = tokio::spawn(async move {
-        a_writer.write_frames(&sent_b).await.expect("write a->b");
-        b_writer.write_frames(&sent_a).await.expect("write b->a");
-        (a_writer, b_writer)
-    });
-    let mut b_reader = accepted.reader;
-    let count = to_b.len();
-    let reads_b = tokio::spawn(async move { read_n(&mut b_reader, count).await });
-    let mut a_reader = dialed.reader;
-    assert_eq!(read_n(&mut a_reader, to_a.len()).await, to_a);
-    assert_eq!(reads_b.await.expect("task"), to_b);
-    writes.await.expect("task");
-}
-
-#[tokio::test]
-async fn close_delivers_every_frame_then_a_clean_end() {
-    let (a, b) = (
-        node(TransportConfig::default()),
-        node(TransportConfig::default()),
-    );
-    let listener = listen(&b).await;
-    let (dialed, mut accepted) = connect(&a, &listener).await;
-    let sent = frames("last words", 100);
-    let Link {
-        reader, mut writer, ..
-    } = dialed;
-    writer.write_frames(&sent).await.expect("write");
-    writer.close().await.expect("close");
-    // Dropping the dialer's last link lets the connection close; the data must survive it.
-    drop(reader);
-    assert_eq!(read_n(&mut accepted.reader, sent.len()).await, sent);
-    assert!(matches!(accepted.reader.read_frame().await, Ok(None)));
-}
-
-#[tokio::test]
-async fn both_ends_report_the_other_identity_and_the_same_exporter() {
-    let (a, b) = (
-        node(TransportConfig::default()),
-        node(TransportConfig::default()),
-    );
-    let listener = listen(&b).await;
-    let (dialed, accepted) = connect(&a, &listener).await;
-    assert_eq!(dialed.info.remote_identity, b.identity.peer_identity());
-    assert_eq!(accepted.info.remote_identity, a.identity.peer_identity());
-    assert_eq!(dialed.info.exporter, accepted.info.exporter);
-    assert_ne!(dialed.info.exporter, [0u8; 32]);
-    assert_eq!(dialed.info.remote_addr, listener.local_addr());
-}
-
-#[tokio::test]
-async fn pinned_identity_that_matches_connects() {
-    let (a, b) = (
-        node(TransportConfig::default()),
-        node(TransportConfig::default()),
-    );
-    let listener = listen(&b).await;
-    let dialed = a
-        .transport
-        .dial(listener.local_addr(), Some(b.identity.peer_identity()))
-        .await;
-    assert_eq!(
-        dialed.expect("pinned dial").info.remote_identity,
-        b.identity.peer_identity()
-    );
-}
-
-#[tokio::test]
-async fn pinned_identity_that_differs_fails_with_identity_mismatch() {
-    let (a, b) = (
-        node(TransportConfig::default()),
-        node(TransportConfig::default()),
-    );
-    let listener = listen(&b).await;
-    let stranger = Identity::generate()
-        .expect("key generation works")
-        .peer_identity();
-    match a
-        .transport
-        .dial(listener.local_addr(), Some(stranger))
-        .await
-    {
-        Err(DialError::NotAuthenticated(AuthError::IdentityMismatch { expected, actual })) => {
-            assert_eq!(expected, stranger);
-            assert_eq!(actual, b.identity.peer_identity());
-        }
-        other => panic!("expected IdentityMismatch, got {other:?}"),
-    }
-    assert_eq!(a.transport.connection_count(), 0);
-}
-
-#[tokio::test]
-async fn frame_over_the_maximum_fails_the_reader() {
-    let a = node(TransportConfig::default());
-    let b = node(TransportConfig::default().with_max_frame_len(1024));
-    let listener = listen(&b).await;
-    let (mut dialed, mut accepted) = connect(&a, &listener).await;
-    dialed
-        .writer
-        .write_frames(&[Bytes::from(vec![1u8; 1025])])
-        .await
-        .expect("a allows it");
-    assert!(matches!(
-        accepted.reader.read_frame().await,
-        Err(LinkError::FrameTooLarge {
-            len: 1025,
-            max: 1024
-        })
-    ));
 }
 
 #[tokio::test]
@@ -335,19 +192,4 @@ async fn stalled_handshake_times_out_while_a_good_dial_succeeds() {
     let stalled = listener.accept().await.expect("accept").handshake().await;
     assert!(matches!(stalled, Err(AcceptError::TimedOut)), "{stalled:?}");
     doomed.abort();
-}
-
-#[tokio::test]
-async fn persisted_identity_is_the_one_peers_see() {
-    let dir = tempfile::tempdir().expect("temporary directory");
-    let identity = Identity::load_or_generate(dir.path()).expect("fresh identity");
-    let reloaded = Identity::load_or_generate(dir.path()).expect("reloaded identity");
-    let b = Node {
-        transport: QuicTransport::new(&reloaded, TransportConfig::default()).expect("valid"),
-        identity: reloaded,
-    };
-    let a = node(TransportConfig::default());
-    let listener = listen(&b).await;
-    let (dialed, _accepted) = connect(&a, &listener).await;
-    assert_eq!(dialed.info.remote_identity, identity.peer_identity());
 }

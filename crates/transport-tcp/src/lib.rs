@@ -40,3 +40,40 @@ pub use peergraph_transport::{
     PeerIdentity, TransportConfig, TransportError,
 };
 pub use transport::TcpTransport;
+
+impl peergraph_transport::Connector for TcpTransport {
+    type Listener = Listener;
+
+    fn dial(
+        &self,
+        addr: std::net::SocketAddr,
+        expected: Option<PeerIdentity>,
+    ) -> impl std::future::Future<Output = Result<Link, DialError>> + Send {
+        TcpTransport::dial(self, addr, expected)
+    }
+
+    fn listen(
+        &self,
+        addr: std::net::SocketAddr,
+    ) -> impl std::future::Future<Output = std::io::Result<Listener>> + Send {
+        TcpTransport::listen(self, addr)
+    }
+}
+
+impl peergraph_transport::Acceptor for Listener {
+    type Incoming = Incoming;
+
+    fn accept(&self) -> impl std::future::Future<Output = std::io::Result<Incoming>> + Send {
+        Listener::accept(self)
+    }
+
+    fn local_addr(&self) -> std::net::SocketAddr {
+        Listener::local_addr(self)
+    }
+}
+
+impl peergraph_transport::Handshake for Incoming {
+    fn handshake(self) -> impl std::future::Future<Output = Result<Link, AcceptError>> + Send {
+        Incoming::handshake(self)
+    }
+}

@@ -21,6 +21,7 @@
 
 mod certificate;
 mod config;
+mod connector;
 mod error;
 mod framing;
 mod identity;
@@ -31,6 +32,7 @@ mod verify;
 
 pub use certificate::identity_of_certificate;
 pub use config::TransportConfig;
+pub use connector::{Acceptor, Connector, Handshake};
 pub use error::{AcceptError, AuthError, BoxError, DialError, LinkError, TransportError};
 pub use framing::{FrameReader, FrameWriter, OutgoingFrame};
 pub use identity::{Identity, IdentityError};
