@@ -497,9 +497,9 @@ impl Shared {
             };
             let shared = self.clone();
             tokio::spawn(async move {
-                // Boxed, so the TLS handshake's state is freed when it ends instead of sizing
-                // this task, which lives on as the link's writer.
-                let handshake = Box::pin(incoming.handshake()).await;
+                // The handshake's state is boxed by the transport, so it is freed when it ends
+                // instead of sizing this task, which lives on as the link's writer.
+                let handshake = incoming.handshake().await;
                 let link = match handshake {
                     Ok(link) => link,
                     Err(error) => {
@@ -560,9 +560,9 @@ impl Shared {
 
 /// Dials a link and hands the outcome to the core; returns the link's writer if it is up.
 async fn dial(shared: Arc<Shared>, id: LinkId, address: PeerAddress) -> Option<LinkWriterTask> {
-    // Boxed, so the dial's state (TLS or QUIC handshake) is freed when it ends instead of
-    // sizing this task, which lives on as the link's writer.
-    let result = Box::pin(shared.transport.dial(address.socket, address.identity)).await;
+    // The dial's state (TLS or QUIC handshake) is boxed by the transport, so it is freed when
+    // it ends instead of sizing this task, which lives on as the link's writer.
+    let result = shared.transport.dial(address.socket, address.identity).await;
     dialed(&shared, id, result)
 }
 

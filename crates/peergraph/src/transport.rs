@@ -1,11 +1,15 @@
-//! The transports the runtime can drive, behind one enum each so the choice is a config value.
+//! The transports the runtime can drive, behind one type so that the choice is a config value.
 
+use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
 
 use peergraph_core::{AuthFailure, LinkCloseReason, PeerIdentity};
 use peergraph_transport::{
-    AcceptError, AuthError, DialError, Identity, Link, LinkError, TransportConfig, TransportError,
+    AcceptError, Acceptor, AuthError, Connector, DialError, Handshake, Identity, Link, LinkError,
+    TransportConfig, TransportError,
 };
 use peergraph_transport_quic as quic;
 use peergraph_transport_tcp as tcp;
@@ -47,21 +51,18 @@ impl std::fmt::Display for TransportKind {
 #[error("unknown transport: expected `tcp` or `quic`")]
 pub struct UnknownTransport;
 
+/// A transport, whichever it is: a [`Connector`] behind a pointer, its futures boxed (one
+/// allocation per dial or accepted connection, which the handshake dwarfs).
 #[derive(Clone)]
-pub(crate) enum Transport {
-    Tcp(tcp::TcpTransport),
-    Quic(quic::QuicTransport),
-}
+pub(crate) struct Transport(Arc<dyn DynConnector>);
 
-pub(crate) enum Listener {
-    Tcp(tcp::Listener),
-    Quic(quic::Listener),
-}
+/// A bound listener of either transport.
+pub(crate) struct Listener(Box<dyn DynAcceptor>);
 
-pub(crate) enum Incoming {
-    Tcp(tcp::Incoming),
-    Quic(quic::Incoming),
-}
+/// An inbound connection of either transport, before its handshake.
+pub(crate) struct Incoming(Box<dyn DynHandshake>);
+
+type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 impl Transport {
     pub(crate) fn new(
@@ -69,17 +70,14 @@ impl Transport {
         identity: &Identity,
         config: TransportConfig,
     ) -> Result<Self, TransportError> {
-        Ok(match kind {
-            TransportKind::Tcp => Self::Tcp(tcp::TcpTransport::new(identity, config)?),
-            TransportKind::Quic => Self::Quic(quic::QuicTransport::new(identity, config)?),
-        })
+        Ok(Self(match kind {
+            TransportKind::Tcp => Arc::new(tcp::TcpTransport::new(identity, config)?),
+            TransportKind::Quic => Arc::new(quic::QuicTransport::new(identity, config)?),
+        }))
     }
 
     pub(crate) async fn listen(&self, addr: SocketAddr) -> io::Result<Listener> {
-        Ok(match self {
-            Self::Tcp(transport) => Listener::Tcp(transport.listen(addr).await?),
-            Self::Quic(transport) => Listener::Quic(transport.listen(addr).await?),
-        })
+        self.0.listen(addr).await
     }
 
     pub(crate) async fn dial(
@@ -87,35 +85,78 @@ impl Transport {
         addr: SocketAddr,
         expected: Option<PeerIdentity>,
     ) -> Result<Link, DialError> {
-        Ok(match self {
-            Self::Tcp(transport) => transport.dial(addr, expected).await?,
-            Self::Quic(transport) => transport.dial(addr, expected).await?,
-        })
+        self.0.dial(addr, expected).await
     }
 }
 
 impl Listener {
     pub(crate) fn local_addr(&self) -> SocketAddr {
-        match self {
-            Self::Tcp(listener) => listener.local_addr(),
-            Self::Quic(listener) => listener.local_addr(),
-        }
+        self.0.local_addr()
     }
 
     pub(crate) async fn accept(&self) -> io::Result<Incoming> {
-        Ok(match self {
-            Self::Tcp(listener) => Incoming::Tcp(listener.accept().await?),
-            Self::Quic(listener) => Incoming::Quic(listener.accept().await?),
-        })
+        self.0.accept().await
     }
 }
 
 impl Incoming {
     pub(crate) async fn handshake(self) -> Result<Link, AcceptError> {
-        Ok(match self {
-            Self::Tcp(incoming) => incoming.handshake().await?,
-            Self::Quic(incoming) => incoming.handshake().await?,
+        self.0.handshake().await
+    }
+}
+
+/// [`Connector`] with boxed futures, so that a transport can sit behind a pointer.
+trait DynConnector: Send + Sync {
+    fn dial(
+        &self,
+        addr: SocketAddr,
+        expected: Option<PeerIdentity>,
+    ) -> BoxFuture<'_, Result<Link, DialError>>;
+    fn listen(&self, addr: SocketAddr) -> BoxFuture<'_, io::Result<Listener>>;
+}
+
+trait DynAcceptor: Send + Sync {
+    fn accept(&self) -> BoxFuture<'_, io::Result<Incoming>>;
+    fn local_addr(&self) -> SocketAddr;
+}
+
+trait DynHandshake: Send {
+    fn handshake(self: Box<Self>) -> BoxFuture<'static, Result<Link, AcceptError>>;
+}
+
+impl<C: Connector> DynConnector for C {
+    fn dial(
+        &self,
+        addr: SocketAddr,
+        expected: Option<PeerIdentity>,
+    ) -> BoxFuture<'_, Result<Link, DialError>> {
+        Box::pin(Connector::dial(self, addr, expected))
+    }
+
+    fn listen(&self, addr: SocketAddr) -> BoxFuture<'_, io::Result<Listener>> {
+        Box::pin(async move {
+            let listener = Connector::listen(self, addr).await?;
+            Ok(Listener(Box::new(listener)))
         })
+    }
+}
+
+impl<A: Acceptor> DynAcceptor for A {
+    fn accept(&self) -> BoxFuture<'_, io::Result<Incoming>> {
+        Box::pin(async move {
+            let incoming = Acceptor::accept(self).await?;
+            Ok(Incoming(Box::new(incoming)))
+        })
+    }
+
+    fn local_addr(&self) -> SocketAddr {
+        Acceptor::local_addr(self)
+    }
+}
+
+impl<H: Handshake> DynHandshake for H {
+    fn handshake(self: Box<Self>) -> BoxFuture<'static, Result<Link, AcceptError>> {
+        Box::pin(Handshake::handshake(*self))
     }
 }
 
