@@ -562,7 +562,10 @@ impl Shared {
 async fn dial(shared: Arc<Shared>, id: LinkId, address: PeerAddress) -> Option<LinkWriterTask> {
     // The dial's state (TLS or QUIC handshake) is boxed by the transport, so it is freed when
     // it ends instead of sizing this task, which lives on as the link's writer.
-    let result = shared.transport.dial(address.socket, address.identity).await;
+    let result = shared
+        .transport
+        .dial(address.socket, address.identity)
+        .await;
     dialed(&shared, id, result)
 }
 
