@@ -3,10 +3,10 @@
 //! driver, and the links' deadlines. One link carries at most one direct connection.
 
 use std::collections::VecDeque;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::time::Instant;
 
-use crate::address::{PeerAddress, source_of};
+use crate::address::PeerAddress;
 use crate::codec::Transmit;
 use crate::config::{Limits, Timeouts};
 use crate::event::Direction;
@@ -15,6 +15,16 @@ use crate::identity::PeerIdentity;
 use crate::ids::{ConnectionId, GraphHandle, LinkId, NodeId};
 use crate::output::Output;
 use crate::timers::Timers;
+
+mod pending;
+mod send_queue;
+#[cfg(test)]
+mod tests;
+mod window;
+
+use pending::Pending;
+use send_queue::SendQueue;
+pub(crate) use window::Unread;
 
 /// Where a link's handshake stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,33 +56,6 @@ pub(crate) struct Counters {
     pub(crate) bytes_received: u64,
     pub(crate) messages_sent: u64,
     pub(crate) messages_received: u64,
-}
-
-/// A link's frames waiting to be written, oldest first. Most links hold at most one frame at a
-/// time (a handshake frame, a keepalive, a message now and then), so the oldest waits inline and
-/// only a second one needs the queue's allocation.
-#[derive(Default)]
-struct SendQueue {
-    first: Option<Transmit>,
-    rest: VecDeque<Transmit>,
-}
-
-impl SendQueue {
-    fn push_back(&mut self, frame: Transmit) {
-        if self.first.is_none() && self.rest.is_empty() {
-            self.first = Some(frame);
-        } else {
-            self.rest.push_back(frame);
-        }
-    }
-
-    fn pop_front(&mut self) -> Option<Transmit> {
-        self.first.take().or_else(|| self.rest.pop_front())
-    }
-
-    fn is_empty(&self) -> bool {
-        self.first.is_none() && self.rest.is_empty()
-    }
 }
 
 /// One link. What it is (state, ends, counters, traffic times) is plain data the node's method
@@ -188,96 +171,6 @@ impl Link {
     }
 }
 
-/// Messages and payload bytes counted against a connection's receive window.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Unread {
-    pub(crate) messages: usize,
-    pub(crate) bytes: usize,
-}
-
-impl Unread {
-    /// One message of `bytes` payload bytes.
-    pub(crate) fn one(bytes: usize) -> Self {
-        Self { messages: 1, bytes }
-    }
-
-    /// Whether `self` has reached `window` in messages or in bytes.
-    fn reaches(self, window: Unread) -> bool {
-        self.messages >= window.messages || self.bytes >= window.bytes
-    }
-
-    /// Whether `self` is within half of `window` in both messages and bytes.
-    fn within_half(self, window: Unread) -> bool {
-        self.messages <= window.messages / 2 && self.bytes <= window.bytes / 2
-    }
-}
-
-/// Handshakes in progress, counted per direction: inbound ones are whoever reached the
-/// listener, so they must not be able to use up the budget of the application's own opens.
-/// Inbound ones are also counted per source (see [`source_of`]), so that one address cannot
-/// hold every inbound slot.
-#[derive(Debug, Default)]
-struct Pending {
-    inbound: usize,
-    outbound: usize,
-    /// By [`source_key`], in a list: inbound handshakes are bounded (`max_pending_handshakes`)
-    /// and usually come from a few sources, so a scan beats hashing the address.
-    inbound_by_source: Vec<(u128, usize)>,
-}
-
-impl Pending {
-    fn count(&self, direction: Direction) -> usize {
-        match direction {
-            Direction::Inbound => self.inbound,
-            Direction::Outbound => self.outbound,
-        }
-    }
-
-    /// A handshaking link (its direction and remote address) starts or stops counting.
-    #[inline]
-    fn change(&mut self, (direction, remote_addr): (Direction, Option<SocketAddr>), starts: bool) {
-        let count = match direction {
-            Direction::Inbound => &mut self.inbound,
-            Direction::Outbound => &mut self.outbound,
-        };
-        if starts {
-            *count += 1;
-        } else {
-            *count -= 1;
-        }
-        if let (Direction::Inbound, Some(addr)) = (direction, remote_addr) {
-            self.change_source(source_key(addr.ip()), starts);
-        }
-    }
-
-    fn change_source(&mut self, source: u128, starts: bool) {
-        let at = self
-            .inbound_by_source
-            .iter()
-            .position(|(key, _)| *key == source);
-        match (at, starts) {
-            (Some(at), true) => self.inbound_by_source[at].1 += 1,
-            (None, true) => self.inbound_by_source.push((source, 1)),
-            (Some(at), false) => {
-                self.inbound_by_source[at].1 -= 1;
-                if self.inbound_by_source[at].1 == 0 {
-                    self.inbound_by_source.swap_remove(at);
-                }
-            }
-            (None, false) => {}
-        }
-    }
-}
-
-/// [`source_of`] as a number: an IPv6 network's bits, or an IPv4 address's bits above every
-/// IPv6 /64 network's (whose low 64 bits are zero).
-fn source_key(ip: IpAddr) -> u128 {
-    match source_of(ip) {
-        IpAddr::V4(v4) => u128::from(v4.to_bits()) | 1 << 32,
-        IpAddr::V6(v6) => v6.to_bits(),
-    }
-}
-
 /// What a link was when [`Links::release`] marked it closing.
 pub(crate) struct Released {
     pub(crate) previous: LinkState,
@@ -383,16 +276,6 @@ impl Links {
         self.pending.count(direction)
     }
 
-    /// Inbound handshakes in progress from the source of `ip` (see [`source_of`]).
-    pub(crate) fn pending_from(&self, ip: IpAddr) -> usize {
-        let source = source_key(ip);
-        self.pending
-            .inbound_by_source
-            .iter()
-            .find(|(key, _)| *key == source)
-            .map_or(0, |(_, count)| *count)
-    }
-
     /// Makes a handshaking link `Connected`, counts it off the pending handshakes, and gives it
     /// a connection id if it has none yet (an inbound link); returns the link and its id.
     #[inline(always)]
@@ -440,58 +323,10 @@ impl Links {
         }
     }
 
-    /// Each connection's receive window.
-    #[inline]
-    pub(crate) fn window(&self) -> Unread {
-        self.window
-    }
-
-    /// A link has just become held ([`Link::add_unread`] returned true).
-    #[inline]
-    pub(crate) fn count_held(&mut self) {
-        self.held += 1;
-    }
-
-    /// `taken` of `connection`'s messages left registration queues (taken, or dropped with
-    /// their registration). A held link whose window has drained to half is released: the
-    /// driver is told to read it again, and the wait counts as traffic for the idle timeout
-    /// (the application, not the peer, held the link up).
-    pub(crate) fn data_taken(
-        &mut self,
-        connection: ConnectionId,
-        taken: Unread,
-        now: Option<Instant>,
-        timeouts: &Timeouts,
-    ) {
-        let Some(link_id) = self.link_of(connection) else {
-            return;
-        };
-        let Some(link) = self.table.get_mut(&link_id) else {
-            return;
-        };
-        link.unread.messages = link.unread.messages.saturating_sub(taken.messages);
-        link.unread.bytes = link.unread.bytes.saturating_sub(taken.bytes);
-        if link.held && link.unread.within_half(self.window) {
-            link.held = false;
-            self.held -= 1;
-            if let Some(now) = now {
-                link.last_received = link.last_received.max(now);
-            }
-            self.commands.push_back(Output::Resume { link: link_id });
-            self.schedule(link_id, timeouts);
-        }
-    }
-
     /// Whether a command or a link with frames waits for the driver.
     #[inline]
     pub(crate) fn has_output(&self) -> bool {
         !self.commands.is_empty() || !self.ready.is_empty()
-    }
-
-    /// Whether the driver may read frames from `link` (it is not held by its window).
-    #[inline]
-    pub(crate) fn is_readable(&self, link: LinkId) -> bool {
-        self.held == 0 || self.table.get(&link).is_none_or(|link| !link.held)
     }
 
     /// The next dial, close or resume for the driver.
@@ -619,63 +454,4 @@ fn timer_is_live(table: &IdMap<LinkId, Link>, at: Instant, link: LinkId) -> bool
     table
         .get(&link)
         .is_some_and(|link| link.timer_at == Some(at))
-}
-
-#[cfg(test)]
-mod tests {
-    use bytes::Bytes;
-
-    use super::*;
-
-    #[test]
-    fn the_send_queue_keeps_frames_in_order_across_its_inline_slot() {
-        let frame = |n: u8| crate::codec::data([n; 16], Bytes::new());
-        let mut queue = SendQueue::default();
-        assert!(queue.is_empty());
-        queue.push_back(frame(1));
-        queue.push_back(frame(2));
-        queue.push_back(frame(3));
-        assert_eq!(queue.pop_front(), Some(frame(1)));
-        // The inline slot is free again while older frames wait in the queue: a new frame
-        // must still come last.
-        queue.push_back(frame(4));
-        for n in 2..=4 {
-            assert_eq!(queue.pop_front(), Some(frame(n)));
-        }
-        assert_eq!(queue.pop_front(), None);
-        assert!(queue.is_empty());
-    }
-
-    #[test]
-    fn a_removed_link_is_forgotten_and_the_pending_count_follows_each_link() {
-        let limits = Limits::default();
-        let mut links = Links::new(&limits);
-        #[allow(clippy::disallowed_methods)] // any instant will do: the test's clock never moves
-        let now = Instant::now();
-        let mut inbound = Link::new(LinkState::AwaitingHello, Direction::Inbound, now, now);
-        inbound.remote_addr = Some(([192, 0, 2, 1], 1).into());
-        let id = links.insert(inbound);
-        let source = source_of([192, 0, 2, 1].into());
-        assert_eq!(
-            (
-                links.pending(Direction::Inbound),
-                links.pending_from(source)
-            ),
-            (1, 1)
-        );
-        assert!(links.release(id).is_some());
-        assert_eq!(
-            (
-                links.pending(Direction::Inbound),
-                links.pending_from(source)
-            ),
-            (0, 0)
-        );
-        assert!(
-            links.get(id).is_some(),
-            "a released link waits for the driver's close"
-        );
-        links.remove(id);
-        assert!(links.get(id).is_none());
-    }
 }
