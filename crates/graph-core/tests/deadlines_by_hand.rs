@@ -9,7 +9,8 @@ use std::time::Duration;
 use by_hand::{Hand, Kind, close, hello};
 use bytes::Bytes;
 use peergraph_core::{
-    ConnectionStatus, EventType, FailReason, GraphConfig, GraphEvent, NodeConfig,
+    ConnectionId, ConnectionStatus, EventType, FailReason, GraphConfig, GraphEvent, GraphHandle,
+    LinkId, NodeConfig,
 };
 use peergraph_proto::v1 as wire;
 
@@ -29,6 +30,27 @@ fn statuses(events: &[GraphEvent]) -> Vec<ConnectionStatus> {
         .collect()
 }
 
+/// A node (seeded with `seed`) whose keepalive is `keepalive`, with one inbound connection in
+/// graph `chat`: the node, its graph, the link and the connection id.
+fn connected_with_keepalive(
+    seed: u64,
+    keepalive: Duration,
+) -> (Hand, GraphHandle, LinkId, ConnectionId) {
+    let mut config = NodeConfig::with_seed(seed);
+    config.timeouts.keepalive = keepalive;
+    let mut hand = Hand::new(config);
+    let (graph, registration) = hand.graph(
+        GraphConfig::new("chat", "bob"),
+        &[EventType::DirectConnection],
+    );
+    let link = hand.inbound_connection("chat", "bob");
+    let [GraphEvent::DirectConnection(change)] = &hand.events(registration)[..] else {
+        panic!("one Connected event");
+    };
+    let connection = change.connection;
+    (hand, graph, link, connection)
+}
+
 #[test]
 fn a_keepalive_due_before_the_handshake_deadline_is_sent_on_time() {
     let mut config = NodeConfig::with_seed(1);
@@ -46,18 +68,7 @@ fn a_keepalive_due_before_the_handshake_deadline_is_sent_on_time() {
 
 #[test]
 fn a_keepalive_waits_for_a_full_quiet_period_after_the_last_frame_sent() {
-    let mut config = NodeConfig::with_seed(2);
-    config.timeouts.keepalive = Duration::from_secs(10);
-    let mut hand = Hand::new(config);
-    let (graph, registration) = hand.graph(
-        GraphConfig::new("chat", "bob"),
-        &[EventType::DirectConnection],
-    );
-    let link = hand.inbound_connection("chat", "bob");
-    let [GraphEvent::DirectConnection(change)] = &hand.events(registration)[..] else {
-        panic!("one Connected event");
-    };
-    let connection = change.connection;
+    let (mut hand, graph, link, connection) = connected_with_keepalive(2, 10 * SECOND);
     hand.advance(5 * SECOND);
     let now = hand.now;
     hand.node
@@ -108,18 +119,7 @@ fn a_handshake_that_times_out_says_goodbye_only_after_sending_its_hello() {
 
 #[test]
 fn frames_still_waiting_to_be_written_stand_in_for_a_keepalive() {
-    let mut config = NodeConfig::with_seed(3);
-    config.timeouts.keepalive = SECOND;
-    let mut hand = Hand::new(config);
-    let (graph, registration) = hand.graph(
-        GraphConfig::new("chat", "bob"),
-        &[EventType::DirectConnection],
-    );
-    let link = hand.inbound_connection("chat", "bob");
-    let [GraphEvent::DirectConnection(change)] = &hand.events(registration)[..] else {
-        panic!("one Connected event");
-    };
-    let connection = change.connection;
+    let (mut hand, graph, link, connection) = connected_with_keepalive(3, SECOND);
     // A message queued and not yet pulled by the driver (its link is slow to take frames).
     hand.node
         .send_data(

@@ -22,7 +22,13 @@ fn padded_data_frame(payload: &[u8], len: usize) -> Bytes {
         type_id: Bytes::from_static(&[5; 16]),
         payload: Bytes::copy_from_slice(payload),
     };
-    let mut frame = encode(Kind::Data(data)).to_vec();
+    padded(encode(Kind::Data(data)), len)
+}
+
+/// `frame` padded with an unknown field of `Frame` (number 100, which receivers ignore) to
+/// exactly `len` bytes.
+fn padded(frame: Bytes, len: usize) -> Bytes {
+    let mut frame = frame.to_vec();
     // Tag (2 bytes), a 2-byte length, then the padding.
     let padding = len - frame.len() - 4;
     assert!((128..16_384).contains(&padding), "a 2-byte length");
@@ -182,13 +188,7 @@ fn a_frame_without_a_body_comes_out_of_into_bytes_without_a_copy() {
 
 /// A Hello padded (with an unknown field, which receivers ignore) to exactly `len` bytes.
 fn padded_hello(len: usize) -> Bytes {
-    let mut frame = encode(Kind::Hello(hello("chat", "bob", "carol", &[]))).to_vec();
-    let padding = len - frame.len() - 4;
-    assert!((128..16_384).contains(&padding), "a 2-byte length");
-    frame.extend_from_slice(&[0xa2, 0x06]);
-    prost::encoding::encode_varint(padding as u64, &mut frame);
-    frame.resize(len, 0);
-    Bytes::from(frame)
+    padded(encode(Kind::Hello(hello("chat", "bob", "carol", &[]))), len)
 }
 
 #[test]

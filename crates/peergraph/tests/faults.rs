@@ -21,8 +21,8 @@ use peergraph::{
     FailReason, GraphConfig, GraphEvent, NodeConfig, PeerAddress, PeerLocator, SendError,
     TransportKind,
 };
-use peergraph_transport::{Identity, SERVER_NAME, TransportConfig};
-use support::{GRAPH, TYPE_A, TestNode, connect, eventually, node_with, within};
+use peergraph_transport::{Connector, Identity, SERVER_NAME, TransportConfig};
+use support::{GRAPH, HalfOpenQuic, TYPE_A, TestNode, connect, eventually, node_with, within};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 on_both_transports! {
@@ -377,45 +377,6 @@ async fn an_oversized_first_frame_is_dropped_before_the_application_sees_it(kind
 
 // ------------------------------------------------------------------ slow handshakes
 
-/// A QUIC handshake that stays half-open: a relay forwards the client's first datagram to
-/// `target` and nothing else, so the node waits for a client Finished that never comes.
-struct HalfOpenQuic {
-    dial: tokio::task::JoinHandle<()>,
-    _relay: tokio::net::UdpSocket,
-}
-
-impl HalfOpenQuic {
-    async fn start(target: SocketAddr) -> Self {
-        let relay = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
-        let relay_addr = relay.local_addr().unwrap();
-        let dial = tokio::spawn(async move {
-            let identity = Identity::generate().unwrap();
-            let config = TransportConfig::default().with_handshake_timeout(Duration::from_secs(60));
-            let transport =
-                peergraph_transport_quic::QuicTransport::new(&identity, config).unwrap();
-            let _ = transport.dial(relay_addr, None).await;
-        });
-        let mut datagram = vec![0u8; 65_536];
-        let (len, _) = within(
-            "the client's first datagram",
-            relay.recv_from(&mut datagram),
-        )
-        .await
-        .unwrap();
-        relay.send_to(&datagram[..len], target).await.unwrap();
-        Self {
-            dial,
-            _relay: relay,
-        }
-    }
-}
-
-impl Drop for HalfOpenQuic {
-    fn drop(&mut self) {
-        self.dial.abort();
-    }
-}
-
 /// The first connection event of each of `ids`, in whatever order they come.
 async fn outcomes_of(
     node: &mut TestNode,
@@ -462,7 +423,9 @@ async fn a_client_that_never_finishes_tls_is_dropped_without_hurting_others(kind
             TransportKind::Tcp => {
                 silent_tcp.push(tokio::net::TcpStream::connect(addr).await.unwrap());
             }
-            TransportKind::Quic => half_open_quic.push(HalfOpenQuic::start(addr).await),
+            TransportKind::Quic => {
+                half_open_quic.push(HalfOpenQuic::start("127.0.0.1:0", addr).await)
+            }
         }
     }
     burst_connects(&mut good, &target, 4).await;

@@ -15,7 +15,7 @@ use peergraph::{Config, GraphConfig, InboundLimits, NodeConfig, TransportKind};
 use peergraph_proto::v1 as wire;
 use peergraph_transport::{Identity, SERVER_NAME};
 use prost::Message;
-use support::{GRAPH, TYPE_A, TestNode, connect, within};
+use support::{GRAPH, HalfOpenQuic, TYPE_A, TestNode, connect, within};
 use tokio::io::AsyncReadExt;
 
 on_both_transports! {
@@ -292,45 +292,6 @@ async fn connections_that_open_no_stream_hold_only_their_sources_share_and_are_c
     }
 }
 
-/// A QUIC handshake from an address that never answers (as a spoofed source): a relay on
-/// [`STRANGER`] forwards the client's first datagram to `target` and nothing back.
-struct HalfOpen {
-    dial: tokio::task::JoinHandle<()>,
-    _relay: tokio::net::UdpSocket,
-}
-
-impl HalfOpen {
-    async fn start(target: SocketAddr) -> Self {
-        let relay = tokio::net::UdpSocket::bind(STRANGER).await.unwrap();
-        let relay_addr = relay.local_addr().unwrap();
-        let (endpoint, config) = stranger_quic();
-        let dial = tokio::spawn(async move {
-            let _ = endpoint
-                .connect_with(config, relay_addr, SERVER_NAME)
-                .unwrap()
-                .await;
-        });
-        let mut datagram = vec![0u8; 65_536];
-        let (len, _) = within(
-            "the client's first datagram",
-            relay.recv_from(&mut datagram),
-        )
-        .await
-        .unwrap();
-        relay.send_to(&datagram[..len], target).await.unwrap();
-        Self {
-            dial,
-            _relay: relay,
-        }
-    }
-}
-
-impl Drop for HalfOpen {
-    fn drop(&mut self) {
-        self.dial.abort();
-    }
-}
-
 /// A budget of 4 QUIC handshakes. Two half-open ones from addresses that never answer take half
 /// of it; from then on the listener answers an address it has not validated with a Retry, which
 /// a spoofed source never completes: six more of them take no slot, and the real peer (which
@@ -345,7 +306,7 @@ async fn under_load_unvalidated_addresses_get_a_retry_instead_of_a_handshake_slo
     let addr = target.node.local_addr().unwrap();
     let mut half_open = Vec::new();
     for _ in 0..8 {
-        half_open.push(HalfOpen::start(addr).await);
+        half_open.push(HalfOpenQuic::start(STRANGER, addr).await);
     }
     real_peer_connects(&mut good, &mut target, 4).await;
     drop(half_open);

@@ -15,11 +15,13 @@
 //!
 //! Accepting never waits on one peer: the listener runs every QUIC handshake on its own task
 //! (bounded by [`TransportConfig::handshake_timeout`]) and queues each accepted stream, or each
-//! failed handshake, as an [`Incoming`]. [`Incoming::handshake`] then yields it.
+//! failed handshake, as an [`Incoming`]. [`Handshake::handshake`] then yields it.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-//! use peergraph_transport_quic::{Identity, QuicTransport, TransportConfig};
+//! use peergraph_transport_quic::{
+//!     Acceptor, Connector, Handshake, Identity, QuicTransport, TransportConfig,
+//! };
 //!
 //! let transport = QuicTransport::new(&Identity::generate()?, TransportConfig::default())?;
 //! let listener = transport.listen("127.0.0.1:0".parse()?).await?;
@@ -46,44 +48,7 @@ mod transport;
 pub use link::close_connection;
 pub use listener::{Incoming, Listener};
 pub use peergraph_transport::{
-    AcceptError, AuthError, DialError, Identity, Link, LinkError, LinkInfo, LinkReader, LinkWriter,
-    PeerIdentity, TransportConfig, TransportError,
+    AcceptError, Acceptor, AuthError, Connector, DialError, Handshake, Identity, Link, LinkError,
+    LinkInfo, LinkReader, LinkWriter, PeerIdentity, TransportConfig, TransportError,
 };
 pub use transport::QuicTransport;
-
-impl peergraph_transport::Connector for QuicTransport {
-    type Listener = Listener;
-
-    fn dial(
-        &self,
-        addr: std::net::SocketAddr,
-        expected: Option<PeerIdentity>,
-    ) -> impl std::future::Future<Output = Result<Link, DialError>> + Send {
-        QuicTransport::dial(self, addr, expected)
-    }
-
-    fn listen(
-        &self,
-        addr: std::net::SocketAddr,
-    ) -> impl std::future::Future<Output = std::io::Result<Listener>> + Send {
-        QuicTransport::listen(self, addr)
-    }
-}
-
-impl peergraph_transport::Acceptor for Listener {
-    type Incoming = Incoming;
-
-    fn accept(&self) -> impl std::future::Future<Output = std::io::Result<Incoming>> + Send {
-        Listener::accept(self)
-    }
-
-    fn local_addr(&self) -> std::net::SocketAddr {
-        Listener::local_addr(self)
-    }
-}
-
-impl peergraph_transport::Handshake for Incoming {
-    fn handshake(self) -> impl std::future::Future<Output = Result<Link, AcceptError>> + Send {
-        Incoming::handshake(self)
-    }
-}

@@ -3,7 +3,9 @@
 use std::io;
 use std::net::SocketAddr;
 
-use peergraph_transport::{AcceptError, SourceLimit, SourcePermit, TransportConfig};
+use peergraph_transport::{
+    AcceptError, Acceptor, Handshake, SourceLimit, SourcePermit, TransportConfig,
+};
 use quinn::Endpoint;
 use tokio::sync::{Mutex, mpsc};
 use tokio::task::JoinHandle;
@@ -13,7 +15,7 @@ use crate::errors::accept_error;
 use crate::link::link;
 use crate::session::{NO_STREAM, NOT_AUTHENTICATED, link_info};
 
-/// Accepted streams and failed handshakes waiting for [`Listener::accept`]. When full, peers'
+/// Accepted streams and failed handshakes waiting for [`Acceptor::accept`]. When full, peers'
 /// new streams wait, and QUIC flow control pushes back on them.
 const QUEUE_LEN: usize = 128;
 
@@ -38,21 +40,6 @@ impl Listener {
             accepting,
         })
     }
-
-    /// The next link offered by a peer, or the failure of a peer's handshake.
-    pub async fn accept(&self) -> io::Result<Incoming> {
-        self.queue
-            .lock()
-            .await
-            .recv()
-            .await
-            .ok_or_else(|| io::Error::new(io::ErrorKind::NotConnected, "QUIC endpoint closed"))
-    }
-
-    /// The address the listener is bound to, with the real port if 0 was asked for.
-    pub fn local_addr(&self) -> SocketAddr {
-        self.local_addr
-    }
 }
 
 impl Drop for Listener {
@@ -67,14 +54,6 @@ impl Drop for Listener {
 #[derive(Debug)]
 pub struct Incoming {
     result: Result<Link, AcceptError>,
-}
-
-impl Incoming {
-    /// The link, or why the peer's connection could not be authenticated. The QUIC handshake
-    /// itself already ran, within the handshake timeout, on the listener's own task.
-    pub async fn handshake(self) -> Result<Link, AcceptError> {
-        self.result
-    }
 }
 
 async fn accept_connections(
@@ -190,4 +169,31 @@ async fn serve_connection(
 fn report(queue: &mpsc::Sender<Incoming>, error: AcceptError, remote_addr: SocketAddr) {
     tracing::debug!(%remote_addr, %error, "QUIC handshake failed");
     let _ = queue.try_send(Incoming { result: Err(error) });
+}
+
+impl Acceptor for Listener {
+    type Incoming = Incoming;
+
+    /// The next link offered by a peer, or the failure of a peer's handshake.
+    async fn accept(&self) -> io::Result<Incoming> {
+        self.queue
+            .lock()
+            .await
+            .recv()
+            .await
+            .ok_or_else(|| io::Error::new(io::ErrorKind::NotConnected, "QUIC endpoint closed"))
+    }
+
+    /// The address the listener is bound to, with the real port if 0 was asked for.
+    fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+}
+
+impl Handshake for Incoming {
+    /// The link, or why the peer's connection could not be authenticated. The QUIC handshake
+    /// itself already ran, within the handshake timeout, on the listener's own task.
+    async fn handshake(self) -> Result<Link, AcceptError> {
+        self.result
+    }
 }

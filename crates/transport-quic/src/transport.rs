@@ -5,8 +5,8 @@ use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 
 use peergraph_transport::{
-    AuthError, DialError, Identity, PeerIdentity, SERVER_NAME, TransportConfig, TransportError,
-    client_config, server_config,
+    AuthError, Connector, DialError, Identity, PeerIdentity, SERVER_NAME, TransportConfig,
+    TransportError, client_config, server_config,
 };
 use quinn::crypto::rustls::{QuicClientConfig, QuicServerConfig};
 use quinn::{Endpoint, IdleTimeout, VarInt};
@@ -86,49 +86,6 @@ impl QuicTransport {
         })
     }
 
-    /// Listens on `addr`; port 0 picks a free port, see [`Listener::local_addr`].
-    pub async fn listen(&self, addr: SocketAddr) -> io::Result<Listener> {
-        let endpoint = Endpoint::server(self.inner.server.clone(), addr)?;
-        Listener::start(endpoint, self.inner.config.clone())
-    }
-
-    /// Opens a link to `addr` as a new stream, on the cached connection for
-    /// (`addr`, `expected`) if it is alive. If `expected` is given, the peer must prove that
-    /// identity or the dial fails with [`AuthError::IdentityMismatch`].
-    pub async fn dial(
-        &self,
-        addr: SocketAddr,
-        expected: Option<PeerIdentity>,
-    ) -> Result<Link, DialError> {
-        let timeout = self.inner.config.handshake_timeout;
-        let attempt = async {
-            let lease = self.inner.pool.lease((addr, expected));
-            let reused = lease.was_established();
-            match self.open(&lease, addr, expected).await {
-                // A cached connection may have died since it was last used: the slot is now
-                // marked dead, so one retry makes a fresh connection.
-                Err(DialError::ConnectionLost(_) | DialError::TimedOut) if reused => {
-                    drop(lease);
-                    let lease = self.inner.pool.lease((addr, expected));
-                    self.open(&lease, addr, expected)
-                        .await
-                        .map(|link| (link, lease))
-                }
-                result => result.map(|link| (link, lease)),
-            }
-        };
-        let ((session, streams), lease) = tokio::time::timeout(timeout, attempt)
-            .await
-            .map_err(|_| DialError::TimedOut)??;
-        Ok(link(
-            session.info,
-            session.connection,
-            streams,
-            Some(lease),
-            &self.inner.config,
-        ))
-    }
-
     async fn open(
         &self,
         lease: &Lease,
@@ -187,5 +144,53 @@ impl QuicTransport {
     #[doc(hidden)]
     pub fn connection_count(&self) -> usize {
         self.inner.pool.live_connections()
+    }
+}
+
+impl Connector for QuicTransport {
+    type Listener = Listener;
+
+    /// Listens on `addr`; port 0 picks a free port, see
+    /// [`Acceptor::local_addr`](peergraph_transport::Acceptor::local_addr).
+    async fn listen(&self, addr: SocketAddr) -> io::Result<Listener> {
+        let endpoint = Endpoint::server(self.inner.server.clone(), addr)?;
+        Listener::start(endpoint, self.inner.config.clone())
+    }
+
+    /// Opens a link to `addr` as a new stream, on the cached connection for
+    /// (`addr`, `expected`) if it is alive. If `expected` is given, the peer must prove that
+    /// identity or the dial fails with [`AuthError::IdentityMismatch`].
+    async fn dial(
+        &self,
+        addr: SocketAddr,
+        expected: Option<PeerIdentity>,
+    ) -> Result<Link, DialError> {
+        let timeout = self.inner.config.handshake_timeout;
+        let attempt = async {
+            let lease = self.inner.pool.lease((addr, expected));
+            let reused = lease.was_established();
+            match self.open(&lease, addr, expected).await {
+                // A cached connection may have died since it was last used: the slot is now
+                // marked dead, so one retry makes a fresh connection.
+                Err(DialError::ConnectionLost(_) | DialError::TimedOut) if reused => {
+                    drop(lease);
+                    let lease = self.inner.pool.lease((addr, expected));
+                    self.open(&lease, addr, expected)
+                        .await
+                        .map(|link| (link, lease))
+                }
+                result => result.map(|link| (link, lease)),
+            }
+        };
+        let ((session, streams), lease) = tokio::time::timeout(timeout, attempt)
+            .await
+            .map_err(|_| DialError::TimedOut)??;
+        Ok(link(
+            session.info,
+            session.connection,
+            streams,
+            Some(lease),
+            &self.inner.config,
+        ))
     }
 }

@@ -7,7 +7,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use peergraph_transport::{ALPN, SERVER_NAME, SelfSignedServerVerifier, crypto_provider};
 use peergraph_transport_quic::{
-    AcceptError, Identity, Link, Listener, QuicTransport, TransportConfig,
+    AcceptError, Acceptor, Connector, Handshake, Identity, Link, Listener, QuicTransport,
+    TransportConfig,
 };
 use tokio::net::UdpSocket;
 

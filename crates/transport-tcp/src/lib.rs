@@ -11,7 +11,9 @@
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-//! use peergraph_transport_tcp::{Identity, TcpTransport, TransportConfig};
+//! use peergraph_transport_tcp::{
+//!     Acceptor, Connector, Handshake, Identity, TcpTransport, TransportConfig,
+//! };
 //!
 //! let transport = TcpTransport::new(&Identity::generate()?, TransportConfig::default())?;
 //! let listener = transport.listen("127.0.0.1:0".parse()?).await?;
@@ -36,44 +38,7 @@ mod transport;
 
 pub use listener::{Incoming, Listener};
 pub use peergraph_transport::{
-    AcceptError, AuthError, DialError, Identity, Link, LinkError, LinkInfo, LinkReader, LinkWriter,
-    PeerIdentity, TransportConfig, TransportError,
+    AcceptError, Acceptor, AuthError, Connector, DialError, Handshake, Identity, Link, LinkError,
+    LinkInfo, LinkReader, LinkWriter, PeerIdentity, TransportConfig, TransportError,
 };
 pub use transport::TcpTransport;
-
-impl peergraph_transport::Connector for TcpTransport {
-    type Listener = Listener;
-
-    fn dial(
-        &self,
-        addr: std::net::SocketAddr,
-        expected: Option<PeerIdentity>,
-    ) -> impl std::future::Future<Output = Result<Link, DialError>> + Send {
-        TcpTransport::dial(self, addr, expected)
-    }
-
-    fn listen(
-        &self,
-        addr: std::net::SocketAddr,
-    ) -> impl std::future::Future<Output = std::io::Result<Listener>> + Send {
-        TcpTransport::listen(self, addr)
-    }
-}
-
-impl peergraph_transport::Acceptor for Listener {
-    type Incoming = Incoming;
-
-    fn accept(&self) -> impl std::future::Future<Output = std::io::Result<Incoming>> + Send {
-        Listener::accept(self)
-    }
-
-    fn local_addr(&self) -> std::net::SocketAddr {
-        Listener::local_addr(self)
-    }
-}
-
-impl peergraph_transport::Handshake for Incoming {
-    fn handshake(self) -> impl std::future::Future<Output = Result<Link, AcceptError>> + Send {
-        Incoming::handshake(self)
-    }
-}

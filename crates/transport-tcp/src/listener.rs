@@ -3,7 +3,9 @@
 use std::io;
 use std::net::SocketAddr;
 
-use peergraph_transport::{AcceptError, SourceLimit, SourcePermit, TransportConfig};
+use peergraph_transport::{
+    AcceptError, Acceptor, Handshake, SourceLimit, SourcePermit, TransportConfig,
+};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
 
@@ -40,14 +42,51 @@ impl Listener {
             config,
         })
     }
+}
 
-    /// The next TCP connection, before any TLS. Finish it with [`Incoming::handshake`],
+/// An accepted TCP connection whose TLS handshake has not run yet.
+pub struct Incoming {
+    tcp: TcpStream,
+    remote_addr: SocketAddr,
+    acceptor: TlsAcceptor,
+    config: TransportConfig,
+    /// Its place among the handshakes in progress, given back when the handshake ends.
+    _slot: SourcePermit,
+}
+
+impl Incoming {
+    /// The peer's address, known before it is authenticated.
+    pub fn remote_addr(&self) -> SocketAddr {
+        self.remote_addr
+    }
+}
+
+impl std::fmt::Debug for Listener {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Listener")
+            .field("local_addr", &self.local_addr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for Incoming {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Incoming")
+            .field("remote_addr", &self.remote_addr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Acceptor for Listener {
+    type Incoming = Incoming;
+
+    /// The next TCP connection, before any TLS. Finish it with [`Handshake::handshake`],
     /// preferably on its own task so the next accept is not delayed.
     ///
     /// A connection beyond [`TransportConfig::max_inbound_handshakes`] in progress, or beyond
     /// its source's share ([`TransportConfig::max_inbound_handshakes_per_source`]), is closed
     /// at once and the next one awaited.
-    pub async fn accept(&self) -> io::Result<Incoming> {
+    async fn accept(&self) -> io::Result<Incoming> {
         loop {
             let (tcp, remote_addr) = self.listener.accept().await?;
             let Some(slot) = self.handshakes.try_acquire(remote_addr.ip()) else {
@@ -69,30 +108,15 @@ impl Listener {
     }
 
     /// The address the listener is bound to, with the real port if 0 was asked for.
-    pub fn local_addr(&self) -> SocketAddr {
+    fn local_addr(&self) -> SocketAddr {
         self.local_addr
     }
 }
 
-/// An accepted TCP connection whose TLS handshake has not run yet.
-pub struct Incoming {
-    tcp: TcpStream,
-    remote_addr: SocketAddr,
-    acceptor: TlsAcceptor,
-    config: TransportConfig,
-    /// Its place among the handshakes in progress, given back when the handshake ends.
-    _slot: SourcePermit,
-}
-
-impl Incoming {
-    /// The peer's address, known before it is authenticated.
-    pub fn remote_addr(&self) -> SocketAddr {
-        self.remote_addr
-    }
-
+impl Handshake for Incoming {
     /// Runs the TLS handshake, giving up after the handshake timeout, or after the first-byte
     /// timeout if the peer has sent nothing by then.
-    pub async fn handshake(self) -> Result<Link, AcceptError> {
+    async fn handshake(self) -> Result<Link, AcceptError> {
         let mut first = [0u8; 1];
         match tokio::time::timeout(self.config.first_byte_timeout, self.tcp.peek(&mut first)).await
         {
@@ -114,21 +138,5 @@ impl Incoming {
             })?;
         let info = link_info(self.remote_addr, tls.get_ref().1)?;
         Ok(link(info, tls.into(), &self.config))
-    }
-}
-
-impl std::fmt::Debug for Listener {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Listener")
-            .field("local_addr", &self.local_addr)
-            .finish_non_exhaustive()
-    }
-}
-
-impl std::fmt::Debug for Incoming {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Incoming")
-            .field("remote_addr", &self.remote_addr)
-            .finish_non_exhaustive()
     }
 }

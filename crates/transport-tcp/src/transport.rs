@@ -5,8 +5,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use peergraph_transport::{
-    AuthError, DialError, Identity, PeerIdentity, SERVER_NAME, TransportConfig, TransportError,
-    client_config, server_config,
+    AuthError, Connector, DialError, Identity, PeerIdentity, SERVER_NAME, TransportConfig,
+    TransportError, client_config, server_config,
 };
 use rustls::pki_types::ServerName;
 use tokio::net::{TcpListener, TcpStream};
@@ -50,9 +50,14 @@ impl TcpTransport {
             }),
         })
     }
+}
 
-    /// Listens on `addr`; port 0 picks a free port, see [`Listener::local_addr`].
-    pub async fn listen(&self, addr: SocketAddr) -> io::Result<Listener> {
+impl Connector for TcpTransport {
+    type Listener = Listener;
+
+    /// Listens on `addr`; port 0 picks a free port, see
+    /// [`Acceptor::local_addr`](peergraph_transport::Acceptor::local_addr).
+    async fn listen(&self, addr: SocketAddr) -> io::Result<Listener> {
         let listener = TcpListener::bind(addr).await?;
         Listener::new(
             listener,
@@ -63,7 +68,7 @@ impl TcpTransport {
 
     /// Opens a link to `addr`. If `expected` is given, the peer must prove that identity or the
     /// dial fails with [`AuthError::IdentityMismatch`].
-    pub async fn dial(
+    async fn dial(
         &self,
         addr: SocketAddr,
         expected: Option<PeerIdentity>,

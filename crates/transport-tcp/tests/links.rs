@@ -5,7 +5,8 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use peergraph_transport_tcp::{
-    AcceptError, DialError, Identity, Link, Listener, TcpTransport, TransportConfig,
+    AcceptError, Acceptor, Connector, DialError, Handshake, Identity, Link, Listener, TcpTransport,
+    TransportConfig,
 };
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;

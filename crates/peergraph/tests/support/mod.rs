@@ -181,3 +181,46 @@ pub fn resident_bytes() -> u64 {
         .unwrap();
     kib * 1024
 }
+
+/// A QUIC handshake that stays half-open, as from an address that never answers: a relay bound
+/// to `relay` (an address and port 0) forwards the client's first datagram to `target` and
+/// nothing back, so the node waits for a client Finished that never comes.
+pub struct HalfOpenQuic {
+    dial: tokio::task::JoinHandle<()>,
+    _relay: tokio::net::UdpSocket,
+}
+
+impl HalfOpenQuic {
+    pub async fn start(relay: &str, target: std::net::SocketAddr) -> Self {
+        use peergraph_transport::Connector;
+
+        let relay = tokio::net::UdpSocket::bind(relay).await.unwrap();
+        let relay_addr = relay.local_addr().unwrap();
+        let dial = tokio::spawn(async move {
+            let identity = peergraph_transport::Identity::generate().unwrap();
+            let config = peergraph_transport::TransportConfig::default()
+                .with_handshake_timeout(Duration::from_secs(60));
+            let transport =
+                peergraph_transport_quic::QuicTransport::new(&identity, config).unwrap();
+            let _ = transport.dial(relay_addr, None).await;
+        });
+        let mut datagram = vec![0u8; 65_536];
+        let (len, _) = within(
+            "the client's first datagram",
+            relay.recv_from(&mut datagram),
+        )
+        .await
+        .unwrap();
+        relay.send_to(&datagram[..len], target).await.unwrap();
+        Self {
+            dial,
+            _relay: relay,
+        }
+    }
+}
+
+impl Drop for HalfOpenQuic {
+    fn drop(&mut self) {
+        self.dial.abort();
+    }
+}
