@@ -270,8 +270,12 @@ fn one_source_holds_only_its_share_of_the_pending_handshakes() {
         !accept(&mut hand, [192, 0, 2, 2]).1,
         "another source has room"
     );
-    // One of the first source's handshakes completes: its place is free again.
+    // One of the first source's handshakes completes: its place is free again, and only it.
     hand.receive(first, Kind::Hello(hello("chat", "bob", "carol", &[])));
     assert!(matches!(hand.sent(first)[..], [Kind::Accept(_)]));
     assert!(!accept(&mut hand, [192, 0, 2, 1]).1);
+    assert!(
+        accept(&mut hand, [192, 0, 2, 1]).1,
+        "the source's other handshake still counts"
+    );
 }

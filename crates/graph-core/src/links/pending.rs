@@ -68,11 +68,12 @@ impl Pending {
     }
 }
 
-/// [`source_of`] as a number: an IPv6 network's bits, or an IPv4 address's bits above every
-/// IPv6 /64 network's (whose low 64 bits are zero).
+/// [`source_of`] as a number: an IPv4 address's bits, or an IPv6 /64 network's. They never
+/// meet: an IPv4 key is below 2^32 and an IPv6 network's low 64 bits are zero, so only 0.0.0.0
+/// and the network `::/64` share a key, and neither is ever a peer's source.
 fn source_key(ip: IpAddr) -> u128 {
     match source_of(ip) {
-        IpAddr::V4(v4) => u128::from(v4.to_bits()) | 1 << 32,
+        IpAddr::V4(v4) => u128::from(v4.to_bits()),
         IpAddr::V6(v6) => v6.to_bits(),
     }
 }
