@@ -185,17 +185,23 @@ fn a_full_window_in_messages_holds_the_link_until_half_is_taken() {
 #[test]
 fn a_full_window_in_bytes_holds_the_link_and_a_batch_take_resumes_it() {
     let (mut hand, _, registration, link) = target_with_window(100, 1000);
+    hand.receive(link, data(&[0; 1]));
     hand.receive(link, data(&[1; 600]));
     assert!(hand.node.link_readable(link));
-    hand.receive(link, data(&[2; 399]));
+    hand.receive(link, data(&[2; 398]));
     assert!(hand.node.link_readable(link), "999 of 1000 bytes");
     hand.receive(link, data(&[3; 1]));
     assert!(!hand.node.link_readable(link), "1000 of 1000 bytes");
     let mut taken = Vec::new();
     assert_eq!(hand.node.take_events(registration, &mut taken, 1), Ok(1));
-    assert_eq!(resumed(&mut hand), [link], "400 bytes left: under half");
+    assert!(resumed(&mut hand).is_empty(), "999 bytes left: over half");
+    assert_eq!(hand.node.take_events(registration, &mut taken, 1), Ok(1));
+    assert_eq!(resumed(&mut hand), [link], "399 bytes left: under half");
     assert_eq!(hand.node.take_events(registration, &mut taken, 10), Ok(2));
-    assert_eq!(payload_lens(&taken), [Some(600), Some(399), Some(1)]);
+    assert_eq!(
+        payload_lens(&taken),
+        [Some(1), Some(600), Some(398), Some(1)]
+    );
 }
 
 #[test]
@@ -205,6 +211,18 @@ fn a_message_larger_than_the_window_still_goes_through_an_empty_one() {
     assert!(!hand.node.link_readable(link));
     assert_eq!(payload_lens(&hand.events(registration)), [Some(5000)]);
     assert_eq!(resumed(&mut hand), [link]);
+}
+
+#[test]
+fn a_held_link_holds_only_itself() {
+    let (mut hand, _, _, held) = target_with_window(1, 1 << 20);
+    let other = hand.inbound_connection("chat", "bob");
+    hand.receive(held, data(&[1]));
+    assert!(!hand.node.link_readable(held));
+    assert!(
+        hand.node.link_readable(other),
+        "another connection reads on"
+    );
 }
 
 #[test]
