@@ -68,22 +68,68 @@ pub(crate) enum Deny {
     Skip,
 }
 
-/// Runs every test in the workspace: doctests (nextest does not run them), then nextest.
+/// The tests without cargo-nextest, when it is missing and cannot be installed (offline): the
+/// same tests, run by `cargo test`, one binary at a time.
+const TESTS_WITHOUT_NEXTEST: Step = Step::Cargo {
+    name: "cargo test",
+    args: &["test", "--workspace", "--all-targets"],
+};
+
+/// Runs every test in the workspace: doctests (nextest does not run them), then nextest,
+/// installing it first if it is missing.
 pub(crate) fn test(root: &Path) -> Result<()> {
     let started = Instant::now();
-    for step in TESTS {
-        step.run(root)?;
-    }
+    run_tests(root)?;
     println!("test: passed in {}s", started.elapsed().as_secs());
     Ok(())
+}
+
+fn run_tests(root: &Path) -> Result<()> {
+    let [doctests, nextest] = TESTS else {
+        unreachable!("doctests, then nextest")
+    };
+    doctests.run(root)?;
+    if nextest_available(root) {
+        nextest.run(root)
+    } else {
+        TESTS_WITHOUT_NEXTEST.run(root)
+    }
+}
+
+/// Whether cargo-nextest can run, installing it if it is missing (a fresh clone has only
+/// cargo); false if it cannot be installed.
+fn nextest_available(root: &Path) -> bool {
+    let installed = || {
+        Command::new(cargo())
+            .args(["nextest", "--version"])
+            .current_dir(root)
+            .output()
+            .is_ok_and(|output| output.status.success())
+    };
+    if installed() {
+        return true;
+    }
+    println!(
+        "==> cargo-nextest is missing: installing it once (cargo install --locked cargo-nextest)"
+    );
+    let status = Command::new(cargo())
+        .args(["install", "--locked", "cargo-nextest"])
+        .current_dir(root)
+        .status();
+    if status.is_ok_and(|status| status.success()) && installed() {
+        return true;
+    }
+    println!("==> cargo-nextest could not be installed: running the tests with cargo test");
+    false
 }
 
 /// Runs every CI check in order and stops at the first failure, naming the step.
 pub(crate) fn ci(root: &Path, deny: Deny) -> Result<()> {
     let started = Instant::now();
-    for step in STATIC_CHECKS.iter().chain(TESTS) {
+    for step in STATIC_CHECKS {
         step.run(root)?;
     }
+    run_tests(root)?;
     match deny {
         Deny::Run => DENY.run(root)?,
         Deny::Skip => println!(
