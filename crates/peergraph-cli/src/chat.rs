@@ -12,6 +12,7 @@ use crate::cli::ChatArgs;
 use crate::exit::{Failure, Outcome};
 use crate::listen::print_listening;
 use crate::node::{LocalNode, linger};
+use crate::shown::Shown;
 use crate::transfer::{Ack, Message, sha256};
 
 /// How long to wait, after stdin ends, for peers to close in answer to `bye`.
@@ -60,7 +61,7 @@ pub(crate) async fn run(args: ChatArgs) -> Outcome {
                         let from = local.peers.get(&data.connection).cloned().unwrap_or_default();
                         let reply = match Message::decode(data.type_id, data.data) {
                             Ok(Message::Text(text)) => {
-                                println!("<{from}> {text}");
+                                println!("<{}> {}", Shown(&from), Shown(&text));
                                 Some(Ack::Ok { sha256: sha256(text.as_bytes()) })
                             }
                             Ok(Message::FileEnd { .. }) => Some(Ack::Err("chat does not accept files".into())),

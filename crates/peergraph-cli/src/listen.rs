@@ -9,6 +9,7 @@ use crate::cli::ListenArgs;
 use crate::exit::{ErrorClass, Failure, Outcome};
 use crate::node::{LocalNode, hex, linger};
 use crate::save::IncomingFile;
+use crate::shown::Shown;
 use crate::transfer::{Ack, Message, sha256};
 
 pub(crate) async fn run(args: ListenArgs) -> Outcome {
@@ -68,10 +69,11 @@ async fn handle_data(
 ) {
     let me = local.peer_id.clone();
     let connection = data.connection;
-    let from = local.peers.get(&connection).cloned().unwrap_or_default();
+    let peer = local.peers.get(&connection).cloned().unwrap_or_default();
+    let from = Shown(&peer);
     let reply = match Message::decode(data.type_id, data.data) {
         Ok(Message::Text(text)) => {
-            println!("<{from}> {text}");
+            println!("<{from}> {}", Shown(&text));
             Some(Ack::Ok {
                 sha256: sha256(text.as_bytes()),
             })
@@ -80,7 +82,7 @@ async fn handle_data(
             let file = IncomingFile::start(save_dir, &name, size).await;
             println!(
                 "[{me}] receiving {} ({size} bytes) from {from}",
-                file.name()
+                Shown(file.name())
             );
             files.insert(connection, file);
             None
@@ -98,10 +100,12 @@ async fn handle_data(
                 match &ack {
                     Ack::Ok { sha256 } => println!(
                         "[{me}] saved {} from {from} (sha256 {})",
-                        target.display(),
+                        Shown(&target.display().to_string()),
                         hex(sha256)
                     ),
-                    Ack::Err(reason) => println!("[{me}] rejected {name} from {from}: {reason}"),
+                    Ack::Err(reason) => {
+                        println!("[{me}] rejected {} from {from}: {reason}", Shown(&name));
+                    }
                 }
                 ack
             }

@@ -10,6 +10,7 @@ mod listen;
 mod node;
 mod save;
 mod send;
+mod shown;
 mod transfer;
 
 use std::process::ExitCode;

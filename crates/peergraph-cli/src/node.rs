@@ -12,6 +12,7 @@ use peergraph::{
 
 use crate::cli::NodeArgs;
 use crate::exit::{ErrorClass, Failure};
+use crate::shown::Shown;
 use crate::transfer::Message;
 
 /// The events every command needs.
@@ -208,11 +209,11 @@ pub(crate) fn describe(
                 }
                 ConnectionStatus::Failed(reason) => format!(
                     "[{me}] connection #{id} to {} failed: {reason}",
-                    peer_of(&change.connection)
+                    Shown(peer_of(&change.connection))
                 ),
                 ConnectionStatus::Disconnected(reason) => format!(
                     "[{me}] connection #{id} with {} disconnected: {reason}",
-                    peer_of(&change.connection)
+                    Shown(peer_of(&change.connection))
                 ),
             }
         }
@@ -229,7 +230,7 @@ fn describe_remote(remote: &RemotePeer) -> String {
     let identity = remote.identity.to_string();
     format!(
         "{word} {} ({direction}, node 0x{:016x}, identity {}…)",
-        remote.peer_id,
+        Shown(&remote.peer_id),
         remote.node_id.get(),
         &identity[..16]
     )

@@ -14,6 +14,7 @@ use tokio::io::AsyncReadExt;
 use crate::cli::SendArgs;
 use crate::exit::{ErrorClass, Failure, Outcome};
 use crate::node::{LocalNode, hex, linger};
+use crate::shown::Shown;
 use crate::transfer::{Ack, CHUNK_SIZE, Message, file_name_of, finish, sha256};
 
 /// How long to wait for the receiver to close after `bye` before closing ourselves.
@@ -62,7 +63,11 @@ pub(crate) async fn run(args: SendArgs) -> Outcome {
         Ack::Err(reason) => {
             return Err(Failure::new(
                 ErrorClass::TransferFailed,
-                format!("{} rejected the transfer: {reason}", args.to.peer_id),
+                format!(
+                    "{} rejected the transfer: {}",
+                    args.to.peer_id,
+                    Shown(&reason)
+                ),
             ));
         }
     }

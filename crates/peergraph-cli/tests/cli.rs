@@ -68,6 +68,31 @@ async fn a_text_message_is_printed_and_confirmed() {
     bob.line_starting("<alice> hello").await;
 }
 
+#[tokio::test]
+async fn text_from_a_peer_reaches_the_terminal_with_its_control_characters_escaped() {
+    let (mut bob, locator) = listen("tcp", "bob", &[]).await;
+    let finished = run(&[
+        "send",
+        "--graph",
+        "g",
+        "--peer-id",
+        "alice",
+        "--transport",
+        "tcp",
+        "--to",
+        &locator,
+        "--message",
+        "\u{1b}[2Jgone",
+    ])
+    .await;
+    finished.expect_code(0);
+    let line = bob.line_starting("<alice> ").await;
+    assert_eq!(
+        line, "<alice> \\u{1b}[2Jgone",
+        "escaped, not sent to the terminal"
+    );
+}
+
 /// Two chat processes driven through piped stdin; EOF on one side closes and exits 0.
 async fn two_chats_exchange_lines(transport: &str) {
     let mut ann = Running::spawn(&[
