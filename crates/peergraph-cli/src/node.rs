@@ -156,7 +156,7 @@ impl LocalNode {
     pub(crate) fn print(&mut self, event: &GraphEvent) {
         if let GraphEvent::DirectConnection(change) = event {
             if let ConnectionStatus::Connected(remote) = &change.status {
-                self.peers.insert(change.connection, remote.peer_id.clone());
+                self.peers.insert(change.connection, peer_name(remote));
             }
         }
         if let Some(line) = describe(&self.peer_id, event, &self.peers) {
@@ -234,6 +234,14 @@ fn describe_remote(remote: &RemotePeer) -> String {
         remote.node_id.get(),
         &identity[..16]
     )
+}
+
+/// How a connected peer is named in what the CLI prints: its peer id (a claim, escaped) and the
+/// start of its verified identity, as in a locator (`alice#6b6b6cd0`), so that a member calling
+/// itself by another's peer id is told apart.
+fn peer_name(remote: &RemotePeer) -> String {
+    let identity = remote.identity.to_string();
+    format!("{}#{}", Shown(&remote.peer_id), &identity[..8])
 }
 
 /// Lowercase hex of a digest.
