@@ -93,9 +93,15 @@ pub(crate) struct ListenArgs {
     /// Address to listen on (port 0 picks a free port).
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
     pub(crate) listen: SocketAddr,
-    /// Directory where received files are saved (an existing file of the same name is replaced).
+    /// Directory where received files are saved.
     #[arg(long, value_name = "DIR", default_value = ".")]
     pub(crate) save_dir: PathBuf,
+    /// Replace an existing file of the same name (without it, such a transfer is refused).
+    #[arg(long)]
+    pub(crate) overwrite: bool,
+    /// Refuse a file announced larger than this many bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = 4 << 30)]
+    pub(crate) max_file_size: u64,
 }
 
 #[derive(Debug, Args)]

@@ -8,7 +8,7 @@ use peergraph::{ConnectionId, GraphEvent, IncomingData};
 use crate::cli::ListenArgs;
 use crate::exit::{ErrorClass, Failure, Outcome};
 use crate::node::{LocalNode, hex, linger};
-use crate::save::IncomingFile;
+use crate::save::{IncomingFile, SavePolicy};
 use crate::shown::Shown;
 use crate::transfer::{Ack, Message, sha256};
 
@@ -25,6 +25,10 @@ pub(crate) async fn run(args: ListenArgs) -> Outcome {
     let mut local = LocalNode::start(&args.node, Some(args.listen)).await?;
     print_listening(&local);
     let mut files: HashMap<ConnectionId, IncomingFile> = HashMap::new();
+    let policy = SavePolicy {
+        overwrite: args.overwrite,
+        max_size: args.max_file_size,
+    };
     let interrupt = tokio::signal::ctrl_c();
     tokio::pin!(interrupt);
     loop {
@@ -35,7 +39,7 @@ pub(crate) async fn run(args: ListenArgs) -> Outcome {
         local.print(&event);
         match event {
             GraphEvent::IncomingData(data) => {
-                handle_data(&mut local, &mut files, &args.save_dir, data).await;
+                handle_data(&mut local, &mut files, &args.save_dir, &policy, data).await;
             }
             event if event.is_terminal() => {
                 if let GraphEvent::DirectConnection(change) = event {
@@ -65,6 +69,7 @@ async fn handle_data(
     local: &mut LocalNode,
     files: &mut HashMap<ConnectionId, IncomingFile>,
     save_dir: &Path,
+    policy: &SavePolicy,
     data: IncomingData,
 ) {
     let me = local.peer_id.clone();
@@ -79,7 +84,7 @@ async fn handle_data(
             })
         }
         Ok(Message::FileStart { name, size }) => {
-            let file = IncomingFile::start(save_dir, &name, size).await;
+            let file = IncomingFile::start(save_dir, &name, size, policy).await;
             println!(
                 "[{me}] receiving {} ({size} bytes) from {from}",
                 Shown(file.name())

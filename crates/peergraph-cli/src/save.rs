@@ -21,11 +21,21 @@ pub(crate) struct IncomingFile {
     expected: u64,
     received: u64,
     hasher: Context,
+    /// Whether an existing file of the same name may be replaced.
+    overwrite: bool,
+}
+
+/// What the receiver accepts.
+pub(crate) struct SavePolicy {
+    /// Replace an existing file of the same name.
+    pub(crate) overwrite: bool,
+    /// The largest file accepted, in bytes.
+    pub(crate) max_size: u64,
 }
 
 impl IncomingFile {
     /// Starts receiving `announced` (as the sender named it) into `dir`.
-    pub(crate) async fn start(dir: &Path, announced: &str, size: u64) -> Self {
+    pub(crate) async fn start(dir: &Path, announced: &str, size: u64, policy: &SavePolicy) -> Self {
         let name = sanitize_file_name(announced).map(str::to_owned);
         let (target, part) = match &name {
             Some(name) => (dir.join(name), dir.join(format!(".{name}.part"))),
@@ -40,12 +50,31 @@ impl IncomingFile {
             expected: size,
             received: 0,
             hasher: Context::new(&SHA256),
+            overwrite: false,
         };
         if name.is_none() {
             incoming.error = Some(format!("unsafe file name {announced:?}"));
             return incoming;
         }
-        match File::create(&incoming.part).await {
+        if size > policy.max_size {
+            incoming.error = Some(format!(
+                "{size} bytes is over the receiver's limit of {}",
+                policy.max_size
+            ));
+            return incoming;
+        }
+        if !policy.overwrite && tokio::fs::symlink_metadata(&incoming.target).await.is_ok() {
+            incoming.error = Some(format!("{} already exists", incoming.target.display()));
+            return incoming;
+        }
+        incoming.overwrite = policy.overwrite;
+        // A new file, never one that is there already (a partial file of another transfer).
+        let created = tokio::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&incoming.part)
+            .await;
+        match created {
             Ok(file) => incoming.file = Some(file),
             Err(error) => incoming.fail(format!(
                 "cannot create {}: {error}",
@@ -93,7 +122,7 @@ impl IncomingFile {
         }
         if self.error.is_none() {
             self.file = None;
-            if let Err(error) = tokio::fs::rename(&self.part, &self.target).await {
+            if let Err(error) = self.put_in_place().await {
                 self.fail(format!("cannot save {}: {error}", self.target.display()));
             }
         }
@@ -101,6 +130,17 @@ impl IncomingFile {
             None => Ack::Ok { sha256 },
             Some(reason) => Ack::Err(reason),
         }
+    }
+
+    /// Gives the finished file its name: a rename that replaces what is there when asked to
+    /// overwrite; otherwise a hard link, which fails if the name was taken meanwhile, then the
+    /// partial name removed.
+    async fn put_in_place(&self) -> std::io::Result<()> {
+        if self.overwrite {
+            return tokio::fs::rename(&self.part, &self.target).await;
+        }
+        tokio::fs::hard_link(&self.part, &self.target).await?;
+        tokio::fs::remove_file(&self.part).await
     }
 
     /// Records the first failure and removes the partial file.

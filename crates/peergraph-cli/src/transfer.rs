@@ -182,17 +182,18 @@ pub(crate) fn file_name_of(path: &std::path::Path) -> Option<String> {
     Some(name[..end].to_owned())
 }
 
-/// The name a received file is saved under: only the final path component of what the sender
-/// announced, so a peer cannot write outside the save directory. `None` when nothing safe is
-/// left (empty, `.`, `..`, control characters).
+/// The name a received file is saved under: exactly what the sender announced, if that is a plain
+/// name. `None` for anything else, so that a peer can neither write outside the save directory
+/// nor create a hidden file there (a dotfile such as `.bashrc`, or the `.NAME.part` of another
+/// transfer): empty, over 255 bytes, starting with `.`, containing `/` or `\`, or containing a
+/// control character.
 pub(crate) fn sanitize_file_name(announced: &str) -> Option<&str> {
-    let last = announced.rsplit(['/', '\\']).next()?;
-    let bad = last.is_empty()
-        || last == "."
-        || last == ".."
-        || last.len() > MAX_NAME_LEN
-        || last.chars().any(char::is_control);
-    (!bad).then_some(last)
+    let bad = announced.is_empty()
+        || announced.len() > MAX_NAME_LEN
+        || announced.starts_with('.')
+        || announced.contains(['/', '\\'])
+        || announced.chars().any(char::is_control);
+    (!bad).then_some(announced)
 }
 
 #[cfg(test)]
@@ -232,15 +233,23 @@ mod tests {
     }
 
     #[test]
-    fn received_names_keep_only_a_safe_final_component() {
+    fn received_names_must_be_plain_names() {
         assert_eq!(sanitize_file_name("report.pdf"), Some("report.pdf"));
-        assert_eq!(sanitize_file_name("../../etc/passwd"), Some("passwd"));
-        assert_eq!(sanitize_file_name("/abs/path/x.bin"), Some("x.bin"));
-        assert_eq!(sanitize_file_name("..\\..\\win.ini"), Some("win.ini"));
-        assert_eq!(sanitize_file_name(".."), None);
-        assert_eq!(sanitize_file_name("dir/.."), None);
-        assert_eq!(sanitize_file_name("dir/"), None);
-        assert_eq!(sanitize_file_name(""), None);
+        assert_eq!(sanitize_file_name("a.b.c ✓"), Some("a.b.c ✓"));
+        for bad in [
+            "../../etc/passwd",
+            "/abs/path/x.bin",
+            "..\\..\\win.ini",
+            "..",
+            ".",
+            ".bashrc",
+            ".x.part",
+            "dir/",
+            "",
+        ] {
+            assert_eq!(sanitize_file_name(bad), None, "{bad:?}");
+        }
+        assert_eq!(sanitize_file_name(&"x".repeat(256)), None);
         assert_eq!(sanitize_file_name("a\nb"), None);
     }
 

@@ -277,3 +277,67 @@ async fn a_transfer_the_receiver_rejects_exits_9() {
     bob.line_starting("[bob] rejected data.bin").await;
     assert!(!save.join(".data.bin.part").exists());
 }
+
+/// `send --file PATH` from `alice` over TCP to `locator`.
+async fn send_file(locator: &str, path: &std::path::Path) -> support::Finished {
+    run(&[
+        "send",
+        "--graph",
+        "g",
+        "--peer-id",
+        "alice",
+        "--to",
+        locator,
+        "--file",
+        path.to_str().unwrap(),
+    ])
+    .await
+}
+
+#[tokio::test]
+async fn an_existing_file_is_kept_unless_the_receiver_asks_to_overwrite() {
+    let dir = tempfile::tempdir().unwrap();
+    let save = dir.path().join("save");
+    std::fs::create_dir_all(&save).unwrap();
+    std::fs::write(save.join("notes.txt"), b"mine").unwrap();
+    let source = dir.path().join("notes.txt");
+    write_random_file(&source, 10_000, 3);
+    let save_dir = save.to_str().unwrap();
+
+    let (mut bob, locator) = listen("tcp", "bob", &["--save-dir", save_dir]).await;
+    send_file(&locator, &source).await.expect_code(9);
+    bob.line_starting("[bob] rejected notes.txt").await;
+    assert_eq!(std::fs::read(save.join("notes.txt")).unwrap(), b"mine");
+
+    let (_carol, locator) = listen("tcp", "carol", &["--save-dir", save_dir, "--overwrite"]).await;
+    send_file(&locator, &source).await.expect_code(0);
+    assert_eq!(sha256_file(&save.join("notes.txt")), sha256_file(&source));
+}
+
+#[tokio::test]
+async fn a_dotfile_and_a_file_over_the_size_limit_are_refused_and_leave_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let save = dir.path().join("save");
+    std::fs::create_dir_all(&save).unwrap();
+    let (mut bob, locator) = listen(
+        "tcp",
+        "bob",
+        &[
+            "--save-dir",
+            save.to_str().unwrap(),
+            "--max-file-size",
+            "1000",
+        ],
+    )
+    .await;
+    let dotfile = dir.path().join(".bashrc");
+    std::fs::write(&dotfile, b"echo owned").unwrap();
+    send_file(&locator, &dotfile).await.expect_code(9);
+    bob.line_starting("[bob] rejected .bashrc").await;
+    let large = dir.path().join("large.bin");
+    write_random_file(&large, 1001, 4);
+    send_file(&locator, &large).await.expect_code(9);
+    bob.line_starting("[bob] rejected large.bin").await;
+    let left: Vec<_> = std::fs::read_dir(&save).unwrap().collect();
+    assert!(left.is_empty(), "nothing saved, no partial file: {left:?}");
+}
