@@ -51,6 +51,18 @@ pub enum IdentityError {
         #[source]
         source: rcgen::Error,
     },
+    /// The key file can be read by other users (its mode allows group or world access), so the
+    /// key may be known to others: it is refused, as ssh refuses such a key. `chmod 600` it, or
+    /// remove it to have a new identity made.
+    #[error(
+        "identity key file {path} can be read by other users (mode {mode:o}); run `chmod 600` on it"
+    )]
+    Exposed {
+        /// The file involved.
+        path: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+    },
     /// The key could not be generated or the certificate could not be issued.
     #[error("cannot issue a certificate")]
     Certificate(#[source] rcgen::Error),
@@ -74,6 +86,16 @@ impl Identity {
         };
         match fs::read_to_string(&path) {
             Ok(pem) => {
+                check_private(&path).map_err(|error| match error {
+                    Exposure::Io(source) => IdentityError::Io {
+                        path: path.clone(),
+                        source,
+                    },
+                    Exposure::Mode(mode) => IdentityError::Exposed {
+                        path: path.clone(),
+                        mode,
+                    },
+                })?;
                 let key = KeyPair::from_pem(&pem).map_err(|source| IdentityError::InvalidKey {
                     path: path.clone(),
                     source,
@@ -140,16 +162,52 @@ impl std::fmt::Debug for Identity {
 
 /// Writes through a temporary file created with mode 0600, so the key is never readable by
 /// others, not even for an instant, and a crash never leaves half a key behind.
+/// Why a key file is not private.
+enum Exposure {
+    Io(io::Error),
+    /// Its permission bits, which allow group or world access.
+    Mode(u32),
+}
+
+/// Whether `path` is readable by its owner only (always, where there are no Unix modes).
+fn check_private(path: &Path) -> Result<(), Exposure> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = fs::metadata(path)
+            .map_err(Exposure::Io)?
+            .permissions()
+            .mode()
+            & 0o777;
+        if mode & 0o077 != 0 {
+            return Err(Exposure::Mode(mode));
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
+}
+
+/// Writes a new private file (mode 0600): to a temporary file made new (a stale one is removed
+/// first, a link in its place included, never followed), then linked to `path`, which fails if
+/// `path` appeared meanwhile, so an existing key is never replaced.
 fn write_private(path: &Path, contents: &[u8]) -> io::Result<()> {
     let temporary = path.with_extension("tmp");
+    match fs::remove_file(&temporary) {
+        Err(error) if error.kind() != io::ErrorKind::NotFound => return Err(error),
+        _ => {}
+    }
     let mut options = fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
+    options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     let mut file = options.open(&temporary)?;
-    file.write_all(contents)?;
-    file.sync_all()?;
-    fs::rename(&temporary, path)
+    let written = file
+        .write_all(contents)
+        .and_then(|()| file.sync_all())
+        .and_then(|()| fs::hard_link(&temporary, path));
+    let removed = fs::remove_file(&temporary);
+    written.and(removed)
 }
 
 #[cfg(test)]
@@ -181,10 +239,53 @@ mod tests {
         assert_eq!(mode & 0o777, 0o600);
     }
 
+    #[cfg(unix)]
+    #[test]
+    fn a_key_file_others_can_read_is_refused_naming_the_file() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("a temporary directory can be created");
+        let first = Identity::load_or_generate(dir.path()).expect("fresh identity");
+        let path = dir.path().join(KEY_FILE);
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).expect("chmod");
+        match Identity::load_or_generate(dir.path()) {
+            Err(error @ IdentityError::Exposed { mode: 0o644, .. }) => {
+                assert!(error.to_string().contains(&path.display().to_string()));
+            }
+            other => panic!(
+                "expected Exposed, got {:?}",
+                other.map(|id| id.peer_identity())
+            ),
+        }
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).expect("chmod");
+        let again = Identity::load_or_generate(dir.path()).expect("private again");
+        assert_eq!(
+            again.peer_identity(),
+            first.peer_identity(),
+            "the key was kept"
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_new_key_never_follows_a_link_left_in_the_temporary_files_place() {
+        let dir = tempfile::tempdir().expect("a temporary directory can be created");
+        let elsewhere = dir.path().join("elsewhere");
+        fs::write(&elsewhere, b"untouched").expect("write");
+        let temporary = dir.path().join(KEY_FILE).with_extension("tmp");
+        std::os::unix::fs::symlink(&elsewhere, &temporary).expect("symlink");
+        Identity::load_or_generate(dir.path()).expect("fresh identity");
+        assert_eq!(fs::read(&elsewhere).expect("read"), b"untouched");
+        assert!(!temporary.exists(), "no temporary file left");
+    }
+
     #[test]
     fn corrupt_key_file_is_a_named_error() {
         let dir = tempfile::tempdir().expect("a temporary directory can be created");
-        fs::write(dir.path().join(KEY_FILE), "not a key").expect("write");
+        let path = dir.path().join(KEY_FILE);
+        fs::write(&path, "not a key").expect("write");
+        #[cfg(unix)]
+        fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+            .expect("chmod");
         assert!(matches!(
             Identity::load_or_generate(dir.path()),
             Err(IdentityError::InvalidKey { .. })
