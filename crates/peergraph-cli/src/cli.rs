@@ -28,6 +28,21 @@ pub(crate) enum Command {
     /// Line-based chat: stdin lines go to every connected peer, received lines go to stdout.
     #[command(after_help = crate::exit::help_table())]
     Chat(ChatArgs),
+    /// Graph secrets.
+    #[command(subcommand)]
+    Secret(SecretCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum SecretCommand {
+    /// Write a new random graph secret (256 bits, as 64 hex digits) to a file that does not exist
+    /// yet, readable by its owner only; give it to every member with `--secret-file`.
+    #[command(after_help = crate::exit::help_table())]
+    New {
+        /// The file to create.
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
 }
 
 /// The transports, as command-line values.

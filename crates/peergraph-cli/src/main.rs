@@ -9,6 +9,7 @@ mod exit;
 mod listen;
 mod node;
 mod save;
+mod secret;
 mod send;
 mod shown;
 mod transfer;
@@ -18,7 +19,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use clap::error::ErrorKind;
 
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, SecretCommand};
 use crate::exit::{ErrorClass, Failure};
 
 fn main() -> ExitCode {
@@ -44,6 +45,7 @@ fn main() -> ExitCode {
             Command::Listen(args) => listen::run(args).await,
             Command::Send(args) => send::run(args).await,
             Command::Chat(args) => chat::run(args).await,
+            Command::Secret(SecretCommand::New { file }) => secret::new(&file),
         }
     });
     drop(runtime);

@@ -341,3 +341,33 @@ async fn a_dotfile_and_a_file_over_the_size_limit_are_refused_and_leave_nothing(
     let left: Vec<_> = std::fs::read_dir(&save).unwrap().collect();
     assert!(left.is_empty(), "nothing saved, no partial file: {left:?}");
 }
+
+#[tokio::test]
+async fn secret_new_writes_a_private_random_secret_once_and_members_use_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("graph.secret");
+    let file = path.to_str().unwrap();
+    run(&["secret", "new", file]).await.expect_code(0);
+    let secret = std::fs::read_to_string(&path).unwrap();
+    let digits = secret.trim_end();
+    assert_eq!(digits.len(), 64, "{secret:?}");
+    assert!(digits.chars().all(|c| c.is_ascii_hexdigit()), "{secret:?}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+    // Never over an existing file; a second secret differs from the first.
+    run(&["secret", "new", file]).await.expect_code(7);
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), secret);
+    let other = dir.path().join("other.secret");
+    run(&["secret", "new", other.to_str().unwrap()])
+        .await
+        .expect_code(0);
+    assert_ne!(std::fs::read_to_string(&other).unwrap(), secret);
+    let (_bob, locator) = listen("tcp", "bob", &["--secret-file", file]).await;
+    send_text("tcp", &locator, &["--secret-file", file])
+        .await
+        .expect_code(0);
+}
