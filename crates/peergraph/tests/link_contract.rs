@@ -49,6 +49,7 @@ on_both_transports! {
     a_frame_over_the_maximum_fails_the_reader,
     a_new_link_takes_only_handshake_sized_frames_until_its_limit_is_lifted,
     the_persisted_identity_is_the_one_peers_see,
+    a_link_dropped_without_a_close_ends_as_lost_not_clean,
 }
 
 /// How a test makes a transport of the kind under test.
@@ -303,4 +304,30 @@ async fn the_persisted_identity_is_the_one_peers_see<C: Connector>(make: Make<C>
     let (dialed, _accepted) = connect(&a, &listener).await;
     assert_eq!(dialed.info.remote_identity, identity.peer_identity());
     assert_eq!(b.identity.peer_identity(), identity.peer_identity());
+}
+
+async fn a_link_dropped_without_a_close_ends_as_lost_not_clean<C: Connector>(make: Make<C>) {
+    let (a, b) = (
+        node(make, TransportConfig::default()),
+        node(make, TransportConfig::default()),
+    );
+    let listener = listen(&b).await;
+    let (dropped, mut dropped_there) = connect(&a, &listener).await;
+    // A second link between the same nodes stays up (over QUIC, on the same connection, so that
+    // only the dropped link's stream ends).
+    let (mut kept, mut kept_there) = connect(&a, &listener).await;
+    drop(dropped);
+    let end = loop {
+        match dropped_there.reader.read_frame().await {
+            Ok(Some(_)) => continue,
+            other => break other,
+        }
+    };
+    assert!(end.is_err(), "an abrupt end, not a clean one: {end:?}");
+    let still = Bytes::from_static(b"still here");
+    kept.writer
+        .write_frames(std::slice::from_ref(&still))
+        .await
+        .unwrap();
+    assert_eq!(kept_there.reader.read_frame().await.unwrap(), Some(still));
 }

@@ -54,7 +54,9 @@ pub fn close_connection(link: &Link) {
 type Stopped = Pin<Box<dyn Future<Output = Result<Option<VarInt>, StoppedError>> + Send + Sync>>;
 
 /// A stream's sending side whose shutdown finishes the stream and then waits until the peer has
-/// acknowledged every byte, so that closing the connection afterwards loses nothing.
+/// acknowledged every byte, so that closing the connection afterwards loses nothing. Dropped
+/// without a shutdown (the link failed, or broke the protocol), it resets the stream, so that
+/// the peer sees the link lost, as it does over TCP, rather than a clean end.
 struct SendHalf {
     stream: SendStream,
     /// The wait for the acknowledgement, once the stream is finished.
@@ -98,5 +100,14 @@ impl AsyncWrite for SendHalf {
             Ok(Some(_code)) => Err(io::ErrorKind::ConnectionReset.into()),
             Err(error) => Err(error.into()),
         })
+    }
+}
+
+impl Drop for SendHalf {
+    fn drop(&mut self) {
+        if self.stopped.is_none() {
+            // Already finished or reset by the peer's side: nothing more to end.
+            let _ = self.stream.reset(VarInt::from_u32(0));
+        }
     }
 }
