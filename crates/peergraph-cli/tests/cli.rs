@@ -6,7 +6,8 @@
 mod support;
 
 use support::{
-    Running, dead_tcp_port, dead_udp_port, listen, run, send_text, sha256_file, write_random_file,
+    Running, dead_tcp_port, dead_udp_port, listen, run, send_message, send_text, sha256_file,
+    write_random_file,
 };
 
 const FILE_LEN: usize = 50 << 20;
@@ -72,21 +73,9 @@ async fn a_text_message_is_printed_and_confirmed() {
 #[tokio::test]
 async fn text_from_a_peer_reaches_the_terminal_with_its_control_characters_escaped() {
     let (mut bob, locator) = listen("tcp", "bob", &[]).await;
-    let finished = run(&[
-        "send",
-        "--graph",
-        "g",
-        "--peer-id",
-        "alice",
-        "--transport",
-        "tcp",
-        "--to",
-        &locator,
-        "--message",
-        "\u{1b}[2Jgone",
-    ])
-    .await;
-    finished.expect_code(0);
+    send_message("tcp", &locator, "\u{1b}[2Jgone", &[])
+        .await
+        .expect_code(0);
     let line = bob.line_starting("<alice#").await;
     let (_, text) = line.split_once("> ").expect("a text line");
     assert_eq!(text, "\\u{1b}[2Jgone", "escaped, not sent to the terminal");
@@ -261,19 +250,7 @@ async fn a_transfer_the_receiver_rejects_exits_9() {
     let source = dir.path().join("data.bin");
     write_random_file(&source, 300_000, 7);
     let (mut bob, locator) = listen("tcp", "bob", &["--save-dir", save.to_str().unwrap()]).await;
-    run(&[
-        "send",
-        "--graph",
-        "g",
-        "--peer-id",
-        "alice",
-        "--to",
-        &locator,
-        "--file",
-        source.to_str().unwrap(),
-    ])
-    .await
-    .expect_code(9);
+    send_file(&locator, &source).await.expect_code(9);
     bob.line_starting("[bob] rejected data.bin").await;
     assert!(!save.join(".data.bin.part").exists());
 }

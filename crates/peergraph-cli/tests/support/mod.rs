@@ -187,8 +187,13 @@ pub async fn listen(transport: &str, peer_id: &str, extra: &[&str]) -> (Running,
     (node, locator)
 }
 
-/// `send --message` from `alice` to `to`, plus any extra arguments.
+/// `send --message hello` from `alice` to `to`, plus any extra arguments.
 pub async fn send_text(transport: &str, to: &str, extra: &[&str]) -> Finished {
+    send_message(transport, to, "hello", extra).await
+}
+
+/// `send --message TEXT` from `alice` to `to`, plus any extra arguments.
+pub async fn send_message(transport: &str, to: &str, text: &str, extra: &[&str]) -> Finished {
     let mut args = vec![
         "send",
         "--graph",
@@ -200,7 +205,7 @@ pub async fn send_text(transport: &str, to: &str, extra: &[&str]) -> Finished {
         "--to",
         to,
         "--message",
-        "hello",
+        text,
     ];
     args.extend_from_slice(extra);
     run(&args).await
