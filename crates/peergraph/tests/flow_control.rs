@@ -265,9 +265,14 @@ async fn a_connection_held_longer_than_the_idle_timeout_stays_up(kind: Transport
     let (at_alice, at_bob) = connect(&mut alice, &mut bob).await;
     let (sending, _) = send_all(&alice.node, alice.graph, at_alice);
     wait_until_held(&bob.node, bob.graph, at_bob).await;
-    // Three idle timeouts pass with bob's node reading nothing from the link and alice's
-    // writes blocked: the scenario under test is time passing, so the test waits it out.
-    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    // Bob's node reads nothing from the link and alice's writes are blocked. Wait until alice
+    // has received ten of bob's keepalives (2-byte frames, one per 300 ms): three idle timeouts
+    // have passed, and each side would have timed the other out by then.
+    let start = info(&alice.node, alice.graph, at_alice).bytes_received;
+    eventually("ten keepalives from the holding side", || {
+        info(&alice.node, alice.graph, at_alice).bytes_received >= start + 10 * 2
+    })
+    .await;
     for (node, graph, connection) in [(&alice, alice.graph, at_alice), (&bob, bob.graph, at_bob)] {
         let state = info(&node.node, graph, connection).state;
         assert!(

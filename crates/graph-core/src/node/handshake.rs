@@ -139,6 +139,7 @@ impl Node {
                     type_id,
                     data: payload,
                 });
+                // `Node::emit`, inline: the link stays borrowed to count the copies queued.
                 let copies = self.graphs.get(graph).map_or(0, |graph| {
                     self.registrations
                         .emit(graph.registrations(), EventType::IncomingData, data)
