@@ -1,15 +1,13 @@
-//! The I/O side of a node: the tasks that move frames between links and the core, and the one
-//! function (`flush`) that turns the core's outputs into work for them.
+//! The I/O side of a node: the node's state behind one lock, the tasks around it (dialing,
+//! accepting, the timer, one task per link) and the turn that drives a link (see [`crate::link`]).
 //!
-//! The core sits in a mutex that is held only for the length of a core call plus its `flush`,
-//! never across an `.await`. Each link has a reader task (frames in, unless a task waiting on an
-//! event stream reads them first: see `read`) and a writer task (frames out, pulled from the
-//! core's send queue only when the socket can take them, which is what makes `send_data`'s
-//! backpressure real). One timer task fires the core's timeouts.
+//! The core sits in a mutex that is held only for the length of a core call plus the drain of
+//! its outputs, never across an `.await`. A link's turn takes its driver first and the node's
+//! lock second; nothing takes a driver while holding the node's lock except with a `try_lock`
+//! after it is released, so the two never wait on each other.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
@@ -18,20 +16,26 @@ use peergraph_core::{
     IdBuildHasher, LinkCloseReason, LinkId, LinkUp, Node, Output, PeerAddress, RegistrationHandle,
     Transmit,
 };
+use peergraph_transport::Link;
 use tokio::sync::Notify;
 use tokio::task::AbortHandle;
 use tracing::{Instrument, Span, debug, debug_span, field};
 
-use crate::read::{self, ReadSide, Waiters};
-use peergraph_transport::{Link, LinkWriter};
-
+use crate::link::{self, Closing, LinkCell, LinkDriver, Waiters};
 use crate::transport::{self, Transport};
 
 /// How long the accept loop pauses after an accept error (such as running out of descriptors).
 const ACCEPT_RETRY: Duration = Duration::from_millis(100);
 
-/// Bytes a writer pulls from the core per write; bounds the copy held outside the core.
+/// Bytes a link's turn takes from the node per lock; bounds the copy held outside the core.
 const MAX_BATCH_BYTES: usize = 256 * 1024;
+
+/// Frames handed to the node per lock; bounds how long other tasks wait for the lock.
+const MAX_FRAMES_PER_LOCK: usize = 256;
+
+/// Locks of the node's state one turn of a link takes; past it the driver passes the link on
+/// (to a waiting stream or the link's task), so one busy link cannot hold a task forever.
+const MAX_LOCKS_PER_TURN: usize = 16;
 
 pub(crate) struct Shared {
     state: Mutex<State>,
@@ -46,7 +50,7 @@ pub(crate) struct Shared {
     close_timeout: Duration,
     /// The runtime the node was built in; the API may be called from any thread.
     pub(crate) runtime: tokio::runtime::Handle,
-    /// Event streams waiting, which read links that have data themselves.
+    /// Event streams waiting, which drive links that have data themselves.
     pub(crate) waiters: Arc<Waiters>,
 }
 
@@ -63,97 +67,23 @@ pub(crate) struct State {
 
 enum LinkSlot {
     /// The transport is dialing; the core may already have asked to close it.
-    Dialing { close_requested: bool },
+    Dialing {
+        close_requested: bool,
+    },
     Up {
-        writer: Arc<Notify>,
+        cell: Arc<LinkCell>,
         closing: bool,
-        reader: Arc<ReadSide>,
-        write: Arc<WriteSide>,
-        /// The writer task waits for frames (its waker): a task that queues some may write them
-        /// itself ("write-through", see [`Shared::with`]).
-        parked: Option<Waker>,
     },
 }
 
-impl State {
-    /// Wakes the writer task of `link`, if it has one, to pull the frames the core has for it.
-    fn wake_writer(&self, link: LinkId) {
-        if let Some(LinkSlot::Up { writer, .. }) = self.links.get(&link) {
-            writer.notify_one();
-        }
-    }
-}
-
-/// The sending half of a link, shared by its writer task and tasks writing through.
-pub(crate) struct WriteSide {
-    writer: Mutex<Option<LinkWriter>>,
-    /// [`FREE`], [`CLAIMED`] or [`HANDED`].
-    claim: AtomicU8,
-    /// The writer task found the link claimed and waits: whoever ends the claim wakes it.
-    deferred: AtomicBool,
-    /// Frames arrived since the last write-through. Writing through serves replies: a run of
-    /// sends with nothing received between them is a stream, which the writer task batches into
-    /// fewer writes (one write per message would cost more than the task it saves).
-    pub(crate) armed: AtomicBool,
-}
-
-/// No task writes through: one may claim the link, if its writer task waits.
-const FREE: u8 = 0;
-/// A task writing through has taken frames from the core that are not yet written: the writer
-/// task takes none meanwhile, so frames keep their order, and no other task claims the link.
-const CLAIMED: u8 = 1;
-/// A task writing through left work (frames the socket could not take yet, more frames, an
-/// error) to the writer task, which it woke; no task claims the link until the writer task
-/// has taken over.
-const HANDED: u8 = 2;
-
-/// Frames a task took from the core to write through, after the state lock is released.
-pub(crate) struct WriteThrough {
-    link: LinkId,
-    claim: Claim,
-    task: Waker,
-    frames: Vec<Transmit>,
-    more: bool,
-}
-
-/// A task's claim on writing a link through ([`CLAIMED`]). Ended any way but
-/// [`release`](Self::release) (the socket could not take everything, more frames wait, the
-/// write failed, or a transport call panicked), it hands the link to the writer task and wakes
-/// it, so the writer task never waits on a claim that nobody holds.
-struct Claim {
-    side: Arc<WriteSide>,
-    wake: Arc<Notify>,
-    released: bool,
-}
-
-impl Claim {
-    fn new(side: Arc<WriteSide>, wake: Arc<Notify>) -> Self {
-        side.claim.store(CLAIMED, Ordering::SeqCst);
-        Self {
-            side,
-            wake,
-            released: false,
-        }
-    }
-
-    /// Ends the claim with everything written; the writer task is woken only if it came by
-    /// meanwhile.
-    fn release(mut self) {
-        self.released = true;
-        self.side.claim.store(FREE, Ordering::SeqCst);
-        if self.side.deferred.swap(false, Ordering::SeqCst) {
-            self.wake.notify_one();
-        }
-    }
-}
-
-impl Drop for Claim {
-    fn drop(&mut self) {
-        if !self.released {
-            self.side.claim.store(HANDED, Ordering::SeqCst);
-            self.wake.notify_one();
-        }
-    }
+/// How a turn of driving a link ended.
+enum Turn {
+    /// Nothing more to do until the link is woken.
+    Waiting,
+    /// The turn's budget is spent with work left.
+    Yielded,
+    /// The link has ended.
+    Ended,
 }
 
 impl Drop for Shared {
@@ -195,30 +125,34 @@ impl Shared {
     /// Locks the state. A panic while locked is a bug in this crate, and the state it left is
     /// still the best there is, so a poisoned lock is entered anyway.
     pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
-        read::lock(&self.state)
+        link::lock(&self.state)
     }
 
-    /// Runs `f` on the state, then turns the core's outputs into work. Frames `f` made ready on
-    /// a link whose writer task waits are written by the calling task, after the lock is
-    /// released, instead of by the writer task it would wake: one task fewer between a send and
-    /// the socket.
+    /// Runs `f` on the state, then turns the core's outputs into work. A link `f` gave frames
+    /// to is driven by the calling task, after the lock is released, if frames came in on it
+    /// since it last wrote this way (a reply) and no other task drives it: one task fewer
+    /// between a send and the socket. Other links' tasks are woken.
     pub(crate) fn with<R>(self: &Arc<Self>, f: impl FnOnce(&mut State) -> R) -> R {
-        let mut through = Vec::new();
+        let mut told = Vec::new();
         let result = {
             let mut state = self.lock();
             let result = f(&mut state);
-            self.drain(&mut state, Some(&mut through));
+            self.drain(&mut state, None, &mut told);
             result
         };
-        for write in through {
-            self.write_through(write);
+        for cell in told {
+            self.write_through(&cell);
         }
         result
     }
 
-    /// Drains the core's outputs in the documented order.
+    /// Drains the core's outputs in the documented order, waking the tasks of the links told.
     pub(crate) fn flush(self: &Arc<Self>, state: &mut State) {
-        self.drain(state, None);
+        let mut told = Vec::new();
+        self.drain(state, None, &mut told);
+        for cell in told {
+            cell.wake_task();
+        }
     }
 
     /// Takes what `take` finds for `registration` from the node; taking data may release a
@@ -235,75 +169,70 @@ impl Shared {
         taken
     }
 
-    /// Writes frames taken from the core in `drain`, from the calling task.
-    fn write_through(self: &Arc<Self>, write: WriteThrough) {
-        let sent = {
-            let mut writer = read::lock(&write.claim.side.writer);
-            match writer.as_mut() {
-                // The writer task's waker: if the socket cannot take everything now, the writer
-                // task is woken when it can, and goes on.
-                Some(writer) => match writer.queue_frames(&write.frames) {
-                    Ok(()) => writer.poll_send(&mut Context::from_waker(&write.task)),
-                    Err(error) => Poll::Ready(Err(error)),
-                },
-                None => Poll::Ready(Ok(())),
-            }
+    /// Drives `cell` from the calling task if frames came in on it since it last did so (see
+    /// [`with`](Self::with)), else wakes its task.
+    fn write_through(self: &Arc<Self>, cell: &Arc<LinkCell>) {
+        // Held by another task: it drives the link again before it leaves, as told.
+        let Some(mut guard) = cell.try_lock() else {
+            return;
         };
-        let WriteThrough {
-            link, claim, more, ..
-        } = write;
-        match sent {
-            Poll::Ready(Ok(())) if !more => claim.release(),
-            Poll::Ready(Err(error)) => {
-                debug!(%error, "link write failed");
-                // The writer task finds the link gone and stops.
-                drop(claim);
-                self.link_ended(link, LinkCloseReason::Lost);
+        match guard.as_mut() {
+            Some(link) if link.armed => {
+                link.armed = false;
+                let _ = self.drive_locked(cell, guard);
             }
-            // The rest is the writer task's.
-            _ => drop(claim),
+            _ => {
+                drop(guard);
+                cell.wake_task();
+            }
         }
     }
 
-    /// Drains the core's output stream; with `through`, frames for a link whose writer task
-    /// waits are taken for the caller to write.
-    fn drain(self: &Arc<Self>, state: &mut State, mut through: Option<&mut Vec<WriteThrough>>) {
+    /// Drains the core's output stream. Links with news (frames, a close, a resume) are told
+    /// and those not told before are added to `told`, except `own`, whose turn is running:
+    /// returns whether it had news.
+    fn drain(
+        self: &Arc<Self>,
+        state: &mut State,
+        own: Option<LinkId>,
+        told: &mut Vec<Arc<LinkCell>>,
+    ) -> bool {
         let mut ended = false;
+        let mut own_told = false;
         let next = loop {
-            match state.node.poll_output(now()) {
-                Output::Dial { link, address } => self.start_dial(state, link, address),
+            let link = match state.node.poll_output(now()) {
+                Output::Dial { link, address } => {
+                    self.start_dial(state, link, address);
+                    continue;
+                }
                 Output::Close { link } => {
                     ended = true;
                     match state.links.get_mut(&link) {
                         Some(LinkSlot::Dialing { close_requested }) => *close_requested = true,
-                        Some(LinkSlot::Up {
-                            writer, closing, ..
-                        }) => {
-                            *closing = true;
-                            writer.notify_one();
-                        }
-                        // A link whose tasks already ended: the core still waits for the close
+                        Some(LinkSlot::Up { closing, .. }) => *closing = true,
+                        // A link whose task already ended: the core still waits for the close
                         // to be confirmed.
                         None => state
                             .node
                             .handle_link_closed(now(), link, LinkCloseReason::Closed),
                     }
+                    link
                 }
-                Output::Resume { link } => {
-                    if let Some(LinkSlot::Up { reader, .. }) = state.links.get(&link) {
-                        reader.resume();
-                    }
-                }
-                Output::Transmit { link } => match through.as_deref_mut() {
-                    Some(through) => through.extend(self.claim_for_caller(state, link)),
-                    None => state.wake_writer(link),
-                },
+                Output::Resume { link } | Output::Transmit { link } => link,
                 Output::Events { registration } => {
                     if let Some(waker) = state.wakers.remove(&registration) {
                         waker.wake();
                     }
+                    continue;
                 }
                 Output::Timeout(next) => break next,
+            };
+            if Some(link) == own {
+                own_told = true;
+            } else if let Some(LinkSlot::Up { cell, .. }) = state.links.get(&link) {
+                if cell.tell() {
+                    told.push(cell.clone());
+                }
             }
         };
         if ended {
@@ -315,9 +244,10 @@ impl Shared {
             state.armed = next;
             self.timer.notify_one();
         }
+        own_told
     }
 
-    /// Starts dialing `link`: its task dials, handshakes and goes on as the link's writer.
+    /// Starts dialing `link`: its task dials, handshakes and goes on as the link's task.
     fn start_dial(self: &Arc<Self>, state: &mut State, link: LinkId, address: PeerAddress) {
         state.links.insert(
             link,
@@ -335,55 +265,13 @@ impl Shared {
         );
         record_connection(&span, &state.node, link);
         let dialing = dial(self.clone(), link, address).instrument(span);
+        let shared = self.clone();
         self.runtime.spawn(async move {
-            if let Some(writer) = dialing.await {
-                // The Hello is queued: write it from this task, which goes on as the link's
-                // writer, outside the dial's span (boxed, so the task's state is the writer's
-                // alone).
-                Box::pin(writer.run()).await;
+            if let Some(cell) = dialing.await {
+                // Boxed, so the task's state is the link's alone, not the dial's too.
+                Box::pin(run_link(shared, cell)).await;
             }
         });
-    }
-
-    /// `link` has frames: claims them for the calling task to write if it can (the link's
-    /// writer task waits with nothing claimed), else wakes the writer task.
-    fn claim_for_caller(self: &Arc<Self>, state: &mut State, link: LinkId) -> Option<WriteThrough> {
-        let Some(LinkSlot::Up {
-            writer,
-            write,
-            parked,
-            closing,
-            ..
-        }) = state.links.get(&link)
-        else {
-            return None;
-        };
-        // One claim at a time: frames taken by a second would race the first's to the writer.
-        // `armed` is spent last, only on a claim.
-        let task = match parked {
-            Some(task)
-                if !*closing
-                    && write.claim.load(Ordering::SeqCst) == FREE
-                    && write.armed.swap(false, Ordering::Relaxed) =>
-            {
-                task.clone()
-            }
-            _ => {
-                writer.notify_one();
-                return None;
-            }
-        };
-        let claim = Claim::new(write.clone(), writer.clone());
-        let mut frames = Vec::new();
-        let more = take_batch(&mut state.node, link, &mut frames);
-        self.room.notify_waiters();
-        Some(WriteThrough {
-            link,
-            claim,
-            task,
-            frames,
-            more,
-        })
     }
 
     /// Wakes every event stream, so each finds out whether its registration still lives.
@@ -393,10 +281,9 @@ impl Shared {
         }
     }
 
-    /// Starts the reader task of an authenticated link and registers the link. The caller runs
-    /// the returned writer (see [`LinkWriterTask::run`]), on its own task: a dial or an inbound
-    /// handshake goes on as its link's writer, so the first frames leave without a task hop.
-    fn start_link(self: &Arc<Self>, state: &mut State, id: LinkId, link: Link) -> LinkWriterTask {
+    /// Registers an authenticated link. The caller runs its task ([`run_link`]): a dial or an
+    /// inbound handshake goes on as its link's task, so the first frames leave without a hop.
+    fn start_link(self: &Arc<Self>, state: &mut State, id: LinkId, link: Link) -> Arc<LinkCell> {
         let span = debug_span!(
             parent: None,
             "link",
@@ -407,64 +294,179 @@ impl Shared {
             peer = field::Empty,
         );
         let named = record_connection(&span, &state.node, id);
-        let wake = Arc::new(Notify::new());
-        let write = Arc::new(WriteSide {
-            writer: Mutex::new(Some(link.writer)),
-            claim: AtomicU8::new(FREE),
-            deferred: AtomicBool::new(false),
-            armed: AtomicBool::new(true),
-        });
-        let reader = ReadSide::new(
-            id,
-            link.reader,
-            named,
-            write.clone(),
-            self.waiters.clone(),
-            span.clone(),
-        );
-        self.runtime
-            .spawn(read::read_task(self.clone(), reader.clone()));
+        let cell = LinkCell::new(id, link, named, self.waiters.clone(), span);
         state.links.insert(
             id,
             LinkSlot::Up {
-                writer: wake.clone(),
+                cell: cell.clone(),
                 closing: false,
-                reader,
-                write: write.clone(),
-                parked: None,
             },
         );
-        LinkWriterTask {
-            shared: self.clone(),
-            id,
-            write,
-            wake,
-            span,
+        cell
+    }
+
+    /// Drives `cell`'s link unless another task does. `Ready` once the link has ended.
+    pub(crate) fn drive(self: &Arc<Self>, cell: &Arc<LinkCell>) -> Poll<()> {
+        match cell.try_lock() {
+            Some(guard) => self.drive_locked(cell, guard),
+            // The holder drives the link again before it leaves if it was woken meanwhile.
+            None => Poll::Pending,
         }
     }
 
-    /// A link ended on its own (read error, peer closed, write error): tell the core and stop
-    /// the link's tasks.
-    pub(crate) fn link_ended(self: &Arc<Self>, id: LinkId, reason: LinkCloseReason) {
+    /// Drives the link whose driver `guard` holds: a turn, and one more if a wake came while
+    /// the driver was held (whoever it woke may have found the driver taken and left). Past
+    /// that, the link is passed on rather than hold this task.
+    fn drive_locked(
+        self: &Arc<Self>,
+        cell: &Arc<LinkCell>,
+        guard: MutexGuard<'_, Option<LinkDriver>>,
+    ) -> Poll<()> {
+        let waker = cell.waker();
+        let mut cx = Context::from_waker(&waker);
+        let _entered = cell.span.enter();
+        let mut guard = Some(guard);
+        for attempt in 0..2 {
+            let Some(mut driver) = guard.take().or_else(|| cell.try_lock()) else {
+                return Poll::Pending;
+            };
+            let Some(link) = driver.as_mut() else {
+                return Poll::Ready(());
+            };
+            let turn = self.turn(cell, link, &mut cx);
+            if let Turn::Ended = turn {
+                // The halves go with no lock held but the driver's (dropping a QUIC stream
+                // takes the connection's lock); the link's task wakes to find them gone.
+                let halves = driver.take();
+                drop(driver);
+                drop(halves);
+                cell.wake_task();
+                return Poll::Ready(());
+            }
+            drop(driver);
+            match turn {
+                Turn::Waiting if !cell.pending() => return Poll::Pending,
+                Turn::Waiting if attempt == 0 => continue,
+                // Woken again at once, or the turn's budget is spent.
+                _ => break,
+            }
+        }
+        cell.pass_on();
+        Poll::Pending
+    }
+
+    /// One turn of a link: writes what is left, reads what the peer sent into the node and
+    /// takes what the node has for the link (one lock for both), until nothing is new; then
+    /// closes the link if the node closed it.
+    fn turn(
+        self: &Arc<Self>,
+        cell: &LinkCell,
+        link: &mut LinkDriver,
+        cx: &mut Context<'_>,
+    ) -> Turn {
+        let id = cell.id;
+        let mut batch: Vec<Transmit> = Vec::new();
+        let mut others = Vec::new();
+        for _ in 0..MAX_LOCKS_PER_TURN {
+            let told = cell.take_told();
+            link.more |= told;
+            // What is left to write goes first, before more frames leave the node (whose queue
+            // limit is the backpressure).
+            if let Err(error) = link.poll_send(cx) {
+                debug!(%error, "link write failed");
+                return self.end(id, LinkCloseReason::Lost);
+            }
+            let frame = match link.poll_frame(cx) {
+                Poll::Pending => None,
+                Poll::Ready(Ok(Some(frame))) => Some(frame),
+                Poll::Ready(Ok(None)) => return self.end(id, LinkCloseReason::Closed),
+                Poll::Ready(Err(error)) => {
+                    debug!(%error, "link read failed");
+                    return self.end(id, transport::read_failure(&error));
+                }
+            };
+            let take = link.more && link.writer_idle();
+            if frame.is_none() && !told && !take {
+                return match link.poll_close(cx, self.close_timeout) {
+                    Closing::No => Turn::Waiting,
+                    Closing::Done { timed_out } => {
+                        if timed_out {
+                            debug!("link close timed out");
+                        }
+                        self.end(id, LinkCloseReason::Closed)
+                    }
+                    Closing::Failed(error) => {
+                        debug!(%error, "link close was not clean");
+                        self.end(id, LinkCloseReason::Closed)
+                    }
+                };
+            }
+            {
+                let mut state = self.lock();
+                let Some(LinkSlot::Up { closing, .. }) = state.links.get(&id) else {
+                    return Turn::Ended;
+                };
+                link.closing = *closing;
+                let node = &mut state.node;
+                match frame {
+                    Some(frame) => {
+                        link.armed = true;
+                        // The frames that arrived with this one go in under the same lock.
+                        let now = now();
+                        link.handle(node, now, id, frame);
+                        for _ in 1..MAX_FRAMES_PER_LOCK {
+                            let Some(frame) = link.buffered_frame() else {
+                                break;
+                            };
+                            link.handle(node, now, id, frame);
+                        }
+                        if !link.named {
+                            link.named = record_connection(&cell.span, node, id);
+                            if link.named {
+                                debug!("direct connection admitted");
+                            }
+                        }
+                    }
+                    // Told: perhaps the window was taken back below its mark.
+                    None => link.held = !node.link_readable(id),
+                }
+                link.more |= self.drain(&mut state, Some(id), &mut others);
+                if link.more && link.writer_idle() {
+                    link.more = take_batch(&mut state.node, id, &mut batch);
+                }
+            }
+            for other in others.drain(..) {
+                other.wake_task();
+            }
+            if !batch.is_empty() {
+                self.room.notify_waiters();
+                // The writer encodes the frames into its own queue, so the batch (and the
+                // payloads it holds) is released before the write waits on the peer.
+                let queued = link.queue(&batch);
+                batch.clear();
+                if let Err(error) = queued {
+                    debug!(%error, "link write failed");
+                    return self.end(id, LinkCloseReason::Lost);
+                }
+            }
+        }
+        Turn::Yielded
+    }
+
+    /// The link ended (read error, peer closed, write error, closed): the node learns it. Its
+    /// halves are dropped by the caller.
+    fn end(self: &Arc<Self>, id: LinkId, reason: LinkCloseReason) -> Turn {
         debug!(?reason, "link ended");
         let mut state = self.lock();
-        // Dropped once the lock is released: it may hold the last reference to the link's
-        // halves, and dropping a QUIC stream takes the connection's lock.
         let removed = state.links.remove(&id);
-        let mut reader_half = None;
-        if let Some(LinkSlot::Up { writer, reader, .. }) = &removed {
-            reader_half = reader.close();
-            // The writer finds its slot gone and drops the link's write half.
-            writer.notify_one();
-        }
         state.node.handle_link_closed(now(), id, reason);
-        // Its connection may have ended here; see `flush`.
+        // Its connection may have ended here; see `drain`.
         self.room.notify_waiters();
         self.links_changed.notify_waiters();
         self.flush(&mut state);
         drop(state);
-        drop(reader_half);
         drop(removed);
+        Turn::Ended
     }
 
     /// Whether some link is still writing its last frames or closing.
@@ -498,7 +500,7 @@ impl Shared {
             let shared = self.clone();
             tokio::spawn(async move {
                 // The handshake's state is boxed by the transport, so it is freed when it ends
-                // instead of sizing this task, which lives on as the link's writer.
+                // instead of sizing this task, which lives on as the link's task.
                 let handshake = incoming.handshake().await;
                 let link = match handshake {
                     Ok(link) => link,
@@ -512,23 +514,23 @@ impl Shared {
                     remote_addr: link.info.remote_addr,
                     exporter: link.info.exporter,
                 };
-                let writer = {
+                let cell = {
                     let mut state = shared.lock();
                     let id = state.node.accept_link(now(), up);
-                    let writer = shared.start_link(&mut state, id, link);
+                    let cell = shared.start_link(&mut state, id, link);
                     shared.flush(&mut state);
-                    writer
+                    cell
                 };
-                // Boxed, so this task's state is just the writer's, not the writer's plus
-                // the handshake's locals.
-                Box::pin(writer.run()).await;
+                // Boxed, so this task's state is just the link's, not the link's plus the
+                // handshake's locals.
+                Box::pin(run_link(shared, cell)).await;
             });
         }
     }
 
-    /// Fires the core's timeouts until aborted. Each time it runs it also reads the links
-    /// handed to event streams that have not read them (see [`Waiters::rescue`]): a link's
-    /// deadline is never more than a keepalive away, so no link waits longer than that.
+    /// Fires the core's timeouts until aborted. Each time it runs it also drives the links
+    /// handed to event streams that have not driven them (see [`Waiters::take_unread`]): a
+    /// link's deadline is never more than a keepalive away, so no link waits longer than that.
     pub(crate) async fn timer_loop(self: Arc<Self>) {
         loop {
             let deadline = {
@@ -542,26 +544,42 @@ impl Shared {
                 Some(deadline) => {
                     tokio::select! {
                         () = tokio::time::sleep_until(deadline.into()) => {
-                            self.waiters.rescue(&self);
+                            self.rescue();
                             // The drain fires the deadlines that are due.
                             self.with(|_| ());
                         }
-                        () = changed => self.waiters.rescue(&self),
+                        () = changed => self.rescue(),
                     }
                 }
                 None => {
                     changed.await;
-                    self.waiters.rescue(&self);
+                    self.rescue();
                 }
             }
         }
     }
+
+    /// Drives the links handed to event streams and not driven by them.
+    fn rescue(self: &Arc<Self>) {
+        for cell in self.waiters.take_unread() {
+            // A link driven by another task meanwhile needs nothing more here.
+            let _ = self.drive(&cell);
+        }
+    }
 }
 
-/// Dials a link and hands the outcome to the core; returns the link's writer if it is up.
-async fn dial(shared: Arc<Shared>, id: LinkId, address: PeerAddress) -> Option<LinkWriterTask> {
+/// A link's task: drives the link whenever it is woken and no other task drives it, until the
+/// link has ended.
+async fn run_link(shared: Arc<Shared>, cell: Arc<LinkCell>) {
+    while shared.drive(&cell).is_pending() {
+        cell.woken().await;
+    }
+}
+
+/// Dials a link and hands the outcome to the core; returns the link if it is up.
+async fn dial(shared: Arc<Shared>, id: LinkId, address: PeerAddress) -> Option<Arc<LinkCell>> {
     // The dial's state (TLS or QUIC handshake) is boxed by the transport, so it is freed when
-    // it ends instead of sizing this task, which lives on as the link's writer.
+    // it ends instead of sizing this task, which lives on as the link's task.
     let result = shared
         .transport
         .dial(address.socket, address.identity)
@@ -569,13 +587,13 @@ async fn dial(shared: Arc<Shared>, id: LinkId, address: PeerAddress) -> Option<L
     dialed(&shared, id, result)
 }
 
-/// Hands a dial's outcome to the core; returns the link's writer if it is up.
+/// Hands a dial's outcome to the core; returns the link if it is up.
 fn dialed(
     shared: &Arc<Shared>,
     id: LinkId,
     result: Result<Link, peergraph_transport::DialError>,
-) -> Option<LinkWriterTask> {
-    let mut writer = None;
+) -> Option<Arc<LinkCell>> {
+    let mut up_link = None;
     let mut state = shared.lock();
     let close_requested = match state.links.get(&id) {
         Some(LinkSlot::Dialing { close_requested }) => *close_requested,
@@ -596,7 +614,7 @@ fn dialed(
                 remote_addr: link.info.remote_addr,
                 exporter: link.info.exporter,
             };
-            writer = Some(shared.start_link(&mut state, id, link));
+            up_link = Some(shared.start_link(&mut state, id, link));
             state.node.handle_link_up(now(), id, up);
         }
         Err(error) => {
@@ -608,7 +626,7 @@ fn dialed(
         }
     }
     shared.flush(&mut state);
-    writer
+    up_link
 }
 
 /// Names the direct connection a link carries in its span, once the core knows it.
@@ -622,36 +640,6 @@ pub(crate) fn record_connection(span: &Span, node: &Node, link: LinkId) -> bool 
     true
 }
 
-/// What a writer does next.
-enum WriterStep {
-    Write { closing: bool },
-    Close,
-    Wait,
-    Stop,
-}
-
-/// A link's writer, to be run on some task until the link ends.
-struct LinkWriterTask {
-    shared: Arc<Shared>,
-    id: LinkId,
-    write: Arc<WriteSide>,
-    wake: Arc<Notify>,
-    span: Span,
-}
-
-impl LinkWriterTask {
-    async fn run(self) {
-        let Self {
-            shared,
-            id,
-            write,
-            wake,
-            span,
-        } = self;
-        write_loop(shared, id, write, wake).instrument(span).await;
-    }
-}
-
 /// Moves frames ready on `link` to `batch`, up to [`MAX_BATCH_BYTES`]; true if more are ready.
 fn take_batch(node: &mut Node, link: LinkId, batch: &mut Vec<Transmit>) -> bool {
     let mut bytes = 0;
@@ -663,172 +651,4 @@ fn take_batch(node: &mut Node, link: LinkId, batch: &mut Vec<Transmit>) -> bool 
         batch.push(frame);
     }
     true
-}
-
-async fn write_loop(shared: Arc<Shared>, id: LinkId, write: Arc<WriteSide>, wake: Arc<Notify>) {
-    let task = std::future::poll_fn(|cx| Poll::Ready(cx.waker().clone())).await;
-    let mut batch: Vec<Transmit> = Vec::new();
-    loop {
-        let step = {
-            let mut state = shared.lock();
-            let State { node, links, .. } = &mut *state;
-            match links.get_mut(&id) {
-                None => WriterStep::Stop,
-                Some(LinkSlot::Dialing { .. }) => WriterStep::Wait,
-                Some(LinkSlot::Up {
-                    closing, parked, ..
-                }) => {
-                    *parked = None;
-                    // See `Shared::write_through`: either this task sees the claim ended, or
-                    // the task ending it sees `deferred` and wakes this one.
-                    write.deferred.store(true, Ordering::SeqCst);
-                    if write.claim.load(Ordering::SeqCst) == CLAIMED {
-                        WriterStep::Wait
-                    } else {
-                        // Free, or handed to this task: either way this task writes now.
-                        write.claim.store(FREE, Ordering::SeqCst);
-                        write.deferred.store(false, Ordering::SeqCst);
-                        // Bytes a task writing through left unsent go first, before more frames
-                        // leave the core (whose queue limit is the backpressure).
-                        let unsent = read::lock(&write.writer)
-                            .as_ref()
-                            .is_some_and(|writer| !writer.is_idle());
-                        if !unsent {
-                            take_batch(node, id, &mut batch);
-                        }
-                        if !batch.is_empty() || unsent {
-                            WriterStep::Write { closing: *closing }
-                        } else if *closing {
-                            WriterStep::Close
-                        } else {
-                            *parked = Some(task.clone());
-                            WriterStep::Wait
-                        }
-                    }
-                }
-            }
-        };
-        match step {
-            WriterStep::Write { closing } => {
-                shared.room.notify_waiters();
-                // An open link may wait on its peer for as long as the peer keeps it alive
-                // (that is the backpressure); once the link is closing or gone, the write in
-                // progress gets `close_timeout` at most.
-                // The writer encodes the frames into its own queue, so the batch (and the
-                // payloads it holds) is released before the write waits on the peer.
-                let queued = match read::lock(&write.writer).as_mut() {
-                    Some(writer) => writer.queue_frames(&batch),
-                    None => Ok(()),
-                };
-                batch.clear();
-                let written = if let Err(error) = queued {
-                    Err(error)
-                } else {
-                    let mut write = std::pin::pin!(std::future::poll_fn(|cx| {
-                        match read::lock(&write.writer).as_mut() {
-                            Some(writer) => writer.poll_send(cx),
-                            None => Poll::Ready(Ok(())),
-                        }
-                    }));
-                    let mut bounded = closing;
-                    loop {
-                        if bounded {
-                            // Boxed: rare, and its timer would otherwise size every writer.
-                            break Box::pin(tokio::time::timeout(shared.close_timeout, &mut write))
-                                .await
-                                .unwrap_or_else(|_| {
-                                    Err(std::io::Error::from(std::io::ErrorKind::TimedOut).into())
-                                });
-                        }
-                        tokio::select! {
-                            written = &mut write => break written,
-                            () = wake.notified() => {
-                                // New frames wait for the next batch; a close bounds this write.
-                                bounded = !matches!(
-                                    shared.lock().links.get(&id),
-                                    Some(LinkSlot::Up { closing: false, .. })
-                                );
-                            }
-                        }
-                    }
-                };
-                if let Err(error) = written {
-                    debug!(%error, "link write failed");
-                    // The write half goes now, not with the read half's last reference.
-                    drop(read::lock(&write.writer).take());
-                    return shared.link_ended(id, LinkCloseReason::Lost);
-                }
-            }
-            WriterStep::Close => {
-                let Some(writer) = read::lock(&write.writer).take() else {
-                    return shared.link_ended(id, LinkCloseReason::Closed);
-                };
-                // Boxed: runs once, and its timer and the transport's close would otherwise size
-                // every writer for the link's whole life.
-                match Box::pin(tokio::time::timeout(shared.close_timeout, writer.close())).await {
-                    Ok(Ok(())) => {}
-                    Ok(Err(error)) => debug!(%error, "link close was not clean"),
-                    Err(_) => debug!("link close timed out"),
-                }
-                return shared.link_ended(id, LinkCloseReason::Closed);
-            }
-            WriterStep::Wait => wake.notified().await,
-            WriterStep::Stop => {
-                // The link is gone: its write half goes now, not when the last task writing
-                // through lets go of it.
-                drop(read::lock(&write.writer).take());
-                return;
-            }
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn side() -> (Arc<WriteSide>, Arc<Notify>) {
-        let side = Arc::new(WriteSide {
-            writer: Mutex::new(None),
-            claim: AtomicU8::new(FREE),
-            deferred: AtomicBool::new(false),
-            armed: AtomicBool::new(true),
-        });
-        (side, Arc::default())
-    }
-
-    /// Whether `wake` holds a notification for the writer task.
-    fn woken(wake: &Notify) -> bool {
-        let notified = std::pin::pin!(wake.notified());
-        notified
-            .poll(&mut Context::from_waker(Waker::noop()))
-            .is_ready()
-    }
-
-    #[test]
-    fn a_claim_released_frees_the_link_and_wakes_the_writer_only_if_it_came_by() {
-        let (side, wake) = side();
-        Claim::new(side.clone(), wake.clone()).release();
-        assert_eq!(side.claim.load(Ordering::SeqCst), FREE);
-        assert!(!woken(&wake));
-
-        let claim = Claim::new(side.clone(), wake.clone());
-        assert_eq!(side.claim.load(Ordering::SeqCst), CLAIMED);
-        side.deferred.store(true, Ordering::SeqCst);
-        claim.release();
-        assert_eq!(side.claim.load(Ordering::SeqCst), FREE);
-        assert!(woken(&wake));
-    }
-
-    #[test]
-    fn a_claim_dropped_by_a_panic_hands_the_link_to_the_writer_and_wakes_it() {
-        let (side, wake) = side();
-        let panicked = std::panic::catch_unwind(|| {
-            let _claim = Claim::new(side.clone(), wake.clone());
-            panic!("a transport call panicked");
-        });
-        assert!(panicked.is_err());
-        assert_eq!(side.claim.load(Ordering::SeqCst), HANDED);
-        assert!(woken(&wake), "the writer task would wait forever");
-    }
 }

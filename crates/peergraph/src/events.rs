@@ -8,7 +8,7 @@ use futures_core::Stream;
 use peergraph_core::{EventError, GraphEvent, Node, RegistrationHandle};
 
 use crate::driver::Shared;
-use crate::read::{self, ReadSide};
+use crate::link::LinkCell;
 
 /// Rounds of reading links one poll of a stream makes before it lets other tasks run.
 const MAX_READ_ROUNDS: usize = 8;
@@ -19,7 +19,7 @@ const MAX_READ_ROUNDS: usize = 8;
 /// node shut down. Dropping it unregisters.
 ///
 /// While a task waits in [`next`](Self::next) or [`next_batch`](Self::next_batch), it also reads
-/// the node's links that have data, instead of waiting for their reader tasks to do it and wake
+/// the node's links that have data, instead of waiting for the links' tasks to do it and wake
 /// it: one task fewer between the socket and the application. A `next` future kept pending but
 /// not polled (set aside while its task awaits something else) can therefore hold up the
 /// reading of a link until it is polled again or dropped, or at the latest until the node's
@@ -31,7 +31,7 @@ pub struct EventStream {
     shared: Arc<Shared>,
     registration: RegistrationHandle,
     /// Links handed to this stream to read, reused between polls.
-    ready: Vec<Arc<ReadSide>>,
+    ready: Vec<Arc<LinkCell>>,
     /// This stream is recorded as waiting for links to read.
     waiting: bool,
 }
@@ -135,9 +135,9 @@ impl EventStream {
                 self.waiting = false;
                 // One link per round, so an event for this stream is taken as soon as there is
                 // one rather than after every link handed over has been read.
-                if let Some(side) = self.ready.pop() {
-                    // A link that is gone or read by another task needs nothing more here.
-                    let _ = read::drive(&self.shared, &side);
+                if let Some(cell) = self.ready.pop() {
+                    // A link that is gone or driven by another task needs nothing more here.
+                    let _ = self.shared.drive(&cell);
                 }
                 continue;
             }
@@ -160,8 +160,8 @@ impl EventStream {
         // Links keep this task busy without an event for it: let other tasks run first, and pass
         // on the links not read yet, so that none waits on this task (nor escapes the timer's
         // rescue, which only sees the node's list) if it is not polled again soon.
-        for side in self.ready.drain(..) {
-            side.pass_on();
+        for cell in self.ready.drain(..) {
+            cell.pass_on();
         }
         cx.waker().wake_by_ref();
         Poll::Pending
@@ -173,8 +173,8 @@ impl EventStream {
         if std::mem::take(&mut self.waiting) {
             self.shared.waiters.stop_waiting(self.registration);
         }
-        for side in self.ready.drain(..) {
-            side.pass_on();
+        for cell in self.ready.drain(..) {
+            cell.pass_on();
         }
     }
 }

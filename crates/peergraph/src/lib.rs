@@ -31,8 +31,8 @@ mod config;
 mod driver;
 mod error;
 mod events;
+mod link;
 mod peer_graph;
-mod read;
 mod transport;
 
 pub use address::{LocatorError, PeerLocator};

@@ -159,9 +159,9 @@ async fn concurrent_senders_on_one_connection_keep_their_order(kind: TransportKi
     let mut bob = TestNode::new(kind, "bob").await;
     let (at_alice, at_bob) = connect(&mut alice, &mut bob).await;
     // Each sender's messages are (sender, index); some go one at a time, some in batches, and
-    // the senders race each other and the link's writer task to write them. Bob sends every
+    // the senders race each other and the link's task to drive the link. Bob sends every
     // message back, so frames keep arriving at Alice while her senders write: each arrival lets
-    // the next send write through (see the runtime's `WriteSide::armed`).
+    // the next send write through (see the runtime's `LinkDriver::armed`).
     let senders: Vec<_> = (0..SENDERS)
         .map(|sender| {
             let (node, graph) = (alice.node.clone(), alice.graph);

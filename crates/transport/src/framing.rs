@@ -6,7 +6,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 
 use crate::LinkError;
 
@@ -338,9 +338,15 @@ impl<W: AsyncWrite + Unpin> FrameWriter<W> {
     /// Writes what is queued, flushes and shuts the stream down, so the peer reads a clean end
     /// after the last frame.
     pub async fn shutdown(&mut self) -> Result<(), LinkError> {
-        std::future::poll_fn(|cx| self.poll_send(cx)).await?;
-        self.inner.shutdown().await?;
-        Ok(())
+        std::future::poll_fn(|cx| self.poll_shutdown(cx)).await
+    }
+
+    /// [`shutdown`](Self::shutdown) as a poll; cancel-safe in the sense of
+    /// [`poll_send`](Self::poll_send), and polled again after `Ready` it shuts down again.
+    pub fn poll_shutdown(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), LinkError>> {
+        ready!(self.poll_send(cx))?;
+        ready!(Pin::new(&mut self.inner).poll_shutdown(cx))?;
+        Poll::Ready(Ok(()))
     }
 
     /// The underlying stream.
@@ -354,6 +360,7 @@ mod tests {
     use std::future::Future;
 
     use super::*;
+    use tokio::io::AsyncWriteExt;
 
     fn pair(
         max: usize,

@@ -136,6 +136,12 @@ impl LinkWriter {
         self.frames.shutdown().await
     }
 
+    /// [`close`](Self::close) as a poll, for a caller that is not a future; `Pending` registers
+    /// `cx`'s waker. Once it has returned `Ready`, the writer is done with.
+    pub fn poll_close(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), LinkError>> {
+        self.frames.poll_shutdown(cx)
+    }
+
     /// What the transport keeps alive for this link; for the transport's own tests.
     #[doc(hidden)]
     pub fn guard(&self) -> Option<&LinkGuard> {
