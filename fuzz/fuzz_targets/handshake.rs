@@ -204,6 +204,7 @@ fn edit_answer(
             let accept = wire::Accept {
                 node_id: node_id.unwrap_or(7),
                 membership_proof: Bytes::from(proof_bytes.clone()),
+                batch_limit: 0,
             };
             let frame = wire::Frame {
                 kind: Some(Kind::Accept(accept)),

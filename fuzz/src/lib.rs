@@ -76,10 +76,12 @@ impl FrameSpec {
                 source_peer_id: source_peer_id.clone(),
                 source_node_id: *source_node_id,
                 membership_proof: Bytes::copy_from_slice(proof),
+                batch_limit: 0,
             }),
             FrameSpec::Accept { node_id, proof } => Kind::Accept(wire::Accept {
                 node_id: *node_id,
                 membership_proof: Bytes::copy_from_slice(proof),
+                batch_limit: 0,
             }),
             FrameSpec::Refuse(reason) => Kind::Refuse(wire::Refuse { reason: *reason }),
             FrameSpec::Data { type_id, len } => Kind::Data(wire::Data {

@@ -18,10 +18,12 @@ fn every_kind() -> Vec<Kind> {
             source_peer_id: "alice".into(),
             source_node_id: u64::MAX,
             membership_proof: Bytes::from(vec![7; 32]),
+            batch_limit: 0,
         }),
         Kind::Accept(Accept {
             node_id: 42,
             membership_proof: Bytes::new(),
+            batch_limit: 0,
         }),
         Kind::Refuse(Refuse {
             reason: RefuseReason::NotAuthenticated.into(),
@@ -52,6 +54,7 @@ fn unknown_fields_are_ignored() {
         kind: Some(Kind::Accept(Accept {
             node_id: 5,
             membership_proof: Bytes::new(),
+            batch_limit: 0,
         })),
     };
     let mut bytes = BytesMut::from(&frame.encode_to_vec()[..]);

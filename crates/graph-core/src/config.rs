@@ -105,6 +105,12 @@ pub struct Limits {
     /// [`receive_window_messages`](Self::receive_window_messages); one message always fits an
     /// empty window. Default 8 MiB.
     pub receive_window_bytes: usize,
+    /// Longest frame carrying several messages (a `DataBatch`, see docs/PROTOCOL.md) this node
+    /// sends, and announces in its handshake that it accepts. While a link's socket is busy,
+    /// small messages queued behind each other travel together, in fewer frames; each still
+    /// arrives as its own `IncomingData`, in order. 0: every message travels in a frame of its
+    /// own, both ways. Default 64 KiB.
+    pub batch_frame_len: usize,
     /// Graphs open at once on one node. Default 64.
     pub max_graphs: usize,
     /// Event registrations alive at once on one node. Default 1,024.
@@ -118,6 +124,20 @@ impl Limits {
     /// The largest frame a transport should accept: the largest message plus its envelope.
     pub fn max_frame_len(&self) -> usize {
         self.max_message_size.saturating_add(Self::FRAME_OVERHEAD)
+    }
+
+    /// The longest batch frame this node sends to a peer that announced `peer_limit`.
+    pub(crate) fn send_batch_limit(&self, peer_limit: u32) -> usize {
+        // This node's transport refuses to write a frame longer than its own limit.
+        self.batch_frame_len
+            .min(self.max_frame_len())
+            .min(usize::try_from(peer_limit).unwrap_or(usize::MAX))
+    }
+
+    /// The longest batch frame this node accepts, as its handshake announces it.
+    pub(crate) fn announced_batch_limit(&self) -> u32 {
+        let limit = self.batch_frame_len.min(self.max_frame_len());
+        u32::try_from(limit).unwrap_or(u32::MAX)
     }
 }
 
@@ -133,6 +153,7 @@ impl Default for Limits {
             max_queued_events_per_registration: 65_536,
             receive_window_messages: 8192,
             receive_window_bytes: 8 << 20,
+            batch_frame_len: 64 * 1024,
             max_graphs: 64,
             max_registrations: 1024,
         }

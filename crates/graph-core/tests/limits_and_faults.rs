@@ -192,6 +192,7 @@ fn a_message_wrong_for_the_state_is_unexpected() {
         kind: Some(wire::frame::Kind::Accept(wire::Accept {
             node_id: 1,
             membership_proof: Bytes::new(),
+            batch_limit: 0,
         })),
     };
     world
@@ -267,6 +268,7 @@ fn a_hello_with_an_unknown_version_is_refused_as_unsupported() {
             source_peer_id: "intruder".into(),
             source_node_id: 5,
             membership_proof: Bytes::new(),
+            batch_limit: 0,
         })),
     };
     node.handle_frame(now, link, Bytes::from(hello.encode_to_vec()));

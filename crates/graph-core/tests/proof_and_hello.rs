@@ -6,12 +6,15 @@
 mod by_hand;
 
 use by_hand::{Hand, Kind, REMOTE, close, hello, published_proof, refuse, vector_exporter};
+use bytes::Bytes;
+use peergraph_core::ProtocolViolation;
 use peergraph_core::{
     AuthFailure, ConnectionId, ConnectionKinds, ConnectionState, ConnectionStatus, Direction,
     EventType, FailReason, GraphConfig, GraphEvent, GraphHandle, MAX_NAME_CHARS, PeerIdentity,
     RegistrationHandle,
 };
 use peergraph_proto::v1 as wire;
+use prost::Message;
 
 const SECRET: &str = "s3cret";
 
@@ -80,6 +83,7 @@ fn a_hello_with_the_published_initiator_proof_gets_an_accept_with_the_published_
     let accept = wire::Accept {
         node_id: node_id.get(),
         membership_proof: published_proof("target:"),
+        batch_limit: 65_536,
     };
     assert_eq!(answer, [Kind::Accept(accept)]);
     let (connection, peer) = connected_remote(&mut hand, registration);
@@ -260,10 +264,12 @@ fn the_initiator_sends_the_published_proof_and_connects_on_the_published_target_
     let (mut hand, registration, link, node_id) = initiator();
     let mut expected = hello("chat", "bob", "alice", &published_proof("initiator:"));
     expected.source_node_id = node_id;
+    expected.batch_limit = 65_536;
     assert_eq!(hand.sent(link), [Kind::Hello(expected)]);
     let accept = wire::Accept {
         node_id: 9,
         membership_proof: published_proof("target:"),
+        batch_limit: 0,
     };
     hand.receive(link, Kind::Accept(accept));
     let (_, peer) = connected_remote(&mut hand, registration);
@@ -283,6 +289,7 @@ fn the_initiator_rejects_its_own_proof_reflected_back_and_any_other_wrong_one() 
         let accept = wire::Accept {
             node_id: 9,
             membership_proof: proof.clone().into(),
+            batch_limit: 0,
         };
         hand.receive(link, Kind::Accept(accept));
         let events = hand.events(registration);
@@ -301,4 +308,170 @@ fn the_initiator_rejects_its_own_proof_reflected_back_and_any_other_wrong_one() 
             [close(wire::CloseReason::ProtocolViolation)]
         );
     }
+}
+
+/// Bob with a connection from a peer whose Hello announced `batch_limit`, and `configure`
+/// applied to his node: his link and connection, and a registration for both event types.
+fn batch_peer(
+    batch_limit: u32,
+    configure: impl FnOnce(&mut peergraph_core::NodeConfig),
+) -> (
+    Hand,
+    GraphHandle,
+    ConnectionId,
+    peergraph_core::LinkId,
+    RegistrationHandle,
+) {
+    let mut config = peergraph_core::NodeConfig::with_seed(11);
+    configure(&mut config);
+    let mut hand = Hand::new(config);
+    let (graph, registration) = hand.graph(
+        GraphConfig::new("chat", "bob"),
+        &[EventType::DirectConnection, EventType::IncomingData],
+    );
+    let link = hand.accept([0; 32]);
+    let mut hello = hello("chat", "bob", "alice", &[]);
+    hello.batch_limit = batch_limit;
+    hand.receive(link, Kind::Hello(hello));
+    assert!(matches!(hand.sent(link)[..], [Kind::Accept(_)]));
+    let (connection, _) = connected_remote(&mut hand, registration);
+    (hand, graph, connection, link, registration)
+}
+
+const TYPE: [u8; 16] = [4; 16];
+
+/// Every message in `frames`, in order; each frame is a `Data` or a `DataBatch` of `TYPE`.
+fn messages_in(frames: &[Kind]) -> Vec<Vec<u8>> {
+    frames
+        .iter()
+        .flat_map(|frame| match frame {
+            Kind::Data(data) => {
+                assert_eq!(data.type_id[..], TYPE);
+                vec![data.payload.to_vec()]
+            }
+            Kind::DataBatch(batch) => {
+                assert_eq!(batch.type_id[..], TYPE);
+                batch.payloads.iter().map(|p| p.to_vec()).collect()
+            }
+            other => panic!("not a data frame: {other:?}"),
+        })
+        .collect()
+}
+
+#[test]
+fn a_peer_that_announced_no_batch_limit_gets_each_message_in_a_data_frame() {
+    let (mut hand, graph, connection, link, _) = batch_peer(0, |_| {});
+    let messages: Vec<Vec<u8>> = (0..10u8).map(|n| vec![n; 20]).collect();
+    for message in &messages {
+        let now = hand.now;
+        hand.node
+            .send_data(now, graph, connection, TYPE, message.clone().into())
+            .unwrap();
+    }
+    let frames = hand.sent(link);
+    assert!(frames.iter().all(|frame| matches!(frame, Kind::Data(_))));
+    assert_eq!(messages_in(&frames), messages);
+}
+
+#[test]
+fn a_peer_that_announced_a_batch_limit_gets_batches_no_longer_than_it() {
+    let (mut hand, graph, connection, link, _) = batch_peer(100, |_| {});
+    let messages: Vec<Vec<u8>> = (0..10u8).map(|n| vec![n; 20]).collect();
+    for message in &messages {
+        let now = hand.now;
+        hand.node
+            .send_data(now, graph, connection, TYPE, message.clone().into())
+            .unwrap();
+    }
+    let frames = hand.sent_bytes(link);
+    assert!(frames.iter().all(|frame| frame.len() <= 100), "{frames:?}");
+    let frames: Vec<Kind> = frames
+        .into_iter()
+        .map(|frame| wire::Frame::decode(frame).unwrap().kind.unwrap())
+        .collect();
+    assert!(
+        frames
+            .iter()
+            .any(|frame| matches!(frame, Kind::DataBatch(_))),
+        "messages queued behind each other share frames"
+    );
+    assert_eq!(messages_in(&frames), messages, "every message, in order");
+}
+
+#[test]
+fn batches_a_node_did_not_announce_or_beyond_its_limits_end_the_connection() {
+    let batch = |payloads: Vec<Bytes>| {
+        Kind::DataBatch(wire::DataBatch {
+            type_id: Bytes::copy_from_slice(&TYPE),
+            payloads,
+        })
+    };
+    let cases = [
+        (
+            0,
+            batch(vec![Bytes::new(); 2]),
+            ProtocolViolation::UnexpectedMessage,
+        ),
+        (
+            64 * 1024,
+            batch(vec![Bytes::new(); 257]),
+            ProtocolViolation::FrameTooLarge,
+        ),
+        (
+            200,
+            batch(vec![Bytes::from(vec![1; 100]); 2]),
+            ProtocolViolation::FrameTooLarge,
+        ),
+        (
+            64 * 1024,
+            batch(vec![Bytes::new(), Bytes::from(vec![1; 1025])]),
+            ProtocolViolation::MessageTooLarge,
+        ),
+    ];
+    for (batch_frame_len, frame, violation) in cases {
+        let (mut hand, _, connection, link, registration) = batch_peer(0, |config| {
+            config.limits.batch_frame_len = batch_frame_len;
+            config.limits.max_message_size = 1024;
+        });
+        hand.receive(link, frame);
+        assert_eq!(
+            hand.sent(link),
+            [close(wire::CloseReason::ProtocolViolation)],
+            "{violation:?}"
+        );
+        let events = hand.events(registration);
+        assert!(
+            matches!(&events[..], [GraphEvent::DirectConnection(change)]
+            if change.connection == connection
+                && change.status == ConnectionStatus::Disconnected(
+                    peergraph_core::DisconnectReason::ProtocolViolation(violation)
+                )),
+            "no message of a bad batch is delivered, and the violation is named: {events:?}"
+        );
+    }
+}
+
+#[test]
+fn a_batch_from_a_peer_arrives_as_one_event_per_message_in_order() {
+    let (mut hand, _, connection, link, registration) = batch_peer(0, |_| {});
+    let payloads: Vec<Bytes> = (0..5u8).map(|n| Bytes::from(vec![n; n as usize])).collect();
+    hand.receive(
+        link,
+        Kind::DataBatch(wire::DataBatch {
+            type_id: Bytes::copy_from_slice(&TYPE),
+            payloads: payloads.clone(),
+        }),
+    );
+    let received: Vec<Bytes> = hand
+        .events(registration)
+        .into_iter()
+        .map(|event| match event {
+            GraphEvent::IncomingData(data) if data.connection == connection => {
+                assert_eq!(data.type_id, TYPE);
+                data.data
+            }
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(received, payloads);
 }

@@ -109,6 +109,9 @@ fn a_reader_that_stops_loses_nothing_its_link_waits_for_it() {
     let cluster = Cluster::new(2, NetConfig::default(), |index| {
         let mut config = peergraph_core::NodeConfig::with_seed(index as u64 + 1);
         config.limits.receive_window_messages = 4;
+        // One message per frame: the window is then exact (a batch passes it by its own
+        // messages at most, see below).
+        config.limits.batch_frame_len = 0;
         config
     });
     let mut world = World::from_cluster(cluster, |_| GraphConfig::new(common::GRAPH, ""));
@@ -163,5 +166,54 @@ fn a_reader_that_stops_loses_nothing_its_link_waits_for_it() {
             > taken
                 .iter()
                 .rposition(|event| matches!(event, GraphEvent::IncomingData(_)))
+    );
+}
+
+#[test]
+fn messages_queued_behind_each_other_share_frames_and_still_arrive_one_event_each() {
+    const MESSAGES: usize = 1000;
+    let cluster = Cluster::new(2, NetConfig::default(), |index| {
+        let mut config = peergraph_core::NodeConfig::with_seed(index as u64 + 1);
+        config.limits.receive_window_messages = 8;
+        config
+    });
+    let mut world = World::from_cluster(cluster, |_| GraphConfig::new(common::GRAPH, ""));
+    let (id, _) = world.connect(0, 1);
+    world.cluster.nodes[1].drain_events = false;
+    let frames_before = world.cluster.frames_delivered();
+    // Queued before the driver writes anything: they pile up and travel in batches.
+    for index in 0..MESSAGES {
+        world.send(0, id, &(index as u32).to_le_bytes());
+    }
+    let registration = world.registrations[1];
+    let mut data = Vec::new();
+    let mut most_queued = 0;
+    loop {
+        world.cluster.settle().unwrap();
+        let mut queued = 0;
+        while let Some(event) = world.cluster.node(1).take_event(registration).unwrap() {
+            if let GraphEvent::IncomingData(message) = event {
+                queued += 1;
+                data.push(u32::from_le_bytes(message.data[..].try_into().unwrap()));
+            }
+        }
+        most_queued = most_queued.max(queued);
+        if queued == 0 {
+            break;
+        }
+    }
+    assert_eq!(
+        data,
+        (0..MESSAGES as u32).collect::<Vec<_>>(),
+        "every message as its own event, in order"
+    );
+    let frames = world.cluster.frames_delivered() - frames_before;
+    assert!(
+        frames <= MESSAGES.div_ceil(256) as u64 + 1,
+        "{MESSAGES} small messages took {frames} frames"
+    );
+    assert!(
+        most_queued <= 8 + 256,
+        "a frame passes the window (8) by its own messages at most: {most_queued}"
     );
 }

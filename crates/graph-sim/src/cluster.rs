@@ -151,6 +151,7 @@ pub struct Cluster {
     seq: u64,
     ends: HashMap<(usize, LinkId), End>,
     cut: HashSet<(usize, usize)>,
+    frames_delivered: u64,
 }
 
 impl Cluster {
@@ -192,7 +193,13 @@ impl Cluster {
             seq: 0,
             ends: HashMap::new(),
             cut: HashSet::new(),
+            frames_delivered: 0,
         }
+    }
+
+    /// Frames handed to nodes so far, on every link.
+    pub fn frames_delivered(&self) -> u64 {
+        self.frames_delivered
     }
 
     /// `count` nodes with default configs seeded by their index and a default network.
@@ -526,6 +533,7 @@ impl Cluster {
         let now = self.now;
         match delivery {
             Delivery::Frame { node, link, frame } => {
+                self.frames_delivered += 1;
                 self.nodes[node].node.handle_frame(now, link, frame);
             }
             Delivery::Closed { node, link, reason } => {

@@ -837,6 +837,7 @@ fn raw_hello(target: &str) -> Bytes {
         source_peer_id: "stalled-reader".into(),
         source_node_id: 7,
         membership_proof: Bytes::new(),
+        batch_limit: 0,
     };
     Bytes::from(
         wire::Frame {

@@ -2,7 +2,7 @@
 /// One message on a link.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct Frame {
-    #[prost(oneof = "frame::Kind", tags = "1, 2, 3, 4, 5, 6")]
+    #[prost(oneof = "frame::Kind", tags = "1, 2, 3, 4, 5, 6, 7")]
     pub kind: ::core::option::Option<frame::Kind>,
 }
 /// Nested message and enum types in `Frame`.
@@ -21,6 +21,8 @@ pub mod frame {
         Close(super::Close),
         #[prost(message, tag = "6")]
         Keepalive(super::Keepalive),
+        #[prost(message, tag = "7")]
+        DataBatch(super::DataBatch),
     }
 }
 /// Sent by the initiator as the first frame of a link: which graph and which
@@ -46,6 +48,10 @@ pub struct Hello {
     /// secret, empty when it has none.
     #[prost(bytes = "bytes", tag = "6")]
     pub membership_proof: ::prost::bytes::Bytes,
+    /// The longest DataBatch frame the initiator accepts, in bytes; 0 (or absent): it
+    /// accepts none, and the target sends it Data frames only.
+    #[prost(uint32, tag = "7")]
+    pub batch_limit: u32,
 }
 /// The target's answer when it admits the initiator.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
@@ -57,6 +63,10 @@ pub struct Accept {
     /// secret, empty when it has none.
     #[prost(bytes = "bytes", tag = "2")]
     pub membership_proof: ::prost::bytes::Bytes,
+    /// The longest DataBatch frame the target accepts, in bytes; 0 (or absent): it
+    /// accepts none, and the initiator sends it Data frames only.
+    #[prost(uint32, tag = "3")]
+    pub batch_limit: u32,
 }
 /// The target's answer when it does not admit the initiator; the link closes
 /// after it.
@@ -74,6 +84,18 @@ pub struct Data {
     /// The message bytes.
     #[prost(bytes = "bytes", tag = "2")]
     pub payload: ::prost::bytes::Bytes,
+}
+/// Several messages of one type, in order: the receiver delivers each payload as
+/// its own message, exactly as if each had come in a Data frame of its own. Sent
+/// only to a peer that announced a batch_limit, in frames no longer than it.
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct DataBatch {
+    /// The application-defined type of every message in the batch (exactly 16 bytes).
+    #[prost(bytes = "bytes", tag = "1")]
+    pub type_id: ::prost::bytes::Bytes,
+    /// The messages' bytes, in the order they were sent.
+    #[prost(bytes = "bytes", repeated, tag = "2")]
+    pub payloads: ::prost::alloc::vec::Vec<::prost::bytes::Bytes>,
 }
 /// Ends an established or pending direct connection; the link closes after it.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]

@@ -80,6 +80,7 @@ pub(crate) fn hello(
     source_peer_id: &str,
     source_node_id: u64,
     proof: &[u8],
+    batch_limit: u32,
 ) -> Transmit {
     let version = u64::from(PROTOCOL_VERSION);
     let body_len = varint_field_len(version)
@@ -87,7 +88,8 @@ pub(crate) fn hello(
         + bytes_field_len(target_peer_id.as_bytes())
         + bytes_field_len(source_peer_id.as_bytes())
         + fixed64_field_len(source_node_id)
-        + bytes_field_len(proof);
+        + bytes_field_len(proof)
+        + varint_field_len(u64::from(batch_limit));
     let mut frame = Writer::frame(HELLO_TAG, body_len);
     frame.varint(1, version);
     frame.bytes(2, graph_id.as_bytes());
@@ -95,14 +97,18 @@ pub(crate) fn hello(
     frame.bytes(4, source_peer_id.as_bytes());
     frame.fixed64(5, source_node_id);
     frame.bytes(6, proof);
+    frame.varint(7, u64::from(batch_limit));
     frame.finish()
 }
 
-pub(crate) fn accept(node_id: u64, proof: &[u8]) -> Transmit {
-    let body_len = fixed64_field_len(node_id) + bytes_field_len(proof);
+pub(crate) fn accept(node_id: u64, proof: &[u8], batch_limit: u32) -> Transmit {
+    let body_len = fixed64_field_len(node_id)
+        + bytes_field_len(proof)
+        + varint_field_len(u64::from(batch_limit));
     let mut frame = Writer::frame(ACCEPT_TAG, body_len);
     frame.fixed64(1, node_id);
     frame.bytes(2, proof);
+    frame.varint(3, u64::from(batch_limit));
     frame.finish()
 }
 

@@ -22,8 +22,8 @@ use prost::Message;
 
 use crate::event::ProtocolViolation;
 pub use data::Transmit;
-pub(crate) use data::data;
-use data::{parse_data, varint};
+pub(crate) use data::{DataBatch, MAX_BATCH_MESSAGES, data, data_frame_len};
+use data::{parse_batch, parse_data, varint};
 pub(crate) use encode::{accept, close, hello, keepalive, refuse};
 
 pub(crate) use wire::{CloseReason, RefuseReason};
@@ -52,6 +52,7 @@ pub(crate) struct Hello<'a> {
     pub(crate) source_peer_id: Cow<'a, str>,
     pub(crate) source_node_id: u64,
     pub(crate) membership_proof: Cow<'a, [u8]>,
+    pub(crate) batch_limit: u32,
 }
 
 /// A received Accept.
@@ -59,6 +60,7 @@ pub(crate) struct Hello<'a> {
 pub(crate) struct Accept<'a> {
     pub(crate) node_id: u64,
     pub(crate) membership_proof: Cow<'a, [u8]>,
+    pub(crate) batch_limit: u32,
 }
 
 /// A decoded frame.
@@ -67,7 +69,14 @@ pub(crate) enum Inbound<'a> {
     Hello(Hello<'a>),
     Accept(Accept<'a>),
     Refuse(RefuseReason),
-    Data { type_id: [u8; 16], payload: Bytes },
+    Data {
+        type_id: [u8; 16],
+        payload: Bytes,
+    },
+    DataBatch {
+        type_id: [u8; 16],
+        payloads: Vec<Bytes>,
+    },
     Close(CloseReason),
     Keepalive,
 }
@@ -86,6 +95,13 @@ pub(crate) fn decode(frame: &mut Bytes) -> Result<Inbound<'_>, ProtocolViolation
         });
     }
     let frame: &Bytes = frame;
+    if let Some((type_id, payloads)) = parse_batch(frame) {
+        let payloads = payloads
+            .into_iter()
+            .map(|range| frame.slice(range))
+            .collect();
+        return Ok(Inbound::DataBatch { type_id, payloads });
+    }
     match parse_control(frame) {
         Some(inbound) => Ok(inbound),
         None => decode_general(frame.clone()),
@@ -103,30 +119,35 @@ fn decode_general(frame: Bytes) -> Result<Inbound<'static>, ProtocolViolation> {
             source_peer_id: Cow::Owned(hello.source_peer_id),
             source_node_id: hello.source_node_id,
             membership_proof: Cow::Owned(hello.membership_proof.into()),
+            batch_limit: hello.batch_limit,
         }),
         Kind::Accept(accept) => Inbound::Accept(Accept {
             node_id: accept.node_id,
             membership_proof: Cow::Owned(accept.membership_proof.into()),
+            batch_limit: accept.batch_limit,
         }),
         Kind::Refuse(refuse) => Inbound::Refuse(refuse_reason(refuse.reason)),
         Kind::Close(close) => Inbound::Close(close_reason(close.reason)),
-        Kind::Data(data) => {
-            let type_id: [u8; 16] = data
-                .type_id
-                .as_ref()
-                .try_into()
-                .map_err(|_| ProtocolViolation::InvalidTypeId)?;
-            Inbound::Data {
-                type_id,
-                payload: data.payload,
-            }
-        }
+        Kind::Data(data) => Inbound::Data {
+            type_id: type_id(&data.type_id)?,
+            payload: data.payload,
+        },
+        Kind::DataBatch(batch) => Inbound::DataBatch {
+            type_id: type_id(&batch.type_id)?,
+            payloads: batch.payloads,
+        },
         Kind::Keepalive(_) => Inbound::Keepalive,
     })
 }
 
 /// An enum value this version does not know is read as a plain refusal / close, so a newer
 /// peer's reasons still end the attempt cleanly.
+fn type_id(bytes: &[u8]) -> Result<[u8; 16], ProtocolViolation> {
+    bytes
+        .try_into()
+        .map_err(|_| ProtocolViolation::InvalidTypeId)
+}
+
 fn refuse_reason(value: i32) -> RefuseReason {
     RefuseReason::try_from(value).unwrap_or(RefuseReason::Refused)
 }
@@ -153,6 +174,7 @@ fn parse_control(frame: &[u8]) -> Option<Inbound<'_>> {
                 source_peer_id: Cow::Borrowed(""),
                 source_node_id: 0,
                 membership_proof: Cow::Borrowed(&[]),
+                batch_limit: 0,
             };
             while let Some(field) = fields.next()? {
                 match field {
@@ -162,6 +184,8 @@ fn parse_control(frame: &[u8]) -> Option<Inbound<'_>> {
                     (4, Value::Bytes(bytes)) => hello.source_peer_id = utf8(bytes)?,
                     (5, Value::Fixed64(id)) => hello.source_node_id = id,
                     (6, Value::Bytes(bytes)) => hello.membership_proof = Cow::Borrowed(bytes),
+                    // prost reads a uint32's varint by truncation; so does this.
+                    (7, Value::Varint(limit)) => hello.batch_limit = limit as u32,
                     _ => return None,
                 }
             }
@@ -171,11 +195,13 @@ fn parse_control(frame: &[u8]) -> Option<Inbound<'_>> {
             let mut accept = Accept {
                 node_id: 0,
                 membership_proof: Cow::Borrowed(&[]),
+                batch_limit: 0,
             };
             while let Some(field) = fields.next()? {
                 match field {
                     (1, Value::Fixed64(id)) => accept.node_id = id,
                     (2, Value::Bytes(bytes)) => accept.membership_proof = Cow::Borrowed(bytes),
+                    (3, Value::Varint(limit)) => accept.batch_limit = limit as u32,
                     _ => return None,
                 }
             }

@@ -15,6 +15,7 @@ fn prost_hello(
     names: &[String; 3],
     source_node_id: u64,
     proof: &[u8],
+    batch_limit: u32,
 ) -> wire::Hello {
     wire::Hello {
         version,
@@ -23,6 +24,7 @@ fn prost_hello(
         source_peer_id: names[2].clone(),
         source_node_id,
         membership_proof: Bytes::copy_from_slice(proof),
+        batch_limit,
     }
 }
 
@@ -161,9 +163,10 @@ proptest! {
         names in [name(), name(), name()],
         node_id in prop_oneof![Just(0u64), any::<u64>()],
         proof in prop_oneof![Just(Vec::new()), proptest::collection::vec(any::<u8>(), 32)],
+        batch_limit in prop_oneof![Just(0u32), any::<u32>()],
     ) {
-        let ours = hello(&names[0], &names[1], &names[2], node_id, &proof).into_bytes();
-        let expected = prost_hello(PROTOCOL_VERSION, &names, node_id, &proof);
+        let ours = hello(&names[0], &names[1], &names[2], node_id, &proof, batch_limit).into_bytes();
+        let expected = prost_hello(PROTOCOL_VERSION, &names, node_id, &proof, batch_limit);
         prop_assert_eq!(ours.as_ref(), &prost_frame(Kind::Hello(expected))[..]);
         let Some(Inbound::Hello(read)) = parse_control(&ours) else {
             panic!("the fast path reads our Hello");
@@ -173,12 +176,20 @@ proptest! {
             (&*read.graph_id, &*read.target_peer_id, &*read.source_peer_id),
             (&*names[0], &*names[1], &*names[2])
         );
+        prop_assert_eq!(read.batch_limit, batch_limit);
         decode_both(&ours).expect("our Hello decodes");
 
-        let ours = accept(node_id, &proof).into_bytes();
-        let expected = wire::Accept { node_id, membership_proof: Bytes::copy_from_slice(&proof) };
+        let ours = accept(node_id, &proof, batch_limit).into_bytes();
+        let expected = wire::Accept {
+            node_id,
+            membership_proof: Bytes::copy_from_slice(&proof),
+            batch_limit,
+        };
         prop_assert_eq!(ours.as_ref(), &prost_frame(Kind::Accept(expected))[..]);
-        prop_assert!(parse_control(&ours).is_some(), "the fast path reads our Accept");
+        let Some(Inbound::Accept(read)) = parse_control(&ours) else {
+            panic!("the fast path reads our Accept");
+        };
+        prop_assert_eq!(read.batch_limit, batch_limit);
         decode_both(&ours).expect("our Accept decodes");
     }
 
@@ -192,7 +203,7 @@ proptest! {
         cut in any::<prop::sample::Index>(),
         raw in proptest::collection::vec(any::<u8>(), 0..40),
     ) {
-        let mut frame = prost_frame(Kind::Hello(prost_hello(version, &names, node_id, &[7; 32])));
+        let mut frame = prost_frame(Kind::Hello(prost_hello(version, &names, node_id, &[7; 32], 65_536)));
         for (at, byte) in &edits {
             let at = at.index(frame.len());
             frame[at] = *byte;
@@ -204,6 +215,7 @@ proptest! {
         let mut accept = prost_frame(Kind::Accept(wire::Accept {
             node_id,
             membership_proof: Bytes::from_static(&[7; 32]),
+            batch_limit: 0,
         }));
         for (at, byte) in &edits {
             let at = at.index(accept.len());

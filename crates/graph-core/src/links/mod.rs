@@ -6,6 +6,8 @@ use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::Instant;
 
+use bytes::Bytes;
+
 use crate::address::PeerAddress;
 use crate::codec::Transmit;
 use crate::config::{Limits, Timeouts};
@@ -77,7 +79,9 @@ pub(crate) struct Link {
     pub(crate) remote_identity: Option<PeerIdentity>,
     pub(crate) exporter: [u8; 32],
     send_queue: SendQueue,
-    queued_bytes: usize,
+    /// The longest frame of several messages the link may send: the least of what the peer
+    /// announced and this node's `batch_frame_len`; 0 until the handshake says otherwise.
+    pub(crate) batch_limit: usize,
     /// Whether the link is in the ready-to-transmit list.
     ready: bool,
     pub(crate) counters: Counters,
@@ -110,7 +114,7 @@ impl Link {
             remote_identity: None,
             exporter: [0; 32],
             send_queue: SendQueue::default(),
-            queued_bytes: 0,
+            batch_limit: 0,
             ready: false,
             counters: Counters::default(),
             unread: Unread::default(),
@@ -124,18 +128,35 @@ impl Link {
 
     /// Appends a frame to the send queue; returns whether the link must now be listed as ready.
     pub(crate) fn push_frame(&mut self, frame: Transmit, now: Option<Instant>) -> bool {
-        self.queued_bytes += frame.len();
-        self.counters.bytes_sent += frame.len() as u64;
+        let added = self.send_queue.push_frame(frame);
+        self.queued(added, now)
+    }
+
+    /// Appends a message to the send queue, in one frame with the small messages queued before
+    /// it if it can; returns whether the link must now be listed as ready.
+    pub(crate) fn push_data(
+        &mut self,
+        type_id: [u8; 16],
+        payload: Bytes,
+        now: Option<Instant>,
+    ) -> bool {
+        let added = self
+            .send_queue
+            .push_data(type_id, payload, self.batch_limit);
+        self.queued(added, now)
+    }
+
+    fn queued(&mut self, added: usize, now: Option<Instant>) -> bool {
+        self.counters.bytes_sent += added as u64;
         if let Some(now) = now {
             self.last_sent = now;
         }
-        self.send_queue.push_back(frame);
         !std::mem::replace(&mut self.ready, true)
     }
 
-    /// Bytes queued and not yet taken by `poll_transmit`.
+    /// Bytes queued and not yet taken by `poll_transmit`, as they will be on the wire.
     pub(crate) fn queued_bytes(&self) -> usize {
-        self.queued_bytes
+        self.send_queue.bytes()
     }
 
     /// Whether frames wait to be written.
@@ -323,6 +344,23 @@ impl Links {
         }
     }
 
+    /// Queues a message on the link (see [`Link::push_data`]) and lists the link as ready if it
+    /// was not.
+    pub(crate) fn queue_data(
+        &mut self,
+        link_id: LinkId,
+        type_id: [u8; 16],
+        data: Bytes,
+        now: Instant,
+    ) {
+        let Some(link) = self.table.get_mut(&link_id) else {
+            return;
+        };
+        if link.push_data(type_id, data, Some(now)) {
+            self.ready.push_back(link_id);
+        }
+    }
+
     /// Whether a command or a link with frames waits for the driver.
     #[inline]
     pub(crate) fn has_output(&self) -> bool {
@@ -352,10 +390,7 @@ impl Links {
     /// The next frame to write on `link`, in order.
     #[inline]
     pub(crate) fn poll_transmit(&mut self, link: LinkId) -> Option<Transmit> {
-        let link = self.table.get_mut(&link)?;
-        let frame = link.send_queue.pop_front()?;
-        link.queued_bytes -= frame.len();
-        Some(frame)
+        self.table.get_mut(&link)?.send_queue.pop_front()
     }
 
     /// Marks the link closing: takes it off the timers, the pending handshakes and the

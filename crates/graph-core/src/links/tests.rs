@@ -10,13 +10,13 @@ fn the_send_queue_keeps_frames_in_order_across_its_inline_slot() {
     let frame = |n: u8| crate::codec::data([n; 16], Bytes::new());
     let mut queue = SendQueue::default();
     assert!(queue.is_empty());
-    queue.push_back(frame(1));
-    queue.push_back(frame(2));
-    queue.push_back(frame(3));
+    queue.push_frame(frame(1));
+    queue.push_frame(frame(2));
+    queue.push_frame(frame(3));
     assert_eq!(queue.pop_front(), Some(frame(1)));
     // The inline slot is free again while older frames wait in the queue: a new frame
     // must still come last.
-    queue.push_back(frame(4));
+    queue.push_frame(frame(4));
     for n in 2..=4 {
         assert_eq!(queue.pop_front(), Some(frame(n)));
     }

@@ -96,8 +96,7 @@ impl Node {
             return Err(SendError::QueueFull { queued, limit });
         }
         link.counters.messages_sent += 1;
-        self.links
-            .queue_frame(link_id, codec::data(type_id, data), Some(now));
+        self.links.queue_data(link_id, type_id, data, now);
         Ok(())
     }
 
@@ -137,7 +136,7 @@ impl Node {
             }
             link.counters.messages_sent += 1;
             // Already listed as ready by the first message.
-            link.push_frame(codec::data(type_id, data.clone()), None);
+            link.push_data(type_id, data.clone(), None);
             queued += 1;
         }
         Ok(queued)

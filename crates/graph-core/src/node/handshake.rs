@@ -12,9 +12,11 @@ use crate::event::{
     AuthFailure, ConnectionStatus, Direction, DisconnectReason, EventType, FailReason, GraphEvent,
     IncomingData, ProtocolViolation,
 };
-use crate::ids::{LinkId, NodeId};
-use crate::links::{Link, LinkState};
+use crate::graphs::Graphs;
+use crate::ids::{ConnectionId, GraphHandle, LinkId, NodeId};
+use crate::links::{Link, LinkState, Unread};
 use crate::proof::{PROOF_LEN, Role};
+use crate::registrations::Registrations;
 
 use super::Node;
 
@@ -49,6 +51,7 @@ impl Node {
             graph.peer_id(),
             graph.node_id().0,
             proof.as_ref(),
+            self.config.limits.announced_batch_limit(),
         );
         self.links.queue_frame(link_id, hello, Some(now));
     }
@@ -128,23 +131,56 @@ impl Node {
                     return self.violation(link_id, ProtocolViolation::MessageTooLarge);
                 }
                 // The link found above, still borrowed: a message costs one lookup.
-                link.counters.messages_received += 1;
                 let graph = link.graph.expect("established links have a graph");
                 let connection = link
                     .connection
                     .expect("established links have a connection");
-                let bytes = payload.len();
-                let data = GraphEvent::IncomingData(IncomingData {
+                let mut deliver = Delivery {
+                    graphs: &self.graphs,
+                    registrations: &mut self.registrations,
+                    graph,
                     connection,
                     type_id,
-                    data: payload,
-                });
-                // `Node::emit`, inline: the link stays borrowed to count the copies queued.
-                let copies = self.graphs.get(graph).map_or(0, |graph| {
-                    self.registrations
-                        .emit(graph.registrations(), EventType::IncomingData, data)
-                });
-                if link.add_unread(copies, bytes, window) {
+                };
+                if deliver.next(link, payload, window) {
+                    self.links.count_held();
+                }
+            }
+            (LinkState::Connected, Inbound::DataBatch { type_id, payloads }) => {
+                let accepted = self.config.limits.announced_batch_limit() as usize;
+                if accepted == 0 {
+                    return self.violation(link_id, ProtocolViolation::UnexpectedMessage);
+                }
+                if frame_len > accepted || payloads.len() > codec::MAX_BATCH_MESSAGES {
+                    return self.violation(link_id, ProtocolViolation::FrameTooLarge);
+                }
+                if payloads.iter().any(|payload| payload.len() > max_message) {
+                    return self.violation(link_id, ProtocolViolation::MessageTooLarge);
+                }
+                // As for one message: small payloads must not pin a padded frame.
+                let total: usize = payloads.iter().map(Bytes::len).sum();
+                let copy = total < frame_len / 2;
+                let graph = link.graph.expect("established links have a graph");
+                let connection = link
+                    .connection
+                    .expect("established links have a connection");
+                let mut deliver = Delivery {
+                    graphs: &self.graphs,
+                    registrations: &mut self.registrations,
+                    graph,
+                    connection,
+                    type_id,
+                };
+                let mut held = false;
+                for payload in payloads {
+                    let payload = if copy {
+                        Bytes::copy_from_slice(&payload)
+                    } else {
+                        payload
+                    };
+                    held |= deliver.next(link, payload, window);
+                }
+                if held {
                     self.links.count_held();
                 }
             }
@@ -274,6 +310,7 @@ impl Node {
                 .key()
                 .prove(Role::Target, graph.graph_id(), &exporter)
                 .as_ref(),
+            self.config.limits.announced_batch_limit(),
         );
         self.graphs
             .get_mut(graph_handle)
@@ -283,6 +320,7 @@ impl Node {
         link.graph = Some(graph_handle);
         link.remote_peer_id = hello.source_peer_id.into_owned();
         link.remote_node_id = Some(NodeId(hello.source_node_id));
+        link.batch_limit = self.config.limits.send_batch_limit(hello.batch_limit);
         self.links.queue_frame(link_id, accept, self.now);
         self.establish(link_id, graph_handle);
     }
@@ -313,6 +351,38 @@ impl Node {
         }
         let link = self.links.get_mut(link_id).expect("live link");
         link.remote_node_id = Some(NodeId(accept.node_id));
+        link.batch_limit = self.config.limits.send_batch_limit(accept.batch_limit);
         self.establish(link_id, graph_handle);
+    }
+}
+
+/// Hands the messages of one data frame to the registrations of the link's graph.
+struct Delivery<'a> {
+    graphs: &'a Graphs,
+    registrations: &'a mut Registrations,
+    graph: GraphHandle,
+    connection: ConnectionId,
+    type_id: [u8; 16],
+}
+
+impl Delivery<'_> {
+    /// Delivers the frame's next message: an `IncomingData` for each registration that asked
+    /// for it, counted against the connection's window. True if the link has just become held
+    /// (a batch's later messages are delivered all the same: a frame is taken whole).
+    #[inline]
+    fn next(&mut self, link: &mut Link, payload: Bytes, window: Unread) -> bool {
+        link.counters.messages_received += 1;
+        let bytes = payload.len();
+        let data = GraphEvent::IncomingData(IncomingData {
+            connection: self.connection,
+            type_id: self.type_id,
+            data: payload,
+        });
+        // `Node::emit`, inline: the link stays borrowed to count the copies queued.
+        let copies = self.graphs.get(self.graph).map_or(0, |graph| {
+            self.registrations
+                .emit(graph.registrations(), EventType::IncomingData, data)
+        });
+        link.add_unread(copies, bytes, window)
     }
 }

@@ -61,6 +61,7 @@ pub fn hello(graph_id: &str, target: &str, source: &str, proof: &[u8]) -> wire::
         source_peer_id: source.into(),
         source_node_id: 7,
         membership_proof: Bytes::copy_from_slice(proof),
+        batch_limit: 0,
     }
 }
 
