@@ -22,6 +22,9 @@ const DIRECT_WRITE_MIN: usize = 16 * 1024;
 /// Copied frames are sent once this much has accumulated, bounding the batch buffer.
 const BATCH_LIMIT: usize = 64 * 1024;
 
+/// Buffers one vectored write takes at most.
+const MAX_WRITE_SLICES: usize = 64;
+
 /// Splits a byte stream into frames.
 #[derive(Debug)]
 pub struct FrameReader<R> {
@@ -307,23 +310,47 @@ impl<W: AsyncWrite + Unpin> FrameWriter<W> {
     /// Writes what is queued, in order, then flushes. Cancel-safe: what is not written when it
     /// returns `Pending` stays queued.
     pub fn poll_send(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), LinkError>> {
-        while let Some(front) = self.queue.front_mut() {
-            let written = ready!(Pin::new(&mut self.inner).poll_write(cx, front))?;
+        while let Some(front) = self.queue.front() {
+            let inner = Pin::new(&mut self.inner);
+            // A stream that takes several buffers at once (TLS over TCP) gets the heads and the
+            // bodies written directly together, so they fill whole records and few syscalls.
+            let written = if self.queue.len() > 1 && inner.is_write_vectored() {
+                let mut slices = [io::IoSlice::new(&[]); MAX_WRITE_SLICES];
+                let count = self.queue.len().min(MAX_WRITE_SLICES);
+                for (slice, bytes) in slices.iter_mut().zip(&self.queue) {
+                    *slice = io::IoSlice::new(bytes);
+                }
+                ready!(inner.poll_write_vectored(cx, &slices[..count]))?
+            } else {
+                ready!(inner.poll_write(cx, front))?
+            };
             if written == 0 {
                 return Poll::Ready(Err(io::Error::from(io::ErrorKind::WriteZero).into()));
             }
             self.unflushed = true;
-            if written == front.len() {
-                self.queue.pop_front();
-            } else {
-                front.advance(written);
-            }
+            self.consume(written);
         }
         if self.unflushed {
             ready!(Pin::new(&mut self.inner).poll_flush(cx))?;
             self.unflushed = false;
         }
         Poll::Ready(Ok(()))
+    }
+
+    /// Drops the first `written` bytes of the queue.
+    fn consume(&mut self, mut written: usize) {
+        while written > 0 {
+            let Some(front) = self.queue.front_mut() else {
+                return;
+            };
+            if written >= front.len() {
+                written -= front.len();
+                self.queue.pop_front();
+            } else {
+                front.advance(written);
+                return;
+            }
+        }
     }
 
     /// Writes every frame in order (after anything already queued) and flushes once.
@@ -546,6 +573,81 @@ mod tests {
         }
         assert!(matches!(reader.read_frame().await, Ok(None)));
         assert!(matches!(finish.await, Ok(Ok(()))));
+    }
+
+    /// A stream that takes several buffers per write, but at most `per_write` bytes, and
+    /// counts its writes.
+    struct Vectored {
+        written: Vec<u8>,
+        per_write: usize,
+        writes: usize,
+    }
+
+    impl AsyncWrite for Vectored {
+        fn poll_write(
+            self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+            buf: &[u8],
+        ) -> Poll<io::Result<usize>> {
+            self.poll_write_vectored(cx, &[io::IoSlice::new(buf)])
+        }
+
+        fn poll_write_vectored(
+            mut self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            bufs: &[io::IoSlice<'_>],
+        ) -> Poll<io::Result<usize>> {
+            self.writes += 1;
+            let mut taken = 0;
+            for buf in bufs {
+                let take = buf.len().min(self.per_write - taken);
+                self.written.extend_from_slice(&buf[..take]);
+                taken += take;
+            }
+            Poll::Ready(Ok(taken))
+        }
+
+        fn is_write_vectored(&self) -> bool {
+            true
+        }
+
+        fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+
+        fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    #[tokio::test]
+    async fn a_stream_that_takes_several_buffers_gets_heads_and_bodies_together_in_order() {
+        let frames: Vec<Bytes> = (0..6u8)
+            .map(|i| Bytes::from(vec![i; DIRECT_WRITE_MIN + usize::from(i)]))
+            .collect();
+        let mut expected = Vec::new();
+        for frame in &frames {
+            expected.extend_from_slice(&(frame.len() as u32).to_be_bytes());
+            expected.extend_from_slice(frame);
+        }
+        for per_write in [7, 1 << 20] {
+            let stream = Vectored {
+                written: Vec::new(),
+                per_write,
+                writes: 0,
+            };
+            let mut writer = FrameWriter::new(stream, 1 << 20);
+            writer.write_frames(&frames).await.unwrap();
+            let stream = writer.get_mut();
+            assert_eq!(
+                stream.written, expected,
+                "whole and in order ({per_write} per write)"
+            );
+            if per_write > expected.len() {
+                // Six heads and six bodies, in one write.
+                assert_eq!(stream.writes, 1);
+            }
+        }
     }
 
     #[tokio::test]
