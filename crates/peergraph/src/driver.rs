@@ -379,6 +379,13 @@ impl Shared {
             let frame = match link.poll_frame(cx) {
                 Poll::Pending => None,
                 Poll::Ready(Ok(Some(frame))) => Some(frame),
+                // The peer ended its side cleanly. If the node is closing the link too (the
+                // peer's Close came first, or this node's), the close goes on: what is left is
+                // written and this side ends cleanly as well (TLS close_notify, QUIC FIN).
+                Poll::Ready(Ok(None)) if link.closing => {
+                    link.finish_reading();
+                    None
+                }
                 Poll::Ready(Ok(None)) => return self.end(id, LinkCloseReason::Closed),
                 Poll::Ready(Err(error)) => {
                     debug!(%error, "link read failed");
@@ -403,10 +410,9 @@ impl Shared {
             }
             {
                 let mut state = self.lock();
-                let Some(LinkSlot::Up { closing, .. }) = state.links.get(&id) else {
+                if !state.links.contains_key(&id) {
                     return Turn::Ended;
-                };
-                link.closing = *closing;
+                }
                 let node = &mut state.node;
                 match frame {
                     Some(frame) => {
@@ -431,6 +437,11 @@ impl Shared {
                     None => link.held = !node.link_readable(id),
                 }
                 link.more |= self.drain(&mut state, Some(id), &mut others);
+                // After the drain, which may have closed it (a Close just read, say).
+                link.closing = matches!(
+                    state.links.get(&id),
+                    Some(LinkSlot::Up { closing: true, .. })
+                );
                 if link.more && link.writer_idle() {
                     link.more = take_batch(&mut state.node, id, &mut batch);
                 }

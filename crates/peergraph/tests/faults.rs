@@ -36,6 +36,7 @@ on_both_transports! {
     the_connection_limit_refuses_and_a_closed_slot_is_reused,
     unregistering_mid_handshake_gives_exactly_one_terminal_outcome,
     a_peer_that_stops_reading_cannot_hold_a_closed_connection_open,
+    a_peer_that_closes_and_ends_its_side_gets_a_clean_end_back_every_time,
 }
 
 const IDLE: Duration = Duration::from_secs(3);
@@ -892,4 +893,51 @@ async fn a_peer_that_stops_reading_cannot_hold_a_closed_connection_open(kind: Tr
         .unwrap();
     assert_eq!(target.incoming().await.data.as_ref(), b"still here");
     drop(reader_that_stalls);
+}
+
+/// `Frame { close: { reason: APPLICATION } }`, as PROTOCOL.md section 9 writes it.
+const CLOSE_APPLICATION: &[u8] = &[0x2a, 0x02, 0x08, 0x01];
+
+async fn a_peer_that_closes_and_ends_its_side_gets_a_clean_end_back_every_time(
+    kind: TransportKind,
+) {
+    let mut target = node_with(kind, NodeConfig::default(), graph("target")).await;
+    let addr = target.node.local_addr().unwrap();
+    let identity = Identity::generate().unwrap();
+    let config = TransportConfig::default();
+    let tcp = peergraph_transport_tcp::TcpTransport::new(&identity, config.clone()).unwrap();
+    let quic = peergraph_transport_quic::QuicTransport::new(&identity, config).unwrap();
+    // The peer's Close and the end of its side arrive together, so the node reads the end
+    // right after the Close: it must still end its own side cleanly, each time.
+    for round in 0..20 {
+        let link = match kind {
+            TransportKind::Tcp => tcp.dial(addr, None).await.unwrap(),
+            TransportKind::Quic => quic.dial(addr, None).await.unwrap(),
+        };
+        let peergraph_transport::Link {
+            mut reader,
+            mut writer,
+            ..
+        } = link;
+        writer.write_frames(&[raw_hello("target")]).await.unwrap();
+        let id = target.accepted().await;
+        assert!(
+            matches!(reader.read_frame().await, Ok(Some(_))),
+            "the Accept"
+        );
+        writer
+            .write_frames(&[Bytes::from_static(CLOSE_APPLICATION)])
+            .await
+            .unwrap();
+        writer.close().await.unwrap();
+        let end = within("the node's end of the link", reader.read_frame()).await;
+        assert!(
+            matches!(end, Ok(None)),
+            "round {round}: the node ended its side without a clean end: {end:?}"
+        );
+        assert_eq!(
+            target.change_for(id).await,
+            ConnectionStatus::Disconnected(DisconnectReason::ClosedByPeer)
+        );
+    }
 }
