@@ -37,6 +37,7 @@ const ACCEPT_TAG: u8 = 2 << 3 | 2;
 const REFUSE_TAG: u8 = 3 << 3 | 2;
 const CLOSE_TAG: u8 = 5 << 3 | 2;
 const KEEPALIVE_TAG: u8 = 6 << 3 | 2;
+const BATCH_TAG: u8 = 7 << 3 | 2;
 
 /// Protobuf wire types.
 const VARINT: u8 = 0;
@@ -95,12 +96,14 @@ pub(crate) fn decode(frame: &mut Bytes) -> Result<Inbound<'_>, ProtocolViolation
         });
     }
     let frame: &Bytes = frame;
-    if let Some((type_id, payloads)) = parse_batch(frame) {
-        let payloads = payloads
-            .into_iter()
-            .map(|range| frame.slice(range))
-            .collect();
-        return Ok(Inbound::DataBatch { type_id, payloads });
+    if frame.first() == Some(&BATCH_TAG) {
+        if let Some((type_id, payloads)) = parse_batch(frame) {
+            let payloads = payloads
+                .into_iter()
+                .map(|range| frame.slice(range))
+                .collect();
+            return Ok(Inbound::DataBatch { type_id, payloads });
+        }
     }
     match parse_control(frame) {
         Some(inbound) => Ok(inbound),

@@ -37,6 +37,17 @@ enum Queued {
 }
 
 impl Queued {
+    /// The frame of a message or a batch. Out of line, so that taking a frame that is already
+    /// one (every handshake frame) does not pay for building these.
+    #[inline(never)]
+    fn into_frame(self) -> Transmit {
+        match self {
+            Self::Frame(frame) => frame,
+            Self::Message { type_id, payload } => codec::data(type_id, payload),
+            Self::Batch(batch) => batch.finish(),
+        }
+    }
+
     /// The entry's length on the wire (without the transport's length prefix).
     fn len(&self) -> usize {
         match self {
@@ -89,13 +100,12 @@ impl SendQueue {
 
     /// The oldest frame.
     pub(super) fn pop_front(&mut self) -> Option<Transmit> {
-        let entry = self.first.take().or_else(|| self.rest.pop_front())?;
-        self.bytes -= entry.len();
-        Some(match entry {
+        let frame = match self.first.take().or_else(|| self.rest.pop_front())? {
             Queued::Frame(frame) => frame,
-            Queued::Message { type_id, payload } => codec::data(type_id, payload),
-            Queued::Batch(batch) => batch.finish(),
-        })
+            messages => messages.into_frame(),
+        };
+        self.bytes -= frame.len();
+        Some(frame)
     }
 
     pub(super) fn is_empty(&self) -> bool {
