@@ -27,12 +27,27 @@ pub(crate) async fn run(args: SendArgs) -> Outcome {
         None => None,
     };
     let mut local = LocalNode::start(&args.node, None).await?;
+    let outcome = transfer(&mut local, args, file).await;
+    // Whatever the outcome, what the node still has to say (a farewell, the Close after a bad
+    // proof, the QUIC connection's close) reaches the wire before the process exits.
+    if outcome.is_err() {
+        let _ = local.node.shutdown();
+    }
+    linger(&local.node).await;
+    outcome
+}
+
+async fn transfer(
+    local: &mut LocalNode,
+    args: SendArgs,
+    file: Option<(std::path::PathBuf, File, u64)>,
+) -> Outcome {
     let connection = local.connect(&args.to).await?;
     let started = Instant::now();
     let (what, sent_sha256) = match (file, args.message) {
         (Some((path, file, size)), _) => {
             let name = file_name_of(&path).unwrap_or_else(|| "file".into());
-            let digest = send_file(&local, connection, file, &name, size).await?;
+            let digest = send_file(local, connection, file, &name, size).await?;
             (format!("{name} ({size} bytes)"), digest)
         }
         (None, Some(text)) => {
@@ -42,7 +57,7 @@ pub(crate) async fn run(args: SendArgs) -> Outcome {
         }
         (None, None) => return Err(Failure::new(ErrorClass::Usage, "nothing to send")),
     };
-    let ack = wait_for_ack(&mut local, connection).await?;
+    let ack = wait_for_ack(local, connection).await?;
     match ack {
         Ack::Ok { sha256 } if sha256 == sent_sha256 => println!(
             "sent {what} to {} in {:.2?}: confirmed (sha256 {})",
@@ -71,7 +86,7 @@ pub(crate) async fn run(args: SendArgs) -> Outcome {
             ));
         }
     }
-    say_bye(&mut local, connection).await;
+    say_bye(local, connection).await;
     Ok(())
 }
 

@@ -480,6 +480,11 @@ impl Shared {
         Turn::Ended
     }
 
+    /// Whether the node has no link at all, open, closing or being dialed.
+    pub(crate) fn no_links(state: &State) -> bool {
+        state.links.is_empty()
+    }
+
     /// Whether some link is still writing its last frames or closing.
     pub(crate) fn closing_links(state: &State) -> bool {
         state.links.values().any(|slot| match slot {

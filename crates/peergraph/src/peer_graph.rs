@@ -342,17 +342,26 @@ impl PeerGraph {
 
     /// Waits until every connection this node has closed (by `close_direct_connection`,
     /// `close_graph` or `shutdown`) has written what was queued before the close, its farewell
-    /// included, and its link is closed. Call it before exiting a process so peers see the close.
-    /// A link gets at most the idle timeout for this.
+    /// included, and its link is closed; then, over QUIC, if the node has no link left, until its
+    /// dialed connections have told their peers they are closed. Call it before exiting a
+    /// process so peers see the close. A link gets at most the idle timeout for this, and so does
+    /// the transport.
     pub async fn finish_closing(&self) {
         loop {
             let changed = self.shared().links_changed.notified();
             tokio::pin!(changed);
             changed.as_mut().enable();
             if !Shared::closing_links(&self.shared().lock()) {
-                return;
+                break;
             }
             changed.await;
+        }
+        let (bound, no_links) = {
+            let state = self.shared().lock();
+            (state.node.config().timeouts.idle, Shared::no_links(&state))
+        };
+        if no_links {
+            let _ = tokio::time::timeout(bound, self.shared().transport.finish_closing()).await;
         }
     }
 

@@ -80,6 +80,11 @@ impl Transport {
         self.0.listen(addr).await
     }
 
+    /// See [`Connector::finish_closing`].
+    pub(crate) async fn finish_closing(&self) {
+        self.0.finish_closing().await;
+    }
+
     pub(crate) async fn dial(
         &self,
         addr: SocketAddr,
@@ -113,6 +118,7 @@ trait DynConnector: Send + Sync {
         expected: Option<PeerIdentity>,
     ) -> BoxFuture<'_, Result<Link, DialError>>;
     fn listen(&self, addr: SocketAddr) -> BoxFuture<'_, io::Result<Listener>>;
+    fn finish_closing(&self) -> BoxFuture<'_, ()>;
 }
 
 trait DynAcceptor: Send + Sync {
@@ -131,6 +137,10 @@ impl<C: Connector> DynConnector for C {
         expected: Option<PeerIdentity>,
     ) -> BoxFuture<'_, Result<Link, DialError>> {
         Box::pin(Connector::dial(self, addr, expected))
+    }
+
+    fn finish_closing(&self) -> BoxFuture<'_, ()> {
+        Box::pin(Connector::finish_closing(self))
     }
 
     fn listen(&self, addr: SocketAddr) -> BoxFuture<'_, io::Result<Listener>> {

@@ -941,3 +941,111 @@ async fn a_peer_that_closes_and_ends_its_side_gets_a_clean_end_back_every_time(
         );
     }
 }
+
+/// Set in the environment of the closing process: the locator it dials.
+const CLOSING_ENV: &str = "PEERGRAPH_CLOSING_CHILD";
+
+/// The closing process: dials the locator in [`CLOSING_ENV`] over QUIC, closes the connection
+/// once it is up, waits in `finish_closing`, and exits at once, as the CLI's `send` does.
+#[test]
+fn closing_process_entry() {
+    let Ok(locator) = std::env::var(CLOSING_ENV) else {
+        return;
+    };
+    let locator: PeerLocator = locator.parse().unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let mut node = node_with(TransportKind::Quic, NodeConfig::default(), graph("closer")).await;
+        let id = node
+            .node
+            .open_direct_connection(node.graph, &locator.peer_id, locator.address)
+            .unwrap();
+        assert!(matches!(
+            node.change_for(id).await,
+            ConnectionStatus::Connected(_)
+        ));
+        node.node.close_direct_connection(node.graph, id).unwrap();
+        node.node.finish_closing().await;
+    });
+    std::process::exit(0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_process_that_exits_after_finish_closing_has_told_its_quic_peer() {
+    use peergraph_transport::{Acceptor, Handshake};
+    let identity = Identity::generate().unwrap();
+    let transport =
+        peergraph_transport_quic::QuicTransport::new(&identity, TransportConfig::default())
+            .unwrap();
+    let listener = transport
+        .listen("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let locator = PeerLocator {
+        peer_id: "target".into(),
+        address: PeerAddress::pinned(listener.local_addr(), identity.peer_identity()),
+    };
+    // Frame.accept { node_id: 9 }, no proof (the graph has no secret).
+    let accept = Bytes::from_static(&[0x12, 0x09, 0x09, 9, 0, 0, 0, 0, 0, 0, 0]);
+    for round in 0..5 {
+        let mut child = PeerProcess(
+            Command::new(std::env::current_exe().unwrap())
+                .args([
+                    "--exact",
+                    "closing_process_entry",
+                    "--nocapture",
+                    "--test-threads=1",
+                ])
+                .env(CLOSING_ENV, locator.to_string())
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::inherit())
+                .spawn()
+                .unwrap(),
+        );
+        let incoming = within("the closing process dials", listener.accept())
+            .await
+            .unwrap();
+        let link = incoming.handshake().await.unwrap();
+        let connection = peergraph_transport_quic::connection(&link).unwrap();
+        let peergraph_transport::Link {
+            mut reader,
+            mut writer,
+            ..
+        } = link;
+        assert!(
+            matches!(reader.read_frame().await, Ok(Some(_))),
+            "the Hello"
+        );
+        writer
+            .write_frames(std::slice::from_ref(&accept))
+            .await
+            .unwrap();
+        let close = within("the Close", reader.read_frame()).await;
+        assert!(
+            matches!(&close, Ok(Some(frame)) if frame.as_ref() == CLOSE_APPLICATION),
+            "{close:?}"
+        );
+        assert!(
+            matches!(reader.read_frame().await, Ok(None)),
+            "the stream's FIN"
+        );
+        // The process has exited, or is about to: its connection's close must have left
+        // before, or this waits for the 30 s idle timeout.
+        let end = tokio::time::timeout(Duration::from_secs(10), connection.closed())
+            .await
+            .unwrap_or_else(|_| {
+                panic!("round {round}: the exiting process never closed its connection")
+            });
+        assert!(
+            format!("{end:?}").contains("ApplicationClosed"),
+            "round {round}: {end:?}"
+        );
+        let status = child.0.wait().unwrap();
+        assert!(status.success(), "the closing process failed: {status}");
+    }
+}

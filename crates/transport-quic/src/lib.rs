@@ -45,7 +45,7 @@ mod pool;
 mod session;
 mod transport;
 
-pub use link::close_connection;
+pub use link::{close_connection, connection};
 pub use listener::{Incoming, Listener};
 pub use peergraph_transport::{
     AcceptError, Acceptor, AuthError, Connector, DialError, Handshake, Identity, Link, LinkError,

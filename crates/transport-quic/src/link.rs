@@ -51,6 +51,15 @@ pub fn close_connection(link: &Link) {
     }
 }
 
+/// The QUIC connection under `link`; for tests that watch how it ends.
+#[doc(hidden)]
+pub fn connection(link: &Link) -> Option<quinn::Connection> {
+    link.writer
+        .guard()
+        .and_then(|guard| guard.downcast_ref::<Guard>())
+        .map(|guard| guard.connection.clone())
+}
+
 type Stopped = Pin<Box<dyn Future<Output = Result<Option<VarInt>, StoppedError>> + Send + Sync>>;
 
 /// A stream's sending side whose shutdown finishes the stream and then waits until the peer has

@@ -30,6 +30,8 @@ type SessionCell = Arc<OnceCell<Session>>;
 #[derive(Debug, Default)]
 pub(crate) struct Pool {
     state: Mutex<State>,
+    /// Woken when a connection leaves the cache (its last link is gone).
+    released: tokio::sync::Notify,
 }
 
 #[derive(Debug, Default)]
@@ -95,7 +97,24 @@ impl Pool {
         }
         slot.leases -= 1;
         if slot.leases == 0 {
-            state.slots.remove(key);
+            let slot = state.slots.remove(key);
+            drop(state);
+            // The connection closes with its last handle, outside the pool's lock.
+            drop(slot);
+            self.released.notify_waiters();
+        }
+    }
+
+    /// Waits until no cached connection is established and alive.
+    pub(crate) async fn until_unused(&self) {
+        loop {
+            let released = self.released.notified();
+            tokio::pin!(released);
+            released.as_mut().enable();
+            if self.live_connections() == 0 {
+                return;
+            }
+            released.await;
         }
     }
 

@@ -150,6 +150,18 @@ impl QuicTransport {
 impl Connector for QuicTransport {
     type Listener = Listener;
 
+    /// Waits until no dialed connection is in use (the last links' halves may still be on
+    /// their way out), then until each has told its peer (`CONNECTION_CLOSE`) and drained. For a
+    /// caller whose links have all ended: while a link uses a dialed connection, this waits.
+    async fn finish_closing(&self) {
+        self.inner.pool.until_unused().await;
+        for endpoint in [&self.inner.endpoint_v4, &self.inner.endpoint_v6] {
+            if let Some(endpoint) = endpoint.get() {
+                endpoint.wait_idle().await;
+            }
+        }
+    }
+
     /// Listens on `addr`; port 0 picks a free port, see
     /// [`Acceptor::local_addr`](peergraph_transport::Acceptor::local_addr).
     async fn listen(&self, addr: SocketAddr) -> io::Result<Listener> {

@@ -23,6 +23,16 @@ pub trait Connector: Send + Sync + 'static {
 
     /// Listens on `addr`; port 0 picks a free port, see [`Acceptor::local_addr`].
     fn listen(&self, addr: SocketAddr) -> impl Future<Output = io::Result<Self::Listener>> + Send;
+
+    /// Waits until what the transport closed on its own after links ended has reached the peers,
+    /// for a caller about to exit once all its links have ended. A link's own close is on the
+    /// wire when the link has closed (TLS close_notify, a QUIC stream's FIN), but a transport may
+    /// close more afterwards (QUIC: a dialed connection whose last link is gone, closed by the
+    /// endpoint's task). Returns at once when there is nothing such (the default); callers bound
+    /// the wait.
+    fn finish_closing(&self) -> impl Future<Output = ()> + Send {
+        std::future::ready(())
+    }
 }
 
 /// A bound listener.
