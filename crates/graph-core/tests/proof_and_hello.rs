@@ -358,9 +358,8 @@ fn messages_in(frames: &[Kind]) -> Vec<Vec<u8>> {
         .collect()
 }
 
-#[test]
-fn a_peer_that_announced_no_batch_limit_gets_each_message_in_a_data_frame() {
-    let (mut hand, graph, connection, link, _) = batch_peer(0, |_| {});
+/// Queues ten messages of 20 bytes, none taken yet; returns them.
+fn send_ten(hand: &mut Hand, graph: GraphHandle, connection: ConnectionId) -> Vec<Vec<u8>> {
     let messages: Vec<Vec<u8>> = (0..10u8).map(|n| vec![n; 20]).collect();
     for message in &messages {
         let now = hand.now;
@@ -368,6 +367,13 @@ fn a_peer_that_announced_no_batch_limit_gets_each_message_in_a_data_frame() {
             .send_data(now, graph, connection, TYPE, message.clone().into())
             .unwrap();
     }
+    messages
+}
+
+#[test]
+fn a_peer_that_announced_no_batch_limit_gets_each_message_in_a_data_frame() {
+    let (mut hand, graph, connection, link, _) = batch_peer(0, |_| {});
+    let messages = send_ten(&mut hand, graph, connection);
     let frames = hand.sent(link);
     assert!(frames.iter().all(|frame| matches!(frame, Kind::Data(_))));
     assert_eq!(messages_in(&frames), messages);
@@ -376,13 +382,7 @@ fn a_peer_that_announced_no_batch_limit_gets_each_message_in_a_data_frame() {
 #[test]
 fn a_peer_that_announced_a_batch_limit_gets_batches_no_longer_than_it() {
     let (mut hand, graph, connection, link, _) = batch_peer(100, |_| {});
-    let messages: Vec<Vec<u8>> = (0..10u8).map(|n| vec![n; 20]).collect();
-    for message in &messages {
-        let now = hand.now;
-        hand.node
-            .send_data(now, graph, connection, TYPE, message.clone().into())
-            .unwrap();
-    }
+    let messages = send_ten(&mut hand, graph, connection);
     let frames = hand.sent_bytes(link);
     assert!(frames.iter().all(|frame| frame.len() <= 100), "{frames:?}");
     let frames: Vec<Kind> = frames

@@ -116,11 +116,7 @@ fn peer_process_entry() {
         return;
     };
     let kind: TransportKind = transport.parse().unwrap();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = child_runtime();
     runtime.block_on(async {
         let mut peer = node_with(kind, short_idle(), graph("child")).await;
         println!("{LOCATOR_LINE}{}", peer.locator());
@@ -145,6 +141,15 @@ fn peer_process_entry() {
         let _ = tokio::time::timeout(Duration::from_secs(60), drain).await;
         stream.abort();
     });
+}
+
+/// The runtime of a child process: two workers, like the parent's tests.
+fn child_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
 }
 
 /// Kills the child on drop, so a failed assertion leaves no process behind.
@@ -953,11 +958,7 @@ fn closing_process_entry() {
         return;
     };
     let locator: PeerLocator = locator.parse().unwrap();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = child_runtime();
     runtime.block_on(async {
         let mut node = node_with(TransportKind::Quic, NodeConfig::default(), graph("closer")).await;
         let id = node

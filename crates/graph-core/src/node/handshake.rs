@@ -131,17 +131,8 @@ impl Node {
                     return self.violation(link_id, ProtocolViolation::MessageTooLarge);
                 }
                 // The link found above, still borrowed: a message costs one lookup.
-                let graph = link.graph.expect("established links have a graph");
-                let connection = link
-                    .connection
-                    .expect("established links have a connection");
-                let mut deliver = Delivery {
-                    graphs: &self.graphs,
-                    registrations: &mut self.registrations,
-                    graph,
-                    connection,
-                    type_id,
-                };
+                let mut deliver =
+                    Delivery::new(&self.graphs, &mut self.registrations, link, type_id);
                 if deliver.next(link, payload, window) {
                     self.links.count_held();
                 }
@@ -160,17 +151,8 @@ impl Node {
                 // As for one message: small payloads must not pin a padded frame.
                 let total: usize = payloads.iter().map(Bytes::len).sum();
                 let copy = total < frame_len / 2;
-                let graph = link.graph.expect("established links have a graph");
-                let connection = link
-                    .connection
-                    .expect("established links have a connection");
-                let mut deliver = Delivery {
-                    graphs: &self.graphs,
-                    registrations: &mut self.registrations,
-                    graph,
-                    connection,
-                    type_id,
-                };
+                let mut deliver =
+                    Delivery::new(&self.graphs, &mut self.registrations, link, type_id);
                 let mut held = false;
                 for payload in payloads {
                     let payload = if copy {
@@ -365,7 +347,25 @@ struct Delivery<'a> {
     type_id: [u8; 16],
 }
 
-impl Delivery<'_> {
+impl<'a> Delivery<'a> {
+    /// Delivery of `type_id` messages arriving on `link`, which is established.
+    fn new(
+        graphs: &'a Graphs,
+        registrations: &'a mut Registrations,
+        link: &Link,
+        type_id: [u8; 16],
+    ) -> Self {
+        Self {
+            graphs,
+            registrations,
+            graph: link.graph.expect("established links have a graph"),
+            connection: link
+                .connection
+                .expect("established links have a connection"),
+            type_id,
+        }
+    }
+
     /// Delivers the frame's next message: an `IncomingData` for each registration that asked
     /// for it, counted against the connection's window. True if the link has just become held
     /// (a batch's later messages are delivered all the same: a frame is taken whole).
