@@ -255,6 +255,48 @@ async fn a_transfer_the_receiver_rejects_exits_9() {
     assert!(!save.join(".data.bin.part").exists());
 }
 
+/// A disk that fills up mid-transfer: the receiver names the failure, acknowledges with it, and
+/// leaves no partial file; the sender exits 9 with the receiver's reason. The disk is a 256 KiB
+/// tmpfs mounted for the test, which needs root (as CI has).
+#[tokio::test]
+async fn a_full_disk_is_a_named_rejection_and_leaves_no_partial_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let save = dir.path().join("small-disk");
+    std::fs::create_dir_all(&save).unwrap();
+    let _disk = SmallDisk::mount(&save, 256 * 1024);
+    let source = dir.path().join("big.bin");
+    write_random_file(&source, 1_000_000, 9);
+    let (mut bob, locator) = listen("tcp", "bob", &["--save-dir", save.to_str().unwrap()]).await;
+    let sent = send_file(&locator, &source).await;
+    sent.expect_code(9);
+    assert!(sent.stderr.contains("No space left on device"), "{sent:#?}");
+    let rejected = bob.line_starting("[bob] rejected big.bin").await;
+    assert!(rejected.contains("No space left on device"), "{rejected}");
+    let left: Vec<_> = std::fs::read_dir(&save).unwrap().collect();
+    assert!(left.is_empty(), "no partial file: {left:?}");
+}
+
+/// A tmpfs of a given size mounted on a directory, unmounted on drop.
+struct SmallDisk(std::path::PathBuf);
+
+impl SmallDisk {
+    fn mount(path: &std::path::Path, bytes: usize) -> Self {
+        let status = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={bytes}"), "tmpfs"])
+            .arg(path)
+            .status()
+            .expect("running mount");
+        assert!(status.success(), "mounting a tmpfs needs root, as in CI");
+        Self(path.to_owned())
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
+
 /// `send --file PATH` from `alice` over TCP to `locator`.
 async fn send_file(locator: &str, path: &std::path::Path) -> support::Finished {
     run(&[
