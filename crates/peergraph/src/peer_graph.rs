@@ -13,6 +13,7 @@ use peergraph_core::{
 use peergraph_transport::Identity;
 use tokio::task::AbortHandle;
 
+use crate::address::PeerLocator;
 use crate::config::{Config, IdentitySource};
 use crate::driver::{Shared, now};
 use crate::error::{BatchSendError, BuildError, ListenError};
@@ -367,9 +368,9 @@ impl PeerGraph {
 
     /// The address peers should dial to reach this node as `peer_id`, with its identity pinned,
     /// once it listens: `peer_id@addr#identity`.
-    pub fn locator(&self, peer_id: &str) -> Option<crate::PeerLocator> {
+    pub fn locator(&self, peer_id: &str) -> Option<PeerLocator> {
         let socket = self.local_addr()?;
-        Some(crate::PeerLocator {
+        Some(PeerLocator {
             peer_id: peer_id.to_owned(),
             address: PeerAddress::pinned(socket, self.identity()),
         })
