@@ -475,3 +475,22 @@ fn a_batch_from_a_peer_arrives_as_one_event_per_message_in_order() {
         .collect();
     assert_eq!(received, payloads);
 }
+
+#[test]
+fn a_message_of_16_kib_or_more_travels_alone_even_behind_small_ones() {
+    let (mut hand, graph, connection, link, _) = batch_peer(64 * 1024, |_| {});
+    let messages = [vec![1; 20], vec![2; 20], vec![3; 16 * 1024], vec![4; 20]];
+    for message in &messages {
+        let now = hand.now;
+        hand.node
+            .send_data(now, graph, connection, TYPE, message.clone().into())
+            .unwrap();
+    }
+    let frames = hand.sent(link);
+    assert!(
+        matches!(&frames[..], [Kind::DataBatch(_), Kind::Data(large), Kind::Data(_)]
+            if large.payload.len() == 16 * 1024),
+        "the large message in a frame of its own, its payload not copied into a batch: {frames:?}"
+    );
+    assert_eq!(messages_in(&frames), messages);
+}

@@ -353,9 +353,9 @@ mod tests {
 
     #[test]
     fn a_batch_of_one_is_a_data_frame_and_a_batch_keeps_to_its_limits() {
-        let batch = DataBatch::new([9; 16], b"hi", 0);
-        assert_eq!(batch.len(), data_frame_len(2));
-        assert_eq!(batch.finish(), data([9; 16], Bytes::from_static(b"hi")));
+        let batch = DataBatch::new([9; 16], b"hello", 0);
+        assert_eq!(batch.len(), data_frame_len(5));
+        assert_eq!(batch.finish(), data([9; 16], Bytes::from_static(b"hello")));
 
         // The worked example of docs/PROTOCOL.md: "hi" then "yo" in one frame.
         let mut batch = DataBatch::new([9; 16], b"hi", 0);
