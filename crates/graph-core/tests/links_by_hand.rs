@@ -279,3 +279,71 @@ fn one_source_holds_only_its_share_of_the_pending_handshakes() {
         "the source's other handshake still counts"
     );
 }
+
+/// A `DataBatch` of `payloads`, padded as [`padded`] pads, to `len` bytes if given.
+fn batch_frame(payloads: &[&[u8]], len: Option<usize>) -> Bytes {
+    let batch = wire::DataBatch {
+        type_id: Bytes::from_static(&[5; 16]),
+        payloads: payloads.iter().map(|p| Bytes::copy_from_slice(p)).collect(),
+    };
+    let frame = encode(Kind::DataBatch(batch));
+    match len {
+        Some(len) => padded(frame, len),
+        None => frame,
+    }
+}
+
+#[test]
+fn a_batchs_payloads_share_its_frame_unless_together_they_are_under_half_of_it() {
+    let mut hand = Hand::with_seed(2);
+    let (_, registration) = hand.graph(GraphConfig::new("chat", "bob"), EVENTS);
+    let link = hand.inbound_connection("chat", "bob");
+    hand.events(registration);
+
+    let plain = batch_frame(&[&[1; 150], &[2; 150]], None);
+    // Padded: the payloads are exactly half the frame together, then just under half.
+    let half = batch_frame(&[&[3; 100], &[4; 100]], Some(400));
+    let under_half = batch_frame(&[&[5; 100], &[6; 99]], Some(400));
+    for frame in [&plain, &half, &under_half] {
+        hand.receive_bytes(link, frame.clone());
+    }
+    let received = data_events(&hand.events(registration));
+    assert_eq!(
+        received.iter().map(Bytes::len).collect::<Vec<_>>(),
+        [150, 150, 100, 100, 100, 99]
+    );
+    assert!(
+        received[..2].iter().all(|data| shares(&plain, data)),
+        "not copied"
+    );
+    assert!(
+        received[2..4].iter().all(|data| shares(&half, data)),
+        "half: not copied"
+    );
+    assert!(
+        received[4..].iter().all(|data| !shares(&under_half, data)),
+        "under half: copied"
+    );
+}
+
+#[test]
+fn a_batch_of_exactly_the_announced_length_and_the_largest_message_is_taken() {
+    let mut config = NodeConfig::with_seed(1);
+    config.limits.max_message_size = 1000;
+    let at_limit = batch_frame(&[&[7; 1000], &[8; 10]], None);
+    config.limits.batch_frame_len = at_limit.len();
+    let mut hand = Hand::new(config);
+    let (_, registration) = hand.graph(GraphConfig::new("chat", "bob"), EVENTS);
+    let link = hand.inbound_connection("chat", "bob");
+    hand.events(registration);
+
+    hand.receive_bytes(link, at_limit);
+    assert_eq!(
+        data_events(&hand.events(registration))
+            .iter()
+            .map(Bytes::len)
+            .collect::<Vec<_>>(),
+        [1000, 10]
+    );
+    assert_eq!(hand.sent(link), [], "no violation");
+}
