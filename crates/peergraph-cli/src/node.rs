@@ -249,8 +249,9 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
-/// Waits (up to the transport's idle timeout per link) until the farewells of a local close or
-/// shutdown and the data queued before them are written, so exiting loses nothing.
+/// Waits (up to the transport's idle timeout) until the farewells of a local close or shutdown,
+/// the data queued before them and the transport's own closes are on the wire, so exiting loses
+/// nothing.
 pub(crate) async fn linger(node: &peergraph::PeerGraph) {
-    node.finish_closing().await;
+    node.finish_before_exit().await;
 }

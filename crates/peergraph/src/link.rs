@@ -61,8 +61,6 @@ pub(crate) struct LinkDriver {
     lifted: bool,
     /// The connection's receive window is full: the link is not read until the node resumes it.
     pub(crate) held: bool,
-    /// The peer has ended its side cleanly: nothing more is read.
-    eof: bool,
     /// Frames arrived since the last write-through. Writing through serves replies: a run of
     /// sends with nothing received between them is a stream, which the link's task batches into
     /// fewer writes (one write per message would cost more than the task it saves).
@@ -105,13 +103,13 @@ impl LinkDriver {
         self.writer.queue_frames(frames)
     }
 
-    /// The next frame from the peer, unless the link is held or the peer has ended its side.
-    /// `Ready(Ok(None))`: the peer ended its side cleanly.
+    /// The next frame from the peer, unless the link is held. `Ready(Ok(None))`: the peer ended
+    /// its side cleanly.
     pub(crate) fn poll_frame(
         &mut self,
         cx: &mut Context<'_>,
     ) -> Poll<Result<Option<Bytes>, LinkError>> {
-        if self.held || self.eof {
+        if self.held {
             return Poll::Pending;
         }
         self.reader.poll_read_frame(cx)
@@ -119,15 +117,16 @@ impl LinkDriver {
 
     /// A frame that arrived with the last one, if the link is not held.
     pub(crate) fn buffered_frame(&mut self) -> Option<Bytes> {
-        if self.held || self.eof {
+        if self.held {
             return None;
         }
         self.reader.buffered_frame()
     }
 
-    /// The peer has ended its side: the link is read no more, while it closes.
-    pub(crate) fn finish_reading(&mut self) {
-        self.eof = true;
+    /// Ends this side of the link cleanly (what is queued, then TLS close_notify or QUIC FIN) as
+    /// far as the socket takes it in one try, without waiting for the peer to confirm it.
+    pub(crate) fn end_now(&mut self, cx: &mut Context<'_>) {
+        let _ = self.writer.poll_close(cx);
     }
 
     /// Hands `frame` to the node; once the frame has completed the handshake, lets the reader
@@ -183,7 +182,6 @@ impl LinkCell {
                 named,
                 lifted: false,
                 held: false,
-                eof: false,
                 armed: true,
                 more: true,
                 closing: false,

@@ -343,20 +343,26 @@ impl PeerGraph {
 
     /// Waits until every connection this node has closed (by `close_direct_connection`,
     /// `close_graph` or `shutdown`) has written what was queued before the close, its farewell
-    /// included, and its link is closed; then, over QUIC, if the node has no link left, until its
-    /// dialed connections have told their peers they are closed. Call it before exiting a
-    /// process so peers see the close. A link gets at most the idle timeout for this, and so does
-    /// the transport.
+    /// included, and its link is closed. A link gets at most the idle timeout for this. Before a
+    /// process exits, call [`finish_before_exit`](Self::finish_before_exit) instead.
     pub async fn finish_closing(&self) {
         loop {
             let changed = self.shared().links_changed.notified();
             tokio::pin!(changed);
             changed.as_mut().enable();
             if !Shared::closing_links(&self.shared().lock()) {
-                break;
+                return;
             }
             changed.await;
         }
+    }
+
+    /// [`finish_closing`](Self::finish_closing), then, if the node has no link left, waits
+    /// until what the transport closed by itself has reached the peers (over QUIC: each dialed
+    /// connection's `CONNECTION_CLOSE`, sent once its last link is gone), up to the idle timeout.
+    /// Call it before exiting a process, so that peers see every close rather than time out.
+    pub async fn finish_before_exit(&self) {
+        self.finish_closing().await;
         let (bound, no_links) = {
             let state = self.shared().lock();
             (state.node.config().timeouts.idle, Shared::no_links(&state))

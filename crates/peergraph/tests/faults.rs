@@ -951,7 +951,7 @@ async fn a_peer_that_closes_and_ends_its_side_gets_a_clean_end_back_every_time(
 const CLOSING_ENV: &str = "PEERGRAPH_CLOSING_CHILD";
 
 /// The closing process: dials the locator in [`CLOSING_ENV`] over QUIC, closes the connection
-/// once it is up, waits in `finish_closing`, and exits at once, as the CLI's `send` does.
+/// once it is up, waits in `finish_before_exit`, and exits at once, as the CLI's `send` does.
 #[test]
 fn closing_process_entry() {
     let Ok(locator) = std::env::var(CLOSING_ENV) else {
@@ -970,13 +970,13 @@ fn closing_process_entry() {
             ConnectionStatus::Connected(_)
         ));
         node.node.close_direct_connection(node.graph, id).unwrap();
-        node.node.finish_closing().await;
+        node.node.finish_before_exit().await;
     });
     std::process::exit(0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_process_that_exits_after_finish_closing_has_told_its_quic_peer() {
+async fn a_process_that_exits_after_finish_before_exit_has_told_its_quic_peer() {
     use peergraph_transport::{Acceptor, Handshake};
     let identity = Identity::generate().unwrap();
     let transport =

@@ -124,12 +124,13 @@ impl Shared {
             let frame = match link.poll_frame(cx) {
                 Poll::Pending => None,
                 Poll::Ready(Ok(Some(frame))) => Some(frame),
-                // The peer ended its side cleanly. If the node is closing the link too (the
-                // peer's Close came first, or this node's), the close goes on: what is left is
-                // written and this side ends cleanly as well (TLS close_notify, QUIC FIN).
+                // The peer ended its side cleanly after a Close (its own, or an answer to this
+                // node's): this side ends cleanly too (TLS close_notify, QUIC FIN), as far as
+                // the socket takes it now. Nothing waits for the peer to confirm it: it is done
+                // with the link.
                 Poll::Ready(Ok(None)) if link.closing => {
-                    link.finish_reading();
-                    None
+                    link.end_now(cx);
+                    return self.end(id, LinkCloseReason::Closed);
                 }
                 Poll::Ready(Ok(None)) => return self.end(id, LinkCloseReason::Closed),
                 Poll::Ready(Err(error)) => {
