@@ -182,6 +182,11 @@ pub fn resident_bytes() -> u64 {
     kib * 1024
 }
 
+/// How many file descriptors this process has open, from /proc/self/fd.
+pub fn open_files() -> usize {
+    std::fs::read_dir("/proc/self/fd").unwrap().count()
+}
+
 /// A QUIC handshake that stays half-open, as from an address that never answers: a relay bound
 /// to `relay` (an address and port 0) forwards the client's first datagram to `target` and
 /// nothing back, so the node waits for a client Finished that never comes.
