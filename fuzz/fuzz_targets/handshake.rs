@@ -1,7 +1,9 @@
 //! The real handshake between two nodes, with arbitrary secrets on either side and arbitrary
-//! edits to the Hello and to the answer in flight. The target's application sees nothing unless
-//! it admits the connection, it admits exactly when every check passes, and an admitted
-//! connection the initiator accepts is reported and listed on both ends.
+//! edits to the Hello and to the answer in flight. The target answers a Hello with an Accept only
+//! when its gate passes, its application sees nothing before the initiator's Confirm, the
+//! initiator connects exactly when the Accept's confirmation is the genuine one of a target with
+//! the same secret, graph and TLS session, and the target admits exactly when that initiator's
+//! Confirm verifies; an admitted connection is reported and listed on both ends.
 
 #![no_main]
 
@@ -31,7 +33,7 @@ struct HelloEdit {
     target_peer_id: Option<String>,
     source_peer_id: Option<String>,
     source_node_id: Option<u64>,
-    proof: Option<Vec<u8>>,
+    share: Option<Vec<u8>>,
 }
 
 #[derive(Debug, Arbitrary)]
@@ -39,7 +41,8 @@ enum AnswerEdit {
     AsSent,
     Accept {
         node_id: Option<u64>,
-        proof: Option<Vec<u8>>,
+        share: Option<Vec<u8>>,
+        confirmation: Option<Vec<u8>>,
     },
     Replace(FrameSpec),
 }
@@ -58,21 +61,6 @@ struct Input {
 /// The same rules the core applies to names from peers.
 fn valid_name(name: &str) -> bool {
     !name.is_empty() && name.chars().count() <= 256 && !name.chars().any(char::is_control)
-}
-
-/// A secret as HMAC-SHA256 uses it as a key: keys up to the 64-byte block are zero-padded, so
-/// secrets differing only by trailing zero bytes prove the same membership. (Longer keys are
-/// hashed first; a collision between a long key and its digest is out of the fuzzer's reach.)
-fn hmac_key(secret: &[u8]) -> &[u8] {
-    if secret.len() <= 64 {
-        let end = secret
-            .iter()
-            .rposition(|byte| *byte != 0)
-            .map_or(0, |last| last + 1);
-        &secret[..end]
-    } else {
-        secret
-    }
 }
 
 struct End {
@@ -169,8 +157,8 @@ fn edit_hello(frame: Bytes, edit: &HelloEdit) -> (Bytes, wire::Hello) {
     if let Some(node_id) = edit.source_node_id {
         hello.source_node_id = node_id;
     }
-    if let Some(proof) = &edit.proof {
-        hello.membership_proof = Bytes::copy_from_slice(proof);
+    if let Some(share) = &edit.share {
+        hello.pake_share = Bytes::copy_from_slice(share);
     }
     let frame = wire::Frame {
         kind: Some(Kind::Hello(hello.clone())),
@@ -178,55 +166,52 @@ fn edit_hello(frame: Bytes, edit: &HelloEdit) -> (Bytes, wire::Hello) {
     (Bytes::from(frame.encode_to_vec()), hello)
 }
 
-/// The answer as edited, and whether the initiator must accept it.
-fn edit_answer(
-    frame: Bytes,
-    edit: &AnswerEdit,
-    proof_ok: impl Fn(&[u8], bool) -> bool,
-) -> (Bytes, bool) {
+/// The answer as edited, and the Accept in it (if it is one).
+fn edit_answer(frame: Bytes, edit: &AnswerEdit) -> (Bytes, Option<wire::Accept>) {
     let decoded = wire::Frame::decode(frame.clone()).expect("the core encodes valid frames");
-    let original = match &decoded.kind {
-        Some(Kind::Accept(accept)) => Some(accept.clone()),
+    let original = match decoded.kind {
+        Some(Kind::Accept(accept)) => Some(accept),
         _ => None,
     };
     match edit {
-        AnswerEdit::AsSent => {
-            let ok = original.is_some_and(|accept| proof_ok(&accept.membership_proof, true));
-            (frame, ok)
-        }
-        AnswerEdit::Accept { node_id, proof } => {
-            let untouched = original.as_ref().map(|accept| &accept.membership_proof[..]);
-            let proof_bytes = match proof {
-                Some(proof) => proof.clone(),
-                None => untouched.unwrap_or_default().to_vec(),
-            };
-            let genuine = untouched == Some(&proof_bytes[..]);
+        AnswerEdit::AsSent => (frame, original),
+        AnswerEdit::Accept {
+            node_id,
+            share,
+            confirmation,
+        } => {
+            let untouched = original.unwrap_or_default();
             let accept = wire::Accept {
                 node_id: node_id.unwrap_or(7),
-                membership_proof: Bytes::from(proof_bytes.clone()),
+                pake_share: share.clone().map_or(untouched.pake_share, Bytes::from),
                 batch_limit: 0,
+                confirmation: confirmation
+                    .clone()
+                    .map_or(untouched.confirmation, Bytes::from),
             };
             let frame = wire::Frame {
-                kind: Some(Kind::Accept(accept)),
+                kind: Some(Kind::Accept(accept.clone())),
             };
-            let ok = proof_ok(&proof_bytes, genuine);
-            (Bytes::from(frame.encode_to_vec()), ok)
+            (Bytes::from(frame.encode_to_vec()), Some(accept))
         }
         AnswerEdit::Replace(spec) => {
             let frame = spec.encode();
-            let ok = match wire::Frame::decode(frame.clone()) {
+            let accept = match wire::Frame::decode(frame.clone()) {
                 Ok(wire::Frame {
                     kind: Some(Kind::Accept(accept)),
-                }) => {
-                    let genuine =
-                        original.is_some_and(|o| o.membership_proof == accept.membership_proof);
-                    proof_ok(&accept.membership_proof, genuine)
-                }
-                _ => false,
+                }) => Some(accept),
+                _ => None,
             };
-            (frame, ok)
+            (frame, accept)
         }
     }
+}
+
+fn connected(events: &[GraphEvent]) -> bool {
+    events.iter().any(|event| {
+        matches!(event, GraphEvent::DirectConnection(change)
+            if matches!(change.status, ConnectionStatus::Connected(_)))
+    })
 }
 
 fuzz_target!(|input: Input| {
@@ -296,64 +281,73 @@ fuzz_target!(|input: Input| {
     // The Hello, edited in flight.
     let (mut frames, close) = a.outputs(now);
     assert!(!close && frames.len() == 1, "the initiator sends one Hello");
-    let original_proof = wire::Frame::decode(frames[0].clone())
+    let original_share = wire::Frame::decode(frames[0].clone())
         .ok()
         .and_then(|frame| match frame.kind {
-            Some(Kind::Hello(hello)) => Some(hello.membership_proof),
+            Some(Kind::Hello(hello)) => Some(hello.pake_share),
             _ => None,
         })
         .expect("a Hello");
     let (hello_frame, hello) = edit_hello(frames.remove(0), &input.hello);
     b.node.handle_frame(now, b.link(), hello_frame);
 
-    let same_secret = input.initiator_secret.as_deref().map(hmac_key)
-        == input.target_secret.as_deref().map(hmac_key);
-    let hello_proof_ok = match &input.target_secret {
-        None => hello.membership_proof.is_empty(),
-        Some(_) => {
-            same_secret
-                && !input.exporter_mismatch
-                && hello.graph_id == GRAPH
-                && hello.membership_proof == original_proof
-        }
-    };
-    let admit = hello.version == 1
+    // The gate, before any cryptography: a secret on the target exactly when a share came.
+    let gate = hello.version == 2
         && valid_name(&hello.graph_id)
         && valid_name(&hello.target_peer_id)
         && valid_name(&hello.source_peer_id)
-        && hello.membership_proof.len() <= 32
+        && hello.pake_share.len() <= 33
         && hello.graph_id == target_graph_id
         && hello.target_peer_id == TARGET
-        && hello_proof_ok
+        && input.target_secret.is_some() != hello.pake_share.is_empty()
         && input.target_registered
         && hello.source_peer_id != TARGET;
-
-    b.drain(now);
-    let b_connected = b.events.iter().any(|event| {
-        matches!(event, GraphEvent::DirectConnection(change)
-            if matches!(change.status, ConnectionStatus::Connected(_)))
-    });
-    assert_eq!(b_connected, admit, "the target admitted {hello:?} wrongly");
-    if !admit {
-        assert!(
-            b.events.is_empty(),
-            "a refused initiator reached the application: {:?}",
-            b.events
-        );
-        assert!(b.connections().is_empty(), "a refused initiator is listed");
-    }
-
-    // The answer, edited in flight; then both ends run until nothing more moves.
-    let accept_ok = |proof: &[u8], genuine: bool| match &input.initiator_secret {
-        None => proof.is_empty(),
-        Some(_) => same_secret && genuine && !input.exporter_mismatch && admit,
-    };
     let (frames, b_close) = b.outputs(now);
+    let b_accept = frames
+        .first()
+        .and_then(|frame| match wire::Frame::decode(frame.clone()) {
+            Ok(wire::Frame {
+                kind: Some(Kind::Accept(accept)),
+            }) => Some(accept),
+            _ => None,
+        });
+    // Past the gate, a share is a point (the initiator's, untouched) or may not be.
+    let a_point = hello.pake_share.is_empty() || hello.pake_share == original_share;
+    let well_shaped = hello.pake_share.is_empty()
+        || (hello.pake_share.len() == 33 && hello.pake_share[0] == b'S');
+    if b_accept.is_some() {
+        assert!(gate && well_shaped, "the target accepted {hello:?} wrongly");
+        assert!(!b_close, "an Accept keeps the link");
+    } else {
+        assert!(!(gate && a_point), "the target refused {hello:?} wrongly");
+    }
+    assert!(
+        b.events.is_empty() && b.connections().is_empty(),
+        "before the Confirm the target's application sees nothing: {:?}",
+        b.events
+    );
+
+    // The answer, edited in flight. The initiator connects exactly on the genuine confirmation
+    // of a target that agreed on its key (a forged one is out of the fuzzer's reach), or on an
+    // empty one when it has no secret.
+    let keys_agree = input.initiator_secret == input.target_secret
+        && !input.exporter_mismatch
+        && hello.graph_id == GRAPH
+        && hello.pake_share == original_share;
     let mut expect_connected = false;
     for (index, frame) in frames.into_iter().enumerate() {
         let frame = if index == 0 {
-            let (frame, ok) = edit_answer(frame, &input.answer, accept_ok);
-            expect_connected = ok;
+            let (frame, accept) = edit_answer(frame, &input.answer);
+            expect_connected = accept.is_some_and(|accept| match &input.initiator_secret {
+                None => accept.pake_share.is_empty() && accept.confirmation.is_empty(),
+                Some(_) => {
+                    keys_agree
+                        && b_accept.as_ref().is_some_and(|genuine| {
+                            genuine.pake_share == accept.pake_share
+                                && genuine.confirmation == accept.confirmation
+                        })
+                }
+            });
             frame
         } else {
             frame
@@ -377,6 +371,11 @@ fuzz_target!(|input: Input| {
         a_connected, expect_connected,
         "the initiator judged the answer wrongly"
     );
+    // The target admits on the initiator's Confirm exactly when it sent an Accept and the
+    // initiator, connected, confirms with a key the target holds too (none without secrets).
+    let admit = b_accept.is_some()
+        && a_connected
+        && (input.initiator_secret.is_some() || input.target_secret.is_none());
 
     for _ in 0..4 {
         let (frames, close) = a.outputs(now);
@@ -432,6 +431,7 @@ fuzz_target!(|input: Input| {
     assert!(shape_ok, "initiator outcomes {outcomes:?}");
     let a_up: Vec<_> = a.connections();
     let b_up: Vec<_> = b.connections();
+    assert_eq!(connected(&b.events), admit, "the target judged the Confirm wrongly");
     if a_connected && admit && !a.closed {
         assert_eq!(
             a_up.len(),

@@ -30,16 +30,20 @@ pub enum FrameSpec {
         source_peer_id: String,
         /// Source node id.
         source_node_id: u64,
-        /// Membership proof.
-        proof: Vec<u8>,
+        /// SPAKE2 share.
+        share: Vec<u8>,
     },
     /// An Accept.
     Accept {
         /// Node id.
         node_id: u64,
-        /// Membership proof.
-        proof: Vec<u8>,
+        /// SPAKE2 share.
+        share: Vec<u8>,
+        /// Key confirmation.
+        confirmation: Vec<u8>,
     },
+    /// A Confirm.
+    Confirm(Vec<u8>),
     /// A Refuse with any reason code.
     Refuse(i32),
     /// A Data frame; `type_id` of any length, a payload of `len` bytes.
@@ -68,20 +72,28 @@ impl FrameSpec {
                 target_peer_id,
                 source_peer_id,
                 source_node_id,
-                proof,
+                share,
             } => Kind::Hello(wire::Hello {
                 version: *version,
                 graph_id: graph_id.clone(),
                 target_peer_id: target_peer_id.clone(),
                 source_peer_id: source_peer_id.clone(),
                 source_node_id: *source_node_id,
-                membership_proof: Bytes::copy_from_slice(proof),
+                pake_share: Bytes::copy_from_slice(share),
                 batch_limit: 0,
             }),
-            FrameSpec::Accept { node_id, proof } => Kind::Accept(wire::Accept {
+            FrameSpec::Accept {
+                node_id,
+                share,
+                confirmation,
+            } => Kind::Accept(wire::Accept {
                 node_id: *node_id,
-                membership_proof: Bytes::copy_from_slice(proof),
+                pake_share: Bytes::copy_from_slice(share),
                 batch_limit: 0,
+                confirmation: Bytes::copy_from_slice(confirmation),
+            }),
+            FrameSpec::Confirm(confirmation) => Kind::Confirm(wire::Confirm {
+                confirmation: Bytes::copy_from_slice(confirmation),
             }),
             FrameSpec::Refuse(reason) => Kind::Refuse(wire::Refuse { reason: *reason }),
             FrameSpec::Data { type_id, len } => Kind::Data(wire::Data {

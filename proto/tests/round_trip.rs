@@ -5,25 +5,30 @@
 
 use bytes::{BufMut, Bytes, BytesMut};
 use peergraph_proto::v1::{
-    Accept, Close, CloseReason, Data, Frame, Hello, Keepalive, Refuse, RefuseReason, frame::Kind,
+    Accept, Close, CloseReason, Confirm, Data, DataBatch, Frame, Hello, Keepalive, Refuse,
+    RefuseReason, frame::Kind,
 };
 use prost::Message;
 
 fn every_kind() -> Vec<Kind> {
     vec![
         Kind::Hello(Hello {
-            version: 1,
+            version: 2,
             graph_id: "graph ✓".into(),
             target_peer_id: "bob".into(),
             source_peer_id: "alice".into(),
             source_node_id: u64::MAX,
-            membership_proof: Bytes::from(vec![7; 32]),
-            batch_limit: 0,
+            pake_share: Bytes::from(vec![7; 33]),
+            batch_limit: 65_536,
         }),
         Kind::Accept(Accept {
             node_id: 42,
-            membership_proof: Bytes::new(),
+            pake_share: Bytes::from(vec![8; 33]),
             batch_limit: 0,
+            confirmation: Bytes::from(vec![9; 32]),
+        }),
+        Kind::Confirm(Confirm {
+            confirmation: Bytes::from(vec![10; 32]),
         }),
         Kind::Refuse(Refuse {
             reason: RefuseReason::NotAuthenticated.into(),
@@ -36,6 +41,10 @@ fn every_kind() -> Vec<Kind> {
             reason: CloseReason::GraphClosed.into(),
         }),
         Kind::Keepalive(Keepalive {}),
+        Kind::DataBatch(DataBatch {
+            type_id: Bytes::from(vec![1; 16]),
+            payloads: vec![Bytes::from_static(b"a"), Bytes::new()],
+        }),
     ]
 }
 
@@ -53,8 +62,9 @@ fn unknown_fields_are_ignored() {
     let frame = Frame {
         kind: Some(Kind::Accept(Accept {
             node_id: 5,
-            membership_proof: Bytes::new(),
+            pake_share: Bytes::new(),
             batch_limit: 0,
+            confirmation: Bytes::new(),
         })),
     };
     let mut bytes = BytesMut::from(&frame.encode_to_vec()[..]);

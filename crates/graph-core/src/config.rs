@@ -79,6 +79,10 @@ pub struct Limits {
     /// that one address holds only a fraction of `max_pending_handshakes`; a link beyond it is
     /// refused. Default 32 (an eighth of the default `max_pending_handshakes`).
     pub max_pending_handshakes_per_source: usize,
+    /// Outbound handshakes dialed at once to one address; further opens to it wait their turn
+    /// (their handshake timeout running), so that many opens at once stay within the target's
+    /// `max_pending_handshakes_per_source`. Default 16.
+    pub max_dials_per_target: usize,
     /// Largest frame a peer may send before its link's handshake is done (a Hello, an Accept or
     /// a Refuse); a larger one ends the link as a protocol violation. Default 8 KiB, room for
     /// the largest Hello.
@@ -147,6 +151,7 @@ impl Default for Limits {
             max_direct_connections_per_graph: 1024,
             max_pending_handshakes: 256,
             max_pending_handshakes_per_source: 32,
+            max_dials_per_target: 16,
             max_handshake_frame_len: 8 * 1024,
             max_message_size: 16 << 20,
             max_queued_bytes_per_connection: 32 << 20,
@@ -196,8 +201,8 @@ pub struct GraphConfig {
     pub graph_id: String,
     /// This node's peer id in the graph (same rules).
     pub peer_id: String,
-    /// When set, peers must prove knowledge of it (HMAC over the TLS exporter) before anything
-    /// about the graph is revealed or reaches the application.
+    /// When set, peers must prove knowledge of it (SPAKE2 bound to the TLS session, PROTOCOL.md
+    /// section 3) before anything reaches the application; its exact bytes count.
     pub secret: Option<Vec<u8>>,
 }
 

@@ -173,8 +173,9 @@ pub enum AuthFailure {
     /// TLS failed: no valid certificate, bad handshake signature, wrong protocol.
     #[error("the TLS handshake failed")]
     Tls,
-    /// The graph membership proof (graph secret) did not verify, on either side.
-    #[error("the graph membership proof did not verify")]
+    /// The graph membership exchange (graph secret) failed, on either side: another secret or
+    /// none, or a confirmation that did not verify.
+    #[error("the graph membership exchange failed (another secret, or none)")]
     MembershipProof,
 }
 

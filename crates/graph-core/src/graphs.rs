@@ -3,7 +3,7 @@
 
 use crate::config::GraphConfig;
 use crate::ids::{GraphHandle, NodeId, RegistrationHandle};
-use crate::proof::MembershipKey;
+use crate::proof::GraphKey;
 use crate::rng::SplitMix64;
 use crate::slots::Slots;
 use crate::status::GraphStatus;
@@ -13,7 +13,7 @@ pub(crate) struct Graph {
     graph_id: String,
     peer_id: String,
     node_id: NodeId,
-    key: MembershipKey,
+    key: GraphKey,
     registrations: Vec<RegistrationHandle>,
     /// Pending and established direct connections.
     connections: usize,
@@ -36,7 +36,7 @@ impl Graph {
         self.node_id
     }
 
-    pub(crate) fn key(&self) -> &MembershipKey {
+    pub(crate) fn key(&self) -> &GraphKey {
         &self.key
     }
 
@@ -116,7 +116,7 @@ impl Graphs {
         status.set(GraphStatus::LISTENING, listening);
         let graph = Graph {
             node_id: NodeId(self.rng.next_u64()),
-            key: MembershipKey::new(config.secret.as_deref()),
+            key: GraphKey::new(config.secret.as_deref()),
             graph_id: config.graph_id,
             peer_id: config.peer_id,
             registrations: Vec::new(),

@@ -1,13 +1,29 @@
-//! The graph membership proof: HMAC-SHA256 keyed with the graph secret over the link's TLS
-//! exporter value. A graph without a secret sends and expects an empty proof, so an open graph
-//! costs no cryptography in the core and a secret on only one side fails on both.
+//! Graph membership, proved without letting anyone test guesses of the secret offline: SPAKE2
+//! (symmetric mode, Ed25519 group) over a key derived from the secret's exact bytes, bound to the
+//! graph and to the link's TLS exporter, and confirmed by each side with an HMAC under the agreed
+//! key (docs/PROTOCOL.md section 3, docs/design/0005).
+//!
+//! A share is `x·B + w·S` for a fresh random scalar `x`: whatever the secret, it is a uniformly
+//! random point, so a captured share confirms no guess. Only a confirmation depends on the
+//! secret, and a side sends its confirmation only after it has checked the other's (the target
+//! proves first, the initiator second), so each handshake tests at most one guess, online.
+//!
+//! A graph without a secret sends empty shares and empty confirmations: an open graph costs no
+//! cryptography, and a secret on only one side fails on both.
 
-use ring::hmac;
+use ring::{hkdf, hmac};
+use spake2::{Ed25519Group, Identity, Password, Spake2};
 
-/// Length of a proof made with a secret, in bytes.
-pub(crate) const PROOF_LEN: usize = 32;
+/// Length of a share made with a secret: a side byte (`S`) and a compressed Edwards point.
+pub(crate) const SHARE_LEN: usize = 33;
 
-/// Which side computes the proof; each side's proof differs so neither can be reflected.
+/// Length of a confirmation made with a secret.
+pub(crate) const CONFIRMATION_LEN: usize = 32;
+
+/// The salt of the HKDF that turns a secret into SPAKE2's password.
+const PASSWORD_SALT: &[u8] = b"peergraph/2 graph secret";
+
+/// Which side confirms; each side's confirmation differs so neither can be reflected.
 #[derive(Clone, Copy)]
 pub(crate) enum Role {
     Initiator,
@@ -17,133 +33,168 @@ pub(crate) enum Role {
 impl Role {
     fn label(self) -> &'static [u8] {
         match self {
-            Role::Initiator => b"peergraph/1 initiator",
-            Role::Target => b"peergraph/1 target",
+            Role::Initiator => b"peergraph/2 initiator",
+            Role::Target => b"peergraph/2 target",
         }
     }
 }
 
-/// A proof to send, held without an allocation: empty for a graph without a secret.
-pub(crate) struct Proof(Option<hmac::Tag>);
+/// A graph's secret as SPAKE2's password, or none for an open graph.
+pub(crate) struct GraphKey(Option<Password>);
 
-impl AsRef<[u8]> for Proof {
-    fn as_ref(&self) -> &[u8] {
-        self.0.as_ref().map_or(&[], |tag| tag.as_ref())
-    }
-}
-
-/// Computes or checks proofs for one graph.
-pub(crate) struct MembershipKey(Option<hmac::Key>);
-
-impl MembershipKey {
+impl GraphKey {
+    /// `HKDF-SHA256(salt = "peergraph/2 graph secret", ikm = secret)`, 32 bytes: every byte of
+    /// the secret counts (no padding, no pre-hash of long secrets).
     pub(crate) fn new(secret: Option<&[u8]>) -> Self {
-        Self(secret.map(|secret| hmac::Key::new(hmac::HMAC_SHA256, secret)))
+        Self(secret.map(|secret| {
+            let mut password = [0; 32];
+            hkdf::Salt::new(hkdf::HKDF_SHA256, PASSWORD_SALT)
+                .extract(secret)
+                .expand(&[], Length32)
+                .and_then(|okm| okm.fill(&mut password))
+                .expect("32 bytes is a valid HKDF-SHA256 output length");
+            Password::new(password)
+        }))
     }
 
-    fn message(role: Role, graph_id: &str, exporter: &[u8; 32]) -> Vec<u8> {
-        let mut message = Vec::with_capacity(64 + graph_id.len());
-        message.extend_from_slice(role.label());
-        message.push(0);
-        message.extend_from_slice(graph_id.as_bytes());
-        message.push(0);
-        message.extend_from_slice(exporter);
-        message
+    /// Whether the graph has a secret (its shares are not empty).
+    pub(crate) fn has_secret(&self) -> bool {
+        self.0.is_some()
     }
 
-    /// The proof to send: empty without a secret, else 32 bytes.
-    pub(crate) fn prove(&self, role: Role, graph_id: &str, exporter: &[u8; 32]) -> Proof {
-        Proof(
-            self.0
-                .as_ref()
-                .map(|key| hmac::sign(key, &Self::message(role, graph_id, exporter))),
-        )
+    /// Starts this side's exchange on a link, with a fresh scalar from the system's generator.
+    pub(crate) fn start(&self, graph_id: &str, exporter: &[u8; 32]) -> Exchange {
+        self.start_with(graph_id, exporter, |password, identity| {
+            Spake2::<Ed25519Group>::start_symmetric(password, identity)
+        })
     }
 
-    /// Whether `proof` is what the other side must send; constant-time when a secret is set.
-    pub(crate) fn verify(
+    /// As [`start`](Self::start), with the scalar drawn from `rng`: for the published test
+    /// vector only.
+    #[cfg(test)]
+    pub(crate) fn start_with_rng(
         &self,
-        role: Role,
         graph_id: &str,
         exporter: &[u8; 32],
-        proof: &[u8],
-    ) -> bool {
+        rng: impl rand_core::CryptoRng + rand_core::RngCore,
+    ) -> Exchange {
+        self.start_with(graph_id, exporter, |password, identity| {
+            Spake2::<Ed25519Group>::start_symmetric_with_rng(password, identity, rng)
+        })
+    }
+
+    fn start_with(
+        &self,
+        graph_id: &str,
+        exporter: &[u8; 32],
+        start: impl FnOnce(&Password, &Identity) -> (Spake2<Ed25519Group>, Vec<u8>),
+    ) -> Exchange {
         match &self.0 {
-            None => proof.is_empty(),
-            Some(key) => {
-                proof.len() == PROOF_LEN
-                    && hmac::verify(key, &Self::message(role, graph_id, exporter), proof).is_ok()
+            None => Exchange {
+                spake: None,
+                share: Vec::new(),
+            },
+            Some(password) => {
+                let (spake, share) = start(password, &Identity::new(&identity(graph_id, exporter)));
+                Exchange {
+                    spake: Some(Box::new(spake)),
+                    share,
+                }
             }
         }
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// SPAKE2's identity: `"peergraph/2" 0x00 graph_id 0x00 exporter`. A share made for one TLS
+/// session is worthless in another, so a relay cannot splice two handshakes.
+fn identity(graph_id: &str, exporter: &[u8; 32]) -> Vec<u8> {
+    let mut identity = Vec::with_capacity(45 + graph_id.len());
+    identity.extend_from_slice(b"peergraph/2\0");
+    identity.extend_from_slice(graph_id.as_bytes());
+    identity.push(0);
+    identity.extend_from_slice(exporter);
+    identity
+}
 
-    // PROTOCOL.md's test vector is checked through the node, on both sides of the handshake,
-    // in tests/proof_and_hello.rs.
+/// One side's exchange on one link, from its share to the agreed key.
+pub(crate) struct Exchange {
+    /// SPAKE2's state (its scalar); boxed, as a link holds it only during its handshake.
+    spake: Option<Box<Spake2<Ed25519Group>>>,
+    share: Vec<u8>,
+}
 
-    /// The exporter of the published test vector: bytes 0x00 to 0x1f.
-    fn exporter() -> [u8; 32] {
-        std::array::from_fn(|index| index as u8)
+impl Exchange {
+    /// The share to send: empty for an open graph, else [`SHARE_LEN`] bytes.
+    pub(crate) fn share(&self) -> &[u8] {
+        &self.share
     }
 
-    #[test]
-    fn the_message_is_label_graph_id_and_exporter_separated_by_zeros() {
-        let message = MembershipKey::message(Role::Initiator, "chat", &exporter());
-        let mut expected = b"peergraph/1 initiator\0chat\0".to_vec();
-        expected.extend_from_slice(&exporter());
-        assert_eq!(message, expected);
-        let message = MembershipKey::message(Role::Target, "g", &[9; 32]);
-        let mut expected = b"peergraph/1 target\0g\0".to_vec();
-        expected.extend_from_slice(&[9; 32]);
-        assert_eq!(message, expected);
-    }
-
-    #[test]
-    fn a_proof_verifies_only_for_its_role_graph_exporter_and_secret() {
-        let key = MembershipKey::new(Some(b"s3cret"));
-        let proof = key.prove(Role::Initiator, "chat", &exporter());
-        let proof = proof.as_ref();
-        assert_eq!(proof.len(), PROOF_LEN);
-        assert!(key.verify(Role::Initiator, "chat", &exporter(), proof));
-        assert!(
-            !key.verify(Role::Target, "chat", &exporter(), proof),
-            "reflected"
-        );
-        assert!(
-            !key.verify(Role::Initiator, "chat2", &exporter(), proof),
-            "another graph"
-        );
-        assert!(
-            !key.verify(Role::Initiator, "chat", &[0; 32], proof),
-            "another link"
-        );
-        let other = MembershipKey::new(Some(b"guess"));
-        assert!(!other.verify(Role::Initiator, "chat", &exporter(), proof));
-        assert!(!key.verify(Role::Initiator, "chat", &exporter(), &proof[..31]));
-        let mut longer = proof.to_vec();
-        longer.push(0);
-        assert!(!key.verify(Role::Initiator, "chat", &exporter(), &longer));
-        assert!(!key.verify(Role::Initiator, "chat", &exporter(), &[]));
-    }
-
-    #[test]
-    fn without_a_secret_the_proof_is_empty_and_only_an_empty_one_verifies() {
-        let key = MembershipKey::new(None);
-        assert!(
-            key.prove(Role::Initiator, "chat", &exporter())
-                .as_ref()
-                .is_empty()
-        );
-        assert!(
-            key.prove(Role::Target, "chat", &exporter())
-                .as_ref()
-                .is_empty()
-        );
-        assert!(key.verify(Role::Initiator, "chat", &exporter(), &[]));
-        let proof = MembershipKey::new(Some(b"s3cret")).prove(Role::Initiator, "chat", &exporter());
-        assert!(!key.verify(Role::Initiator, "chat", &exporter(), proof.as_ref()));
+    /// Completes the exchange with the other side's share. `None` when the shares do not fit
+    /// together: a share where the graph has no secret, none where it has one, or a share that
+    /// is not a point of the group.
+    pub(crate) fn finish(self, peer_share: &[u8]) -> Option<Confirmations> {
+        match self.spake {
+            None => peer_share.is_empty().then_some(Confirmations(None)),
+            Some(spake) => {
+                let key = spake.finish(peer_share).ok()?;
+                Some(Confirmations(Some(hmac::Key::new(hmac::HMAC_SHA256, &key))))
+            }
+        }
     }
 }
+
+/// The agreed key of a finished exchange, which makes and checks confirmations. Both sides hold
+/// the same key only if they used the same secret, graph and TLS session; a share that did not
+/// come from such a side gives a key nobody else holds.
+pub(crate) struct Confirmations(Option<hmac::Key>);
+
+impl Confirmations {
+    /// `HMAC-SHA256(key, label)` for `role`; empty for an open graph.
+    pub(crate) fn confirmation(&self, role: Role) -> Confirmation {
+        Confirmation(self.0.as_ref().map(|key| hmac::sign(key, role.label())))
+    }
+
+    /// Whether `received` is the confirmation of `role`; constant-time when a secret is set.
+    pub(crate) fn verify(&self, role: Role, received: &[u8]) -> bool {
+        match &self.0 {
+            None => received.is_empty(),
+            Some(key) => {
+                received.len() == CONFIRMATION_LEN
+                    && hmac::verify(key, role.label(), received).is_ok()
+            }
+        }
+    }
+}
+
+/// A confirmation to send, held without an allocation: empty for an open graph.
+pub(crate) struct Confirmation(Option<hmac::Tag>);
+
+impl AsRef<[u8]> for Confirmation {
+    fn as_ref(&self) -> &[u8] {
+        self.0.as_ref().map_or(&[], |tag| tag.as_ref())
+    }
+}
+
+/// Where a link's membership exchange stands.
+#[derive(Default)]
+pub(crate) enum Membership {
+    /// No exchange in progress: before the handshake and after it.
+    #[default]
+    Idle,
+    /// The initiator's exchange, from its Hello to the target's Accept.
+    Started(Exchange),
+    /// The target's agreed key, from its Accept to the initiator's Confirm.
+    Agreed(Box<Confirmations>),
+}
+
+/// ring's HKDF output length type for 32 bytes.
+struct Length32;
+
+impl hkdf::KeyType for Length32 {
+    fn len(&self) -> usize {
+        32
+    }
+}
+
+#[cfg(test)]
+mod tests;

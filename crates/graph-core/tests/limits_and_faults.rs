@@ -191,8 +191,9 @@ fn a_message_wrong_for_the_state_is_unexpected() {
     let accept = wire::Frame {
         kind: Some(wire::frame::Kind::Accept(wire::Accept {
             node_id: 1,
-            membership_proof: Bytes::new(),
+            pake_share: Bytes::new(),
             batch_limit: 0,
+            confirmation: Bytes::new(),
         })),
     };
     world
@@ -262,12 +263,12 @@ fn a_hello_with_an_unknown_version_is_refused_as_unsupported() {
     let link = node.accept_link(now, up);
     let hello = wire::Frame {
         kind: Some(wire::frame::Kind::Hello(wire::Hello {
-            version: 2,
+            version: 3,
             graph_id: GRAPH.into(),
             target_peer_id: peer(1),
             source_peer_id: "intruder".into(),
             source_node_id: 5,
-            membership_proof: Bytes::new(),
+            pake_share: Bytes::new(),
             batch_limit: 0,
         })),
     };

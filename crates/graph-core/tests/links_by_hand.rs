@@ -213,6 +213,12 @@ fn before_its_handshake_a_link_takes_only_small_frames() {
     assert!(matches!(hand.sent(link)[..], [Kind::Accept(_)]));
     assert_eq!(
         hand.node.max_frame_len(link),
+        1000,
+        "until the Confirm, the handshake limit"
+    );
+    hand.receive(link, by_hand::confirm(&[]));
+    assert_eq!(
+        hand.node.max_frame_len(link),
         hand.node.config().limits.max_frame_len(),
         "once connected, the full limit"
     );
@@ -273,6 +279,11 @@ fn one_source_holds_only_its_share_of_the_pending_handshakes() {
     // One of the first source's handshakes completes: its place is free again, and only it.
     hand.receive(first, Kind::Hello(hello("chat", "bob", "carol", &[])));
     assert!(matches!(hand.sent(first)[..], [Kind::Accept(_)]));
+    assert!(
+        accept(&mut hand, [192, 0, 2, 1]).1,
+        "until its Confirm, it is still a handshake"
+    );
+    hand.receive(first, by_hand::confirm(&[]));
     assert!(!accept(&mut hand, [192, 0, 2, 1]).1);
     assert!(
         accept(&mut hand, [192, 0, 2, 1]).1,

@@ -10,7 +10,7 @@ use by_hand::{Hand, Kind, close, encode, hello};
 use bytes::Bytes;
 use peergraph_core::{
     ConnectionId, ConnectionKinds, ConnectionStatus, EventType, FailReason, GraphConfig,
-    GraphEvent, GraphHandle, LinkId, NodeConfig, Output, SendError,
+    GraphEvent, GraphHandle, LinkCloseReason, LinkId, NodeConfig, Output, SendError,
 };
 use peergraph_proto::v1 as wire;
 
@@ -53,12 +53,16 @@ fn connected(events: &[GraphEvent]) -> ConnectionId {
         .unwrap_or_else(|| panic!("a Connected event in {events:?}"))
 }
 
-/// Whether a Hello on a new link is accepted (true) or refused (false).
+/// Whether a Hello on a new link is accepted (true, and the initiator's Confirm follows) or
+/// refused (false).
 fn admitted(hand: &mut Hand) -> bool {
     let link = hand.accept([0; 32]);
     hand.receive(link, Kind::Hello(hello("chat", "bob", "carol", &[])));
     match &hand.sent(link)[..] {
-        [Kind::Accept(_)] => true,
+        [Kind::Accept(_)] => {
+            hand.receive(link, by_hand::confirm(&[]));
+            true
+        }
         [Kind::Refuse(_)] => false,
         other => panic!("{other:?}"),
     }
@@ -421,6 +425,8 @@ fn link_connection_names_what_a_link_carries_once_known() {
     let link = hand.accept([0; 32]);
     assert_eq!(hand.node.link_connection(link), None, "before the Hello");
     hand.receive(link, Kind::Hello(hello("chat", "bob", "alice", &[])));
+    assert_eq!(hand.node.link_connection(link), None, "before the Confirm");
+    hand.receive(link, by_hand::confirm(&[]));
     let connection = connected(&hand.events(registration));
     assert_eq!(
         hand.node.link_connection(link),
@@ -598,4 +604,80 @@ fn closing_a_graph_leaves_the_other_graphs_connections_alone() {
         .enum_connections(other, ConnectionKinds::DIRECT)
         .unwrap();
     assert_eq!(list.len(), 1);
+}
+
+#[test]
+fn opens_beyond_the_dials_per_target_wait_their_turn_in_order() {
+    let mut config = NodeConfig::with_seed(21);
+    config.limits.max_dials_per_target = 2;
+    let mut hand = Hand::new(config);
+    let (graph, registration) = hand.graph(
+        GraphConfig::new("chat", "alice"),
+        &[EventType::DirectConnection],
+    );
+    let to = |port: u16| peergraph_core::PeerAddress::new(([192, 0, 2, 2], port).into());
+    let open = |hand: &mut Hand, port: u16| {
+        hand.node
+            .open_direct_connection(hand.now, graph, "bob", to(port))
+            .unwrap()
+    };
+    let dials = |hand: &mut Hand| {
+        let mut dials = Vec::new();
+        loop {
+            match hand.node.poll_output(hand.now) {
+                Output::Dial { link, address } => dials.push((link, address.socket.port())),
+                Output::Timeout(_) => return dials,
+                _ => {}
+            }
+        }
+    };
+    let first = [open(&mut hand, 1), open(&mut hand, 1), open(&mut hand, 1)];
+    let other = open(&mut hand, 2);
+    let fourth = open(&mut hand, 1);
+    let dialed = dials(&mut hand);
+    assert_eq!(
+        dialed.iter().map(|(_, port)| *port).collect::<Vec<_>>(),
+        [1, 1, 2],
+        "two to port 1, and another address has its own room"
+    );
+    // One dialed link fails: the oldest waiting open to the same address is dialed.
+    hand.node
+        .handle_link_closed(hand.now, dialed[0].0, LinkCloseReason::Unreachable);
+    let next = dials(&mut hand);
+    assert_eq!(next.len(), 1);
+    assert_eq!(
+        hand.node.link_connection(next[0].0).map(|l| l.1),
+        Some(first[2])
+    );
+    // A waiting open that is cancelled never dials, and frees nothing it did not hold.
+    hand.node.close_direct_connection(graph, fourth).unwrap();
+    // The other dialed one connects (Accept and all): nothing is left waiting.
+    hand.link_up(dialed[1].0, [0; 32]);
+    hand.sent(dialed[1].0);
+    hand.receive(
+        dialed[1].0,
+        Kind::Accept(wire::Accept {
+            node_id: 9,
+            ..Default::default()
+        }),
+    );
+    assert_eq!(dials(&mut hand), []);
+    let events = hand.events(registration);
+    let outcome = |id| {
+        events.iter().find_map(|event| match event {
+            GraphEvent::DirectConnection(change) if change.connection == id => {
+                Some(change.status.clone())
+            }
+            _ => None,
+        })
+    };
+    assert!(matches!(
+        outcome(first[1]),
+        Some(ConnectionStatus::Connected(_))
+    ));
+    assert_eq!(
+        outcome(fourth),
+        Some(ConnectionStatus::Failed(FailReason::Cancelled))
+    );
+    assert_eq!(outcome(other), None, "still dialing");
 }

@@ -1,7 +1,8 @@
 //! `peergraph secret new FILE`: a graph secret no one can guess.
 //!
-//! A graph secret is the key of the membership proof. A short password, or any secret a person
-//! picks, can be found by trying candidates: 256 random bits cannot.
+//! A graph secret is the password of the membership exchange. Nothing captured from a handshake
+//! tests a guess offline, but every attempt to connect to a member tests one: a short password,
+//! or any secret a person picks, falls to enough attempts; 256 random bits do not.
 
 use std::io::Write;
 use std::path::Path;

@@ -832,17 +832,21 @@ async fn unregistering_mid_handshake_gives_exactly_one_terminal_outcome(kind: Tr
     .await;
 }
 
-/// A graph-protocol Hello from a raw client to `target` in `GRAPH` (no secret).
+/// `Frame { confirm: {} }`: the initiator's Confirm in a graph without a secret.
+const CONFIRM_OPEN: &[u8] = &[0x42, 0x00];
+
+/// A graph-protocol Hello from a raw client to `target` in `GRAPH` (no secret); in a graph
+/// without a secret the client may send its [`CONFIRM_OPEN`] right behind it.
 fn raw_hello(target: &str) -> Bytes {
     use peergraph_proto::v1 as wire;
     use prost::Message;
     let hello = wire::Hello {
-        version: 1,
+        version: 2,
         graph_id: GRAPH.into(),
         target_peer_id: target.into(),
         source_peer_id: "stalled-reader".into(),
         source_node_id: 7,
-        membership_proof: Bytes::new(),
+        pake_share: Bytes::new(),
         batch_limit: 0,
     };
     Bytes::from(
@@ -859,6 +863,9 @@ async fn a_peer_that_stops_reading_cannot_hold_a_closed_connection_open(kind: Tr
     // A member that connects, then never reads again (and never closes).
     let mut reader_that_stalls = RawLink::dial(kind, addr).await;
     reader_that_stalls.write(raw_hello("target")).await;
+    reader_that_stalls
+        .write(Bytes::from_static(CONFIRM_OPEN))
+        .await;
     let id = target.accepted().await;
     // Send until the queue stays full: the socket and the queue are full and the link's writer
     // is blocked in a write it started while the link was open.
@@ -924,7 +931,10 @@ async fn a_peer_that_closes_and_ends_its_side_gets_a_clean_end_back_every_time(
             mut writer,
             ..
         } = link;
-        writer.write_frames(&[raw_hello("target")]).await.unwrap();
+        writer
+            .write_frames(&[raw_hello("target"), Bytes::from_static(CONFIRM_OPEN)])
+            .await
+            .unwrap();
         let id = target.accepted().await;
         assert!(
             matches!(reader.read_frame().await, Ok(Some(_))),
@@ -990,7 +1000,7 @@ async fn a_process_that_exits_after_finish_before_exit_has_told_its_quic_peer() 
         peer_id: "target".into(),
         address: PeerAddress::pinned(listener.local_addr(), identity.peer_identity()),
     };
-    // Frame.accept { node_id: 9 }, no proof (the graph has no secret).
+    // Frame.accept { node_id: 9 }, no share or confirmation (the graph has no secret).
     let accept = Bytes::from_static(&[0x12, 0x09, 0x09, 9, 0, 0, 0, 0, 0, 0, 0]);
     for round in 0..5 {
         let mut child = PeerProcess(
@@ -1026,6 +1036,11 @@ async fn a_process_that_exits_after_finish_before_exit_has_told_its_quic_peer() 
             .write_frames(std::slice::from_ref(&accept))
             .await
             .unwrap();
+        let confirm = within("the Confirm", reader.read_frame()).await;
+        assert!(
+            matches!(&confirm, Ok(Some(frame)) if frame.as_ref() == CONFIRM_OPEN),
+            "{confirm:?}"
+        );
         let close = within("the Close", reader.read_frame()).await;
         assert!(
             matches!(&close, Ok(Some(frame)) if frame.as_ref() == CLOSE_APPLICATION),

@@ -15,7 +15,7 @@
 //!
 //! Both ends of a link derive the same 32-byte value from the TLS exporter
 //! (RFC 8446 section 7.5, label [`EXPORTER_LABEL`], empty context); the core turns it into graph
-//! membership proofs.
+//! the graph membership exchange.
 //!
 //! Nothing here panics on peer input: malformed certificates and oversized frames are errors.
 

@@ -11,7 +11,7 @@ use crate::{AuthError, Identity};
 /// The only application protocol spoken on a link.
 pub const ALPN: &[u8] = b"peergraph/1";
 
-/// The TLS exporter label whose output feeds graph membership proofs.
+/// The TLS exporter label whose output binds the graph membership exchange to the session.
 pub const EXPORTER_LABEL: &[u8] = b"EXPORTER-peergraph-membership";
 
 /// Length of the exporter value in bytes.

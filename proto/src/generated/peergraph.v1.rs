@@ -2,7 +2,7 @@
 /// One message on a link.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct Frame {
-    #[prost(oneof = "frame::Kind", tags = "1, 2, 3, 4, 5, 6, 7")]
+    #[prost(oneof = "frame::Kind", tags = "1, 2, 3, 4, 5, 6, 7, 8")]
     pub kind: ::core::option::Option<frame::Kind>,
 }
 /// Nested message and enum types in `Frame`.
@@ -23,13 +23,15 @@ pub mod frame {
         Keepalive(super::Keepalive),
         #[prost(message, tag = "7")]
         DataBatch(super::DataBatch),
+        #[prost(message, tag = "8")]
+        Confirm(super::Confirm),
     }
 }
 /// Sent by the initiator as the first frame of a link: which graph and which
-/// peer it wants, who it is, and its proof of membership.
+/// peer it wants, who it is, and its share of the membership exchange.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct Hello {
-    /// Protocol version; this document describes version 1.
+    /// Protocol version; this document describes version 2.
     #[prost(uint32, tag = "1")]
     pub version: u32,
     /// The graph the initiator wants to reach (1..=256 characters).
@@ -44,10 +46,10 @@ pub struct Hello {
     /// The initiator's node id in that graph.
     #[prost(fixed64, tag = "5")]
     pub source_node_id: u64,
-    /// HMAC-SHA256 membership proof of the initiator: 32 bytes when the graph has a
-    /// secret, empty when it has none.
+    /// The initiator's SPAKE2 share (33 bytes) when the graph has a secret, empty
+    /// when it has none.
     #[prost(bytes = "bytes", tag = "6")]
-    pub membership_proof: ::prost::bytes::Bytes,
+    pub pake_share: ::prost::bytes::Bytes,
     /// The longest DataBatch frame the initiator accepts, in bytes; 0 (or absent): it
     /// accepts none, and the target sends it Data frames only.
     #[prost(uint32, tag = "7")]
@@ -59,14 +61,28 @@ pub struct Accept {
     /// The target's node id in the graph.
     #[prost(fixed64, tag = "1")]
     pub node_id: u64,
-    /// HMAC-SHA256 membership proof of the target: 32 bytes when the graph has a
-    /// secret, empty when it has none.
+    /// The target's SPAKE2 share (33 bytes) when the graph has a secret, empty when
+    /// it has none.
     #[prost(bytes = "bytes", tag = "2")]
-    pub membership_proof: ::prost::bytes::Bytes,
+    pub pake_share: ::prost::bytes::Bytes,
     /// The longest DataBatch frame the target accepts, in bytes; 0 (or absent): it
     /// accepts none, and the initiator sends it Data frames only.
     #[prost(uint32, tag = "3")]
     pub batch_limit: u32,
+    /// The target's key confirmation, HMAC-SHA256 under the agreed key (32 bytes)
+    /// when the graph has a secret, empty when it has none.
+    #[prost(bytes = "bytes", tag = "4")]
+    pub confirmation: ::prost::bytes::Bytes,
+}
+/// The initiator's last handshake frame, sent once the target's confirmation
+/// verified; the target admits the initiator only after it. Data may follow it at
+/// once.
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct Confirm {
+    /// The initiator's key confirmation, HMAC-SHA256 under the agreed key (32 bytes)
+    /// when the graph has a secret, empty when it has none.
+    #[prost(bytes = "bytes", tag = "1")]
+    pub confirmation: ::prost::bytes::Bytes,
 }
 /// The target's answer when it does not admit the initiator; the link closes
 /// after it.
@@ -114,7 +130,8 @@ pub enum RefuseReason {
     /// No such graph and peer, no DirectConnection registration, a limit, or the
     /// initiator uses the target's own peer id.
     Refused = 1,
-    /// The membership proof did not verify.
+    /// The membership exchange failed: a share where the graph has none, none where
+    /// it has one, a share that is not a point, or a wrong confirmation.
     NotAuthenticated = 2,
     /// The Hello's version is not supported.
     UnsupportedVersion = 3,

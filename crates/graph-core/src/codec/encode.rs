@@ -1,11 +1,12 @@
-//! Writing control frames (Hello, Accept, Refuse, Close, Keepalive) exactly as prost does.
+//! Writing control frames (Hello, Accept, Confirm, Refuse, Close, Keepalive) exactly as prost
+//! does.
 
 use bytes::{BufMut, Bytes};
 use prost::encoding::{encode_varint, encoded_len_varint};
 
 use super::{
-    ACCEPT_TAG, CLOSE_TAG, CloseReason, FIXED64, HELLO_TAG, KEEPALIVE_TAG, LENGTH_DELIMITED,
-    PROTOCOL_VERSION, REFUSE_TAG, RefuseReason, Transmit, VARINT,
+    ACCEPT_TAG, CLOSE_TAG, CONFIRM_TAG, CloseReason, FIXED64, HELLO_TAG, KEEPALIVE_TAG,
+    LENGTH_DELIMITED, PROTOCOL_VERSION, REFUSE_TAG, RefuseReason, Transmit, VARINT,
 };
 
 /// Builds one frame in a buffer of exactly its size.
@@ -79,7 +80,7 @@ pub(crate) fn hello(
     target_peer_id: &str,
     source_peer_id: &str,
     source_node_id: u64,
-    proof: &[u8],
+    pake_share: &[u8],
     batch_limit: u32,
 ) -> Transmit {
     let version = u64::from(PROTOCOL_VERSION);
@@ -88,7 +89,7 @@ pub(crate) fn hello(
         + bytes_field_len(target_peer_id.as_bytes())
         + bytes_field_len(source_peer_id.as_bytes())
         + fixed64_field_len(source_node_id)
-        + bytes_field_len(proof)
+        + bytes_field_len(pake_share)
         + varint_field_len(u64::from(batch_limit));
     let mut frame = Writer::frame(HELLO_TAG, body_len);
     frame.varint(1, version);
@@ -96,19 +97,32 @@ pub(crate) fn hello(
     frame.bytes(3, target_peer_id.as_bytes());
     frame.bytes(4, source_peer_id.as_bytes());
     frame.fixed64(5, source_node_id);
-    frame.bytes(6, proof);
+    frame.bytes(6, pake_share);
     frame.varint(7, u64::from(batch_limit));
     frame.finish()
 }
 
-pub(crate) fn accept(node_id: u64, proof: &[u8], batch_limit: u32) -> Transmit {
+pub(crate) fn accept(
+    node_id: u64,
+    pake_share: &[u8],
+    batch_limit: u32,
+    confirmation: &[u8],
+) -> Transmit {
     let body_len = fixed64_field_len(node_id)
-        + bytes_field_len(proof)
-        + varint_field_len(u64::from(batch_limit));
+        + bytes_field_len(pake_share)
+        + varint_field_len(u64::from(batch_limit))
+        + bytes_field_len(confirmation);
     let mut frame = Writer::frame(ACCEPT_TAG, body_len);
     frame.fixed64(1, node_id);
-    frame.bytes(2, proof);
+    frame.bytes(2, pake_share);
     frame.varint(3, u64::from(batch_limit));
+    frame.bytes(4, confirmation);
+    frame.finish()
+}
+
+pub(crate) fn confirm(confirmation: &[u8]) -> Transmit {
+    let mut frame = Writer::frame(CONFIRM_TAG, bytes_field_len(confirmation));
+    frame.bytes(1, confirmation);
     frame.finish()
 }
 

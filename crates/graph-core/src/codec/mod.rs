@@ -24,12 +24,12 @@ use crate::event::ProtocolViolation;
 pub use data::Transmit;
 pub(crate) use data::{DataBatch, MAX_BATCH_MESSAGES, data, data_frame_len};
 use data::{parse_batch, parse_data, varint};
-pub(crate) use encode::{accept, close, hello, keepalive, refuse};
+pub(crate) use encode::{accept, close, confirm, hello, keepalive, refuse};
 
 pub(crate) use wire::{CloseReason, RefuseReason};
 
 /// The protocol version this crate speaks.
-pub(crate) const PROTOCOL_VERSION: u32 = 1;
+pub(crate) const PROTOCOL_VERSION: u32 = 2;
 
 /// The tags of `Frame`'s fields (each a length-delimited message).
 const HELLO_TAG: u8 = 1 << 3 | 2;
@@ -38,6 +38,7 @@ const REFUSE_TAG: u8 = 3 << 3 | 2;
 const CLOSE_TAG: u8 = 5 << 3 | 2;
 const KEEPALIVE_TAG: u8 = 6 << 3 | 2;
 const BATCH_TAG: u8 = 7 << 3 | 2;
+const CONFIRM_TAG: u8 = 8 << 3 | 2;
 
 /// Protobuf wire types.
 const VARINT: u8 = 0;
@@ -52,7 +53,7 @@ pub(crate) struct Hello<'a> {
     pub(crate) target_peer_id: Cow<'a, str>,
     pub(crate) source_peer_id: Cow<'a, str>,
     pub(crate) source_node_id: u64,
-    pub(crate) membership_proof: Cow<'a, [u8]>,
+    pub(crate) pake_share: Cow<'a, [u8]>,
     pub(crate) batch_limit: u32,
 }
 
@@ -60,8 +61,9 @@ pub(crate) struct Hello<'a> {
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) struct Accept<'a> {
     pub(crate) node_id: u64,
-    pub(crate) membership_proof: Cow<'a, [u8]>,
+    pub(crate) pake_share: Cow<'a, [u8]>,
     pub(crate) batch_limit: u32,
+    pub(crate) confirmation: Cow<'a, [u8]>,
 }
 
 /// A decoded frame.
@@ -69,6 +71,8 @@ pub(crate) struct Accept<'a> {
 pub(crate) enum Inbound<'a> {
     Hello(Hello<'a>),
     Accept(Accept<'a>),
+    /// The initiator's key confirmation.
+    Confirm(Cow<'a, [u8]>),
     Refuse(RefuseReason),
     Data {
         type_id: [u8; 16],
@@ -121,14 +125,16 @@ fn decode_general(frame: Bytes) -> Result<Inbound<'static>, ProtocolViolation> {
             target_peer_id: Cow::Owned(hello.target_peer_id),
             source_peer_id: Cow::Owned(hello.source_peer_id),
             source_node_id: hello.source_node_id,
-            membership_proof: Cow::Owned(hello.membership_proof.into()),
+            pake_share: Cow::Owned(hello.pake_share.into()),
             batch_limit: hello.batch_limit,
         }),
         Kind::Accept(accept) => Inbound::Accept(Accept {
             node_id: accept.node_id,
-            membership_proof: Cow::Owned(accept.membership_proof.into()),
+            pake_share: Cow::Owned(accept.pake_share.into()),
             batch_limit: accept.batch_limit,
+            confirmation: Cow::Owned(accept.confirmation.into()),
         }),
+        Kind::Confirm(confirm) => Inbound::Confirm(Cow::Owned(confirm.confirmation.into())),
         Kind::Refuse(refuse) => Inbound::Refuse(refuse_reason(refuse.reason)),
         Kind::Close(close) => Inbound::Close(close_reason(close.reason)),
         Kind::Data(data) => Inbound::Data {
@@ -159,7 +165,8 @@ fn close_reason(value: i32) -> CloseReason {
     CloseReason::try_from(value).unwrap_or(CloseReason::Unspecified)
 }
 
-/// Reads a frame other than data in the layout [`hello`], [`accept`] and the static frames use:
+/// Reads a frame other than data in the layout [`hello`], [`accept`], [`confirm`] and the static
+/// frames use:
 /// one kind, whose fields come once each in field order. `None` for anything else.
 fn parse_control(frame: &[u8]) -> Option<Inbound<'_>> {
     let (&tag, rest) = frame.split_first()?;
@@ -176,7 +183,7 @@ fn parse_control(frame: &[u8]) -> Option<Inbound<'_>> {
                 target_peer_id: Cow::Borrowed(""),
                 source_peer_id: Cow::Borrowed(""),
                 source_node_id: 0,
-                membership_proof: Cow::Borrowed(&[]),
+                pake_share: Cow::Borrowed(&[]),
                 batch_limit: 0,
             };
             while let Some(field) = fields.next()? {
@@ -186,7 +193,7 @@ fn parse_control(frame: &[u8]) -> Option<Inbound<'_>> {
                     (3, Value::Bytes(bytes)) => hello.target_peer_id = utf8(bytes)?,
                     (4, Value::Bytes(bytes)) => hello.source_peer_id = utf8(bytes)?,
                     (5, Value::Fixed64(id)) => hello.source_node_id = id,
-                    (6, Value::Bytes(bytes)) => hello.membership_proof = Cow::Borrowed(bytes),
+                    (6, Value::Bytes(bytes)) => hello.pake_share = Cow::Borrowed(bytes),
                     // prost reads a uint32's varint by truncation; so does this.
                     (7, Value::Varint(limit)) => hello.batch_limit = limit as u32,
                     _ => return None,
@@ -197,18 +204,30 @@ fn parse_control(frame: &[u8]) -> Option<Inbound<'_>> {
         ACCEPT_TAG => {
             let mut accept = Accept {
                 node_id: 0,
-                membership_proof: Cow::Borrowed(&[]),
+                pake_share: Cow::Borrowed(&[]),
                 batch_limit: 0,
+                confirmation: Cow::Borrowed(&[]),
             };
             while let Some(field) = fields.next()? {
                 match field {
                     (1, Value::Fixed64(id)) => accept.node_id = id,
-                    (2, Value::Bytes(bytes)) => accept.membership_proof = Cow::Borrowed(bytes),
+                    (2, Value::Bytes(bytes)) => accept.pake_share = Cow::Borrowed(bytes),
                     (3, Value::Varint(limit)) => accept.batch_limit = limit as u32,
+                    (4, Value::Bytes(bytes)) => accept.confirmation = Cow::Borrowed(bytes),
                     _ => return None,
                 }
             }
             Inbound::Accept(accept)
+        }
+        CONFIRM_TAG => {
+            let mut confirmation = Cow::Borrowed(&[][..]);
+            while let Some(field) = fields.next()? {
+                match field {
+                    (1, Value::Bytes(bytes)) => confirmation = Cow::Borrowed(bytes),
+                    _ => return None,
+                }
+            }
+            Inbound::Confirm(confirmation)
         }
         REFUSE_TAG => Inbound::Refuse(refuse_reason(fields.reason()?)),
         CLOSE_TAG => Inbound::Close(close_reason(fields.reason()?)),

@@ -14,7 +14,7 @@ fn prost_hello(
     version: u32,
     names: &[String; 3],
     source_node_id: u64,
-    proof: &[u8],
+    share: &[u8],
     batch_limit: u32,
 ) -> wire::Hello {
     wire::Hello {
@@ -23,7 +23,7 @@ fn prost_hello(
         target_peer_id: names[1].clone(),
         source_peer_id: names[2].clone(),
         source_node_id,
-        membership_proof: Bytes::copy_from_slice(proof),
+        pake_share: Bytes::copy_from_slice(share),
         batch_limit,
     }
 }
@@ -162,11 +162,12 @@ proptest! {
     fn handshake_frames_are_what_prost_writes_and_the_fast_path_reads_them(
         names in [name(), name(), name()],
         node_id in prop_oneof![Just(0u64), any::<u64>()],
-        proof in prop_oneof![Just(Vec::new()), proptest::collection::vec(any::<u8>(), 32)],
+        share in prop_oneof![Just(Vec::new()), proptest::collection::vec(any::<u8>(), 33)],
+        confirmation in prop_oneof![Just(Vec::new()), proptest::collection::vec(any::<u8>(), 32)],
         batch_limit in prop_oneof![Just(0u32), any::<u32>()],
     ) {
-        let ours = hello(&names[0], &names[1], &names[2], node_id, &proof, batch_limit).into_bytes();
-        let expected = prost_hello(PROTOCOL_VERSION, &names, node_id, &proof, batch_limit);
+        let ours = hello(&names[0], &names[1], &names[2], node_id, &share, batch_limit).into_bytes();
+        let expected = prost_hello(PROTOCOL_VERSION, &names, node_id, &share, batch_limit);
         prop_assert_eq!(ours.as_ref(), &prost_frame(Kind::Hello(expected))[..]);
         let Some(Inbound::Hello(read)) = parse_control(&ours) else {
             panic!("the fast path reads our Hello");
@@ -177,20 +178,32 @@ proptest! {
             (&*names[0], &*names[1], &*names[2])
         );
         prop_assert_eq!(read.batch_limit, batch_limit);
+        prop_assert_eq!(&*read.pake_share, &share[..]);
         decode_both(&ours).expect("our Hello decodes");
 
-        let ours = accept(node_id, &proof, batch_limit).into_bytes();
+        let ours = accept(node_id, &share, batch_limit, &confirmation).into_bytes();
         let expected = wire::Accept {
             node_id,
-            membership_proof: Bytes::copy_from_slice(&proof),
+            pake_share: Bytes::copy_from_slice(&share),
             batch_limit,
+            confirmation: Bytes::copy_from_slice(&confirmation),
         };
         prop_assert_eq!(ours.as_ref(), &prost_frame(Kind::Accept(expected))[..]);
         let Some(Inbound::Accept(read)) = parse_control(&ours) else {
             panic!("the fast path reads our Accept");
         };
         prop_assert_eq!(read.batch_limit, batch_limit);
+        prop_assert_eq!((&*read.pake_share, &*read.confirmation), (&share[..], &confirmation[..]));
         decode_both(&ours).expect("our Accept decodes");
+
+        let ours = confirm(&confirmation).into_bytes();
+        let expected = wire::Confirm { confirmation: Bytes::copy_from_slice(&confirmation) };
+        prop_assert_eq!(ours.as_ref(), &prost_frame(Kind::Confirm(expected))[..]);
+        let Some(Inbound::Confirm(read)) = parse_control(&ours) else {
+            panic!("the fast path reads our Confirm");
+        };
+        prop_assert_eq!(&*read, &confirmation[..]);
+        decode_both(&ours).expect("our Confirm decodes");
     }
 
     /// Whatever bytes arrive, the fast paths either step aside or agree with prost.
@@ -214,14 +227,23 @@ proptest! {
         decode_both(&frame).ok();
         let mut accept = prost_frame(Kind::Accept(wire::Accept {
             node_id,
-            membership_proof: Bytes::from_static(&[7; 32]),
+            pake_share: Bytes::from_static(&[7; 33]),
             batch_limit: 0,
+            confirmation: Bytes::from_static(&[8; 32]),
         }));
         for (at, byte) in &edits {
             let at = at.index(accept.len());
             accept[at] = *byte;
         }
         decode_both(&accept).ok();
+        let mut confirm = prost_frame(Kind::Confirm(wire::Confirm {
+            confirmation: Bytes::from_static(&[8; 32]),
+        }));
+        for (at, byte) in &edits {
+            let at = at.index(confirm.len());
+            confirm[at] = *byte;
+        }
+        decode_both(&confirm).ok();
         decode_both(&raw).ok();
     }
 }

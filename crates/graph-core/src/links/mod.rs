@@ -16,14 +16,17 @@ use crate::id_hash::IdMap;
 use crate::identity::PeerIdentity;
 use crate::ids::{ConnectionId, GraphHandle, LinkId, NodeId};
 use crate::output::Output;
+use crate::proof::Membership;
 use crate::timers::Timers;
 
+mod dials;
 mod pending;
 mod send_queue;
 #[cfg(test)]
 mod tests;
 mod window;
 
+use dials::Dials;
 use pending::Pending;
 use send_queue::SendQueue;
 pub(crate) use window::Unread;
@@ -37,6 +40,9 @@ pub(crate) enum LinkState {
     AwaitingAccept,
     /// Inbound: waiting for the initiator's Hello.
     AwaitingHello,
+    /// Inbound: Accept sent, waiting for the initiator's Confirm. The link holds a place in its
+    /// graph's connection limit.
+    AwaitingConfirm,
     /// The direct connection is established.
     Connected,
     /// A Close command was issued; waiting for the runtime to report the link closed.
@@ -47,7 +53,7 @@ impl LinkState {
     pub(crate) fn is_handshaking(self) -> bool {
         matches!(
             self,
-            Self::Dialing | Self::AwaitingAccept | Self::AwaitingHello
+            Self::Dialing | Self::AwaitingAccept | Self::AwaitingHello | Self::AwaitingConfirm
         )
     }
 }
@@ -78,6 +84,8 @@ pub(crate) struct Link {
     pub(crate) remote_addr: Option<SocketAddr>,
     pub(crate) remote_identity: Option<PeerIdentity>,
     pub(crate) exporter: [u8; 32],
+    /// The membership exchange while the handshake runs.
+    pub(crate) membership: Membership,
     send_queue: SendQueue,
     /// The longest frame of several messages the link may send: the least of what the peer
     /// announced and this node's `batch_frame_len`; 0 until the handshake says otherwise.
@@ -113,6 +121,7 @@ impl Link {
             remote_addr: None,
             remote_identity: None,
             exporter: [0; 32],
+            membership: Membership::Idle,
             send_queue: SendQueue::default(),
             batch_limit: 0,
             ready: false,
@@ -215,6 +224,10 @@ pub(crate) struct Links {
     window: Unread,
     /// Links held by their window (usually none, which spares `is_readable` a lookup).
     held: usize,
+    /// Outbound handshakes in flight per address, and the opens waiting for a dial.
+    dials: Dials,
+    /// `Limits::max_dials_per_target`.
+    dial_limit: usize,
 }
 
 impl Links {
@@ -225,6 +238,8 @@ impl Links {
                 bytes: limits.receive_window_bytes.max(1),
             },
             held: 0,
+            dials: Dials::default(),
+            dial_limit: limits.max_dials_per_target,
             table: IdMap::default(),
             connections: IdMap::default(),
             next_link: 1,
@@ -305,8 +320,18 @@ impl Links {
         if link.state.is_handshaking() {
             self.pending
                 .change((link.direction, link.remote_addr), false);
+            if let (Direction::Outbound, Some(socket)) = (link.direction, link.remote_addr) {
+                if let Some((next, address)) = self.dials.finished(link_id, socket) {
+                    self.commands.push_back(Output::Dial {
+                        link: next,
+                        address,
+                    });
+                }
+            }
         }
+        let link = self.table.get_mut(&link_id)?;
         link.state = LinkState::Connected;
+        link.membership = Membership::Idle;
         let connection = match link.connection {
             Some(id) => id,
             None => {
@@ -320,10 +345,13 @@ impl Links {
         Some((link, connection))
     }
 
-    /// Asks the driver to open `link` to `address`.
+    /// Asks the driver to open `link` to `address`, at once or when the address has room (see
+    /// [`Dials`]).
     #[inline]
     pub(crate) fn dial(&mut self, link: LinkId, address: PeerAddress) {
-        self.commands.push_back(Output::Dial { link, address });
+        if self.dials.start(link, address, self.dial_limit) {
+            self.commands.push_back(Output::Dial { link, address });
+        }
     }
 
     /// Asks the driver to write what the link still has, then close it.
@@ -410,7 +438,17 @@ impl Links {
         if previous.is_handshaking() {
             self.pending
                 .change((link.direction, link.remote_addr), false);
+            if let (Direction::Outbound, Some(socket)) = (link.direction, link.remote_addr) {
+                if let Some((next, address)) = self.dials.finished(link_id, socket) {
+                    self.commands.push_back(Output::Dial {
+                        link: next,
+                        address,
+                    });
+                }
+            }
         }
+        let link = self.table.get_mut(&link_id)?;
+        link.membership = Membership::Idle;
         if std::mem::take(&mut link.held) {
             // Its connection is gone: nothing more is read from it.
             self.held -= 1;
@@ -436,9 +474,10 @@ impl Links {
             return;
         };
         let deadline = match link.state {
-            LinkState::Dialing | LinkState::AwaitingAccept | LinkState::AwaitingHello => {
-                link.handshake_deadline
-            }
+            LinkState::Dialing
+            | LinkState::AwaitingAccept
+            | LinkState::AwaitingHello
+            | LinkState::AwaitingConfirm => link.handshake_deadline,
             // A held link is not idle: only its keepalive is due.
             LinkState::Connected if link.held => link.last_sent + timeouts.keepalive,
             LinkState::Connected => {

@@ -312,7 +312,8 @@ impl Node {
         let Some(graph_state) = self.graphs.get_mut(graph) else {
             return true;
         };
-        if released.connection.is_some() {
+        // An inbound link waiting for its Confirm holds a place in the limit before it has an id.
+        if released.connection.is_some() || released.previous == LinkState::AwaitingConfirm {
             graph_state.remove_connection();
         }
         let last = released.previous == LinkState::Connected && graph_state.remove_established();

@@ -15,7 +15,7 @@ use crate::event::{
 use crate::graphs::Graphs;
 use crate::ids::{ConnectionId, GraphHandle, LinkId, NodeId};
 use crate::links::{Link, LinkState, Unread};
-use crate::proof::{PROOF_LEN, Role};
+use crate::proof::{Membership, Role, SHARE_LEN};
 use crate::registrations::Registrations;
 
 use super::Node;
@@ -42,17 +42,16 @@ impl Node {
             // The graph closed while dialing; release_graph already ended this link.
             return;
         };
-        let proof = graph
-            .key()
-            .prove(Role::Initiator, graph.graph_id(), &up.exporter);
+        let exchange = graph.key().start(graph.graph_id(), &up.exporter);
         let hello = codec::hello(
             graph.graph_id(),
             &link.remote_peer_id,
             graph.peer_id(),
             graph.node_id().0,
-            proof.as_ref(),
+            exchange.share(),
             self.config.limits.announced_batch_limit(),
         );
+        link.membership = Membership::Started(exchange);
         self.links.queue_frame(link_id, hello, Some(now));
     }
 
@@ -109,6 +108,9 @@ impl Node {
         match (state, message) {
             (LinkState::AwaitingHello, Inbound::Hello(hello)) => self.on_hello(link_id, hello),
             (LinkState::AwaitingAccept, Inbound::Accept(accept)) => self.on_accept(link_id, accept),
+            (LinkState::AwaitingConfirm, Inbound::Confirm(confirmation)) => {
+                self.on_confirm(link_id, &confirmation);
+            }
             (LinkState::AwaitingAccept, Inbound::Refuse(reason)) => {
                 let reason = match reason {
                     RefuseReason::NotAuthenticated => {
@@ -178,7 +180,9 @@ impl Node {
                 };
                 self.end_link(link_id, Some(ConnectionStatus::Disconnected(reason)), None);
             }
-            (LinkState::AwaitingHello, Inbound::Close(_)) => self.end_link(link_id, None, None),
+            (LinkState::AwaitingHello | LinkState::AwaitingConfirm, Inbound::Close(_)) => {
+                self.end_link(link_id, None, None);
+            }
             // The target ended the attempt without a Refuse (it found the Hello malformed, or is
             // closing): for the initiator that is a refusal.
             (LinkState::AwaitingAccept, Inbound::Close(_)) => self.end_link(
@@ -197,7 +201,7 @@ impl Node {
             return;
         };
         let status = match (link.state, reason) {
-            (LinkState::Closing | LinkState::AwaitingHello, _) => None,
+            (LinkState::Closing | LinkState::AwaitingHello | LinkState::AwaitingConfirm, _) => None,
             (LinkState::Dialing | LinkState::AwaitingAccept, reason) => {
                 Some(ConnectionStatus::Failed(match reason {
                     LinkCloseReason::Unreachable => FailReason::Unreachable,
@@ -232,7 +236,7 @@ impl Node {
             LinkState::Dialing | LinkState::AwaitingAccept => Some(ConnectionStatus::Failed(
                 FailReason::ProtocolViolation(violation),
             )),
-            LinkState::AwaitingHello | LinkState::Closing => None,
+            LinkState::AwaitingHello | LinkState::AwaitingConfirm | LinkState::Closing => None,
         };
         self.end_link(link_id, status, Some(CloseReason::ProtocolViolation));
     }
@@ -243,8 +247,9 @@ impl Node {
         self.end_link(link_id, None, None);
     }
 
-    /// The target's gate. It reveals nothing about its graphs before the proof verifies, except
-    /// whether a graph with exactly the named graph id and peer id exists (see PROTOCOL.md).
+    /// The target's gate. Before the initiator's Confirm it reveals nothing about its graphs
+    /// except whether a graph with exactly the named graph id and peer id exists, has a secret,
+    /// and admits connections now (see PROTOCOL.md).
     fn on_hello(&mut self, link_id: LinkId, hello: codec::Hello<'_>) {
         if hello.version != codec::PROTOCOL_VERSION {
             return self.refuse(link_id, RefuseReason::UnsupportedVersion);
@@ -252,7 +257,7 @@ impl Node {
         let well_formed = codec::valid_name(&hello.graph_id)
             && codec::valid_name(&hello.target_peer_id)
             && codec::valid_name(&hello.source_peer_id)
-            && hello.membership_proof.len() <= PROOF_LEN;
+            && hello.pake_share.len() <= SHARE_LEN;
         if !well_formed {
             return self.violation(link_id, ProtocolViolation::InvalidHandshake);
         }
@@ -267,13 +272,7 @@ impl Node {
             .graphs
             .get(graph_handle)
             .expect("find returned a live graph");
-        let exporter = link.exporter;
-        if !graph.key().verify(
-            Role::Initiator,
-            graph.graph_id(),
-            &exporter,
-            &hello.membership_proof,
-        ) {
+        if graph.key().has_secret() == hello.pake_share.is_empty() {
             return self.refuse(link_id, RefuseReason::NotAuthenticated);
         }
         let registrations = graph.registrations();
@@ -286,43 +285,67 @@ impl Node {
         if !admitted {
             return self.refuse(link_id, RefuseReason::Refused);
         }
+        let exchange = graph.key().start(graph.graph_id(), &link.exporter);
+        let share = exchange.share().to_vec();
+        let Some(confirmations) = exchange.finish(&hello.pake_share) else {
+            // The initiator's share is not a point of the group.
+            return self.refuse(link_id, RefuseReason::NotAuthenticated);
+        };
         let accept = codec::accept(
             graph.node_id().0,
-            graph
-                .key()
-                .prove(Role::Target, graph.graph_id(), &exporter)
-                .as_ref(),
+            &share,
             self.config.limits.announced_batch_limit(),
+            confirmations.confirmation(Role::Target).as_ref(),
         );
         self.graphs
             .get_mut(graph_handle)
             .expect("live graph")
             .add_connection();
+        let batch_limit = self.config.limits.send_batch_limit(hello.batch_limit);
         let link = self.links.get_mut(link_id).expect("live link");
+        link.state = LinkState::AwaitingConfirm;
+        link.membership = Membership::Agreed(Box::new(confirmations));
         link.graph = Some(graph_handle);
         link.remote_peer_id = hello.source_peer_id.into_owned();
         link.remote_node_id = Some(NodeId(hello.source_node_id));
-        link.batch_limit = self.config.limits.send_batch_limit(hello.batch_limit);
+        link.batch_limit = batch_limit;
         self.links.queue_frame(link_id, accept, self.now);
+    }
+
+    /// The initiator's Confirm: the target admits it if its confirmation verifies.
+    fn on_confirm(&mut self, link_id: LinkId, confirmation: &[u8]) {
+        let link = self
+            .links
+            .get_mut(link_id)
+            .expect("on_confirm runs for a live link");
+        let graph_handle = link.graph.expect("set with the Accept");
+        let verified = match std::mem::take(&mut link.membership) {
+            Membership::Agreed(confirmations) => {
+                confirmations.verify(Role::Initiator, confirmation)
+            }
+            Membership::Idle | Membership::Started(_) => false,
+        };
+        if !verified {
+            return self.refuse(link_id, RefuseReason::NotAuthenticated);
+        }
         self.establish(link_id, graph_handle);
     }
 
+    /// The target's Accept: the initiator finishes its exchange, checks the target's
+    /// confirmation, and only then sends its own and is connected.
     fn on_accept(&mut self, link_id: LinkId, accept: codec::Accept<'_>) {
         let link = self
             .links
-            .get(link_id)
+            .get_mut(link_id)
             .expect("on_accept runs for a live link");
         let graph_handle = link.graph.expect("outbound links have a graph");
-        let Some(graph) = self.graphs.get(graph_handle) else {
-            return;
+        let confirmations = match std::mem::take(&mut link.membership) {
+            Membership::Started(exchange) => exchange.finish(&accept.pake_share),
+            Membership::Idle | Membership::Agreed(_) => None,
         };
-        let verified = graph.key().verify(
-            Role::Target,
-            graph.graph_id(),
-            &link.exporter,
-            &accept.membership_proof,
-        );
-        if !verified {
+        let confirmations = confirmations
+            .filter(|confirmations| confirmations.verify(Role::Target, &accept.confirmation));
+        let Some(confirmations) = confirmations else {
             return self.end_link(
                 link_id,
                 Some(ConnectionStatus::Failed(FailReason::NotAuthenticated(
@@ -330,10 +353,14 @@ impl Node {
                 ))),
                 Some(CloseReason::ProtocolViolation),
             );
+        };
+        if self.graphs.get(graph_handle).is_none() {
+            return;
         }
-        let link = self.links.get_mut(link_id).expect("live link");
         link.remote_node_id = Some(NodeId(accept.node_id));
         link.batch_limit = self.config.limits.send_batch_limit(accept.batch_limit);
+        let confirm = codec::confirm(confirmations.confirmation(Role::Initiator).as_ref());
+        self.links.queue_frame(link_id, confirm, self.now);
         self.establish(link_id, graph_handle);
     }
 }

@@ -95,7 +95,10 @@ impl Node {
             return;
         };
         match link.state {
-            LinkState::Dialing | LinkState::AwaitingAccept | LinkState::AwaitingHello
+            LinkState::Dialing
+            | LinkState::AwaitingAccept
+            | LinkState::AwaitingHello
+            | LinkState::AwaitingConfirm
                 if now >= link.handshake_deadline =>
             {
                 let farewell =

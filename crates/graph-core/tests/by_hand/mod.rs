@@ -24,25 +24,6 @@ pub fn vector_exporter() -> [u8; 32] {
     std::array::from_fn(|index| index as u8)
 }
 
-/// The 32 bytes after `label` (`initiator:` or `target:`) in PROTOCOL.md's membership proof test
-/// vector, read from the document itself.
-pub fn published_proof(label: &str) -> Bytes {
-    const PROTOCOL: &str = include_str!("../../../../docs/PROTOCOL.md");
-    let after = PROTOCOL
-        .split_once("Test vector (secret `s3cret`, graph id `chat`, exporter bytes `00 01 02")
-        .expect("PROTOCOL.md publishes the membership proof test vector")
-        .1;
-    let hex = after
-        .lines()
-        .find_map(|line| line.trim().strip_prefix(label))
-        .unwrap_or_else(|| panic!("the test vector has a `{label}` line"))
-        .trim();
-    assert_eq!(hex.len(), 64, "{label} {hex}");
-    (0..32)
-        .map(|at| u8::from_str_radix(&hex[2 * at..2 * at + 2], 16).expect("hex digits"))
-        .collect()
-}
-
 /// What the transport reports for every hand-made link.
 pub fn link_up(exporter: [u8; 32]) -> LinkUp {
     LinkUp {
@@ -52,17 +33,25 @@ pub fn link_up(exporter: [u8; 32]) -> LinkUp {
     }
 }
 
-/// A version-1 Hello from peer `source` (node id 7) for `target` in `graph_id`.
-pub fn hello(graph_id: &str, target: &str, source: &str, proof: &[u8]) -> wire::Hello {
+/// A version-2 Hello from peer `source` (node id 7) for `target` in `graph_id`, with the
+/// initiator's SPAKE2 share (empty for a graph without a secret).
+pub fn hello(graph_id: &str, target: &str, source: &str, share: &[u8]) -> wire::Hello {
     wire::Hello {
-        version: 1,
+        version: 2,
         graph_id: graph_id.into(),
         target_peer_id: target.into(),
         source_peer_id: source.into(),
         source_node_id: 7,
-        membership_proof: Bytes::copy_from_slice(proof),
+        pake_share: Bytes::copy_from_slice(share),
         batch_limit: 0,
     }
+}
+
+/// The initiator's Confirm with `confirmation` (empty for a graph without a secret).
+pub fn confirm(confirmation: &[u8]) -> Kind {
+    Kind::Confirm(wire::Confirm {
+        confirmation: Bytes::copy_from_slice(confirmation),
+    })
 }
 
 pub fn refuse(reason: wire::RefuseReason) -> Kind {
@@ -157,12 +146,13 @@ impl Hand {
     }
 
     /// An inbound link from peer `alice` (node id 7), connected to `peer_id` in `graph_id` (a
-    /// graph without a secret), its Accept taken off the link.
+    /// graph without a secret): its Accept taken off the link and its Confirm received.
     pub fn inbound_connection(&mut self, graph_id: &str, peer_id: &str) -> LinkId {
         let link = self.accept([0; 32]);
         self.receive(link, Kind::Hello(hello(graph_id, peer_id, "alice", &[])));
         let answer = self.sent(link);
         assert!(matches!(answer[..], [Kind::Accept(_)]), "{answer:?}");
+        self.receive(link, confirm(&[]));
         link
     }
 
