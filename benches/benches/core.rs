@@ -1,10 +1,13 @@
 //! The sans-IO core alone: handshakes and transfers between two nodes wired back to back by a
-//! zero-delay pump ([`CorePair`]), on one thread, with no sockets, no TLS and no graph secret.
+//! zero-delay pump ([`CorePair`]), on one thread, with no sockets, no TLS and (but for one) no
+//! graph secret.
 //!
 //! - `core/handshake`: opens to `Connected` on both ends, in batches of [`BATCH`] opens; the
 //!   closes that make room for the next batch are not timed.
 //! - `core/handshake_and_close`: the same with the closes timed (until `Disconnected` on both
 //!   ends).
+//! - `core/handshake_with_secret`: as `core/handshake`, in a graph with a secret: each handshake
+//!   runs the SPAKE2 exchange and both key confirmations.
 //! - `core/transfer/64B`, `core/transfer/1MiB`: one message from `send_data` to the receiver's
 //!   `IncomingData` event.
 
@@ -26,18 +29,11 @@ fn handshakes(c: &mut Criterion) {
     group.throughput(Throughput::Elements(BATCH as u64));
     group.bench_function("handshake", |b| {
         let mut pair = CorePair::new(BATCH);
-        let mut ids = Vec::with_capacity(BATCH);
-        b.iter_custom(|batches| {
-            let mut timed = Duration::ZERO;
-            for _ in 0..batches {
-                let start = Instant::now();
-                pair.open(BATCH, &mut ids);
-                timed += start.elapsed();
-                pair.close(&mut ids);
-            }
-            check_batches(&mut pair, batches);
-            timed
-        });
+        b.iter_custom(|batches| timed_opens(&mut pair, batches));
+    });
+    group.bench_function("handshake_with_secret", |b| {
+        let mut pair = CorePair::with_secret(BATCH, Some(b"a graph secret"));
+        b.iter_custom(|batches| timed_opens(&mut pair, batches));
     });
     group.bench_function("handshake_and_close", |b| {
         let mut pair = CorePair::new(BATCH);
@@ -54,6 +50,20 @@ fn handshakes(c: &mut Criterion) {
         });
     });
     group.finish();
+}
+
+/// `batches` batches of opens, timed, each closed (not timed) after it.
+fn timed_opens(pair: &mut CorePair, batches: u64) -> Duration {
+    let mut ids = Vec::with_capacity(BATCH);
+    let mut timed = Duration::ZERO;
+    for _ in 0..batches {
+        let start = Instant::now();
+        pair.open(BATCH, &mut ids);
+        timed += start.elapsed();
+        pair.close(&mut ids);
+    }
+    check_batches(pair, batches);
+    timed
 }
 
 /// Fails the run unless every handshake of the last `batches` connected and closed on both ends.

@@ -40,7 +40,8 @@ pub struct Tally {
     pub received_messages: [u64; 2],
 }
 
-/// An initiator and a target node in one open graph (no secret, so no cryptography).
+/// An initiator and a target node in one graph: open (no secret, so no cryptography) or with a
+/// secret (the SPAKE2 exchange of every handshake).
 pub struct CorePair {
     nodes: [Node; 2],
     graphs: [GraphHandle; 2],
@@ -57,12 +58,18 @@ impl CorePair {
     /// Two started nodes whose limits allow `connections` direct connections, all of them
     /// handshaking at once if need be.
     pub fn new(connections: usize) -> Self {
+        Self::with_secret(connections, None)
+    }
+
+    /// As [`new`](Self::new), in a graph with `secret` on both nodes.
+    pub fn with_secret(connections: usize, secret: Option<&[u8]>) -> Self {
         let config = |seed| {
             let mut config = NodeConfig::with_seed(seed);
             config.limits.max_direct_connections_per_graph = connections.max(1);
             config.limits.max_pending_handshakes = 2 * connections.max(1);
             // Every link comes from the other node's one address.
             config.limits.max_pending_handshakes_per_source = config.limits.max_pending_handshakes;
+            config.limits.max_dials_per_target = config.limits.max_pending_handshakes;
             config
         };
         let mut nodes = [Node::new(config(1)), Node::new(config(2))];
@@ -74,7 +81,10 @@ impl CorePair {
                 .expect("version 1.0 is supported");
             node.set_listening(true).expect("started up above");
             let graph = node
-                .create_graph(GraphConfig::new(GRAPH_ID, peer_id))
+                .create_graph(GraphConfig {
+                    secret: secret.map(<[u8]>::to_vec),
+                    ..GraphConfig::new(GRAPH_ID, peer_id)
+                })
                 .expect("one valid graph per node");
             node.register_event(
                 graph,

@@ -252,6 +252,14 @@ const FIGURES: &[Figure] = &[
         goal: Goal::AtLeast(1.0),
     },
     Figure {
+        name: "core/handshake_with_secret",
+        transport: "none",
+        peergraph: Source::Bench("core/handshake_with_secret"),
+        baseline: Baseline::None,
+        unit: Unit::PerSecond("handshakes/s"),
+        goal: Goal::None,
+    },
+    Figure {
         name: "core/handshake_and_close",
         transport: "none",
         peergraph: Source::Bench("core/handshake_and_close"),

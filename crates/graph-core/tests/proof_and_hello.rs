@@ -210,11 +210,11 @@ fn initiator(secret: &str) -> (Hand, RegistrationHandle, LinkId, Vec<u8>) {
     (hand, registration, link, hello.pake_share.to_vec())
 }
 
-#[test]
-fn the_initiator_confirms_a_target_following_the_recipe_and_is_connected() {
-    let (mut hand, registration, link, share) = initiator(SECRET);
-    let (spake, target_share) = recipe::start(SECRET, "chat", &vector_exporter());
-    let key = recipe::finish(spake, &share);
+/// The initiator's link receives an Accept from a target following the recipe with `secret`
+/// (node id 9); the key that target agreed on.
+fn accept_from_recipe(hand: &mut Hand, link: LinkId, share: &[u8], secret: &str) -> hmac::Key {
+    let (spake, target_share) = recipe::start(secret, "chat", &vector_exporter());
+    let key = recipe::finish(spake, share);
     hand.receive(
         link,
         Kind::Accept(wire::Accept {
@@ -224,6 +224,13 @@ fn the_initiator_confirms_a_target_following_the_recipe_and_is_connected() {
             confirmation: recipe::target_confirmation(&key).into(),
         }),
     );
+    key
+}
+
+#[test]
+fn the_initiator_confirms_a_target_following_the_recipe_and_is_connected() {
+    let (mut hand, registration, link, share) = initiator(SECRET);
+    let key = accept_from_recipe(&mut hand, link, &share, SECRET);
     let (_, peer) = connected_remote(&mut hand, registration);
     assert_eq!(peer, (9, "bob".to_owned(), REMOTE, Direction::Outbound));
     assert_eq!(
@@ -254,17 +261,7 @@ const WORDS: [&str; 6] = [
 fn a_fake_target_captures_nothing_that_confirms_a_guess() {
     let guess = "sunshine";
     let (mut hand, registration, link, share) = initiator(SECRET);
-    let (spake, fake_share) = recipe::start(guess, "chat", &vector_exporter());
-    let fake_key = recipe::finish(spake, &share);
-    hand.receive(
-        link,
-        Kind::Accept(wire::Accept {
-            node_id: 9,
-            pake_share: fake_share.into(),
-            batch_limit: 0,
-            confirmation: recipe::target_confirmation(&fake_key).into(),
-        }),
-    );
+    accept_from_recipe(&mut hand, link, &share, guess);
     let events = hand.events(registration);
     assert!(
         matches!(
@@ -305,17 +302,7 @@ fn a_fake_target_captures_nothing_that_confirms_a_guess() {
 
     // Online, each handshake tests one guess: a target that knows the secret is confirmed.
     let (mut hand, registration, link, share) = initiator(SECRET);
-    let (spake, target_share) = recipe::start(SECRET, "chat", &vector_exporter());
-    let key = recipe::finish(spake, &share);
-    hand.receive(
-        link,
-        Kind::Accept(wire::Accept {
-            node_id: 9,
-            pake_share: target_share.into(),
-            batch_limit: 0,
-            confirmation: recipe::target_confirmation(&key).into(),
-        }),
-    );
+    accept_from_recipe(&mut hand, link, &share, SECRET);
     connected_remote(&mut hand, registration);
 }
 

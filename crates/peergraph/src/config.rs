@@ -94,13 +94,15 @@ impl Config {
         self
     }
 
-    /// The same, with every budget open to a single source: for a node that only one host
-    /// dials, such as a benchmark's or a load test's target on loopback.
+    /// The same, with every budget open to a single source and a single target: for a node
+    /// that only one host dials, or that dials only one host, such as a benchmark's or a load
+    /// test's nodes on loopback.
     pub fn single_source(mut self) -> Self {
         self.inbound.handshakes_per_source = self.inbound.handshakes;
         self.inbound.quic_connections_per_source = self.inbound.quic_connections;
         self.node.limits.max_pending_handshakes_per_source =
             self.node.limits.max_pending_handshakes;
+        self.node.limits.max_dials_per_target = self.node.limits.max_pending_handshakes;
         self
     }
 

@@ -120,7 +120,13 @@ pub(crate) fn accept(
     frame.finish()
 }
 
+/// `Frame { confirm: {} }`: the Confirm of a graph without a secret.
+static EMPTY_CONFIRM_FRAME: [u8; 2] = [CONFIRM_TAG, 0];
+
 pub(crate) fn confirm(confirmation: &[u8]) -> Transmit {
+    if confirmation.is_empty() {
+        return Transmit::whole(Bytes::from_static(&EMPTY_CONFIRM_FRAME));
+    }
     let mut frame = Writer::frame(CONFIRM_TAG, bytes_field_len(confirmation));
     frame.bytes(1, confirmation);
     frame.finish()

@@ -318,16 +318,9 @@ impl Links {
     pub(crate) fn establish(&mut self, link_id: LinkId) -> Option<(&Link, ConnectionId)> {
         let link = self.table.get_mut(&link_id)?;
         if link.state.is_handshaking() {
-            self.pending
-                .change((link.direction, link.remote_addr), false);
-            if let (Direction::Outbound, Some(socket)) = (link.direction, link.remote_addr) {
-                if let Some((next, address)) = self.dials.finished(link_id, socket) {
-                    self.commands.push_back(Output::Dial {
-                        link: next,
-                        address,
-                    });
-                }
-            }
+            let ends = (link.direction, link.remote_addr);
+            self.pending.change(ends, false);
+            self.handshake_ended(link_id, ends);
         }
         let link = self.table.get_mut(&link_id)?;
         link.state = LinkState::Connected;
@@ -343,6 +336,22 @@ impl Links {
             }
         };
         Some((link, connection))
+    }
+
+    /// An outbound link left its handshake: the next open waiting for its address is dialed.
+    fn handshake_ended(
+        &mut self,
+        link: LinkId,
+        (direction, remote_addr): (Direction, Option<SocketAddr>),
+    ) {
+        if let (Direction::Outbound, Some(socket)) = (direction, remote_addr) {
+            if let Some((next, address)) = self.dials.finished(link, socket) {
+                self.commands.push_back(Output::Dial {
+                    link: next,
+                    address,
+                });
+            }
+        }
     }
 
     /// Asks the driver to open `link` to `address`, at once or when the address has room (see
@@ -436,16 +445,9 @@ impl Links {
             connection: link.connection,
         };
         if previous.is_handshaking() {
-            self.pending
-                .change((link.direction, link.remote_addr), false);
-            if let (Direction::Outbound, Some(socket)) = (link.direction, link.remote_addr) {
-                if let Some((next, address)) = self.dials.finished(link_id, socket) {
-                    self.commands.push_back(Output::Dial {
-                        link: next,
-                        address,
-                    });
-                }
-            }
+            let ends = (link.direction, link.remote_addr);
+            self.pending.change(ends, false);
+            self.handshake_ended(link_id, ends);
         }
         let link = self.table.get_mut(&link_id)?;
         link.membership = Membership::Idle;
