@@ -15,6 +15,12 @@ impl ConnectionId {
     pub const fn get(self) -> u64 {
         self.0
     }
+
+    /// The id whose value is `value`, as a caller that kept [`get`](Self::get) hands it back
+    /// (the C ABI's `ULONGLONG`); a value the node never handed out is simply not found.
+    pub const fn from_raw(value: u64) -> Self {
+        Self(value)
+    }
 }
 
 /// One link (one authenticated, ordered, framed channel) between this node and another.

@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use futures_core::Stream;
 use peergraph::{
-    ConnectionId, EventStream, EventType, GraphConfig, GraphEvent, IncomingData, NodeConfig,
-    TransportKind,
+    ConnectionId, ConnectionStatus, DisconnectReason, EventStream, EventType, GraphConfig,
+    GraphEvent, IncomingData, NodeConfig, TransportKind,
 };
 use support::{GRAPH, TYPE_A, TestNode, connect, node_with, within};
 
@@ -21,6 +21,7 @@ on_both_transports!(
     a_wait_given_up_holds_up_no_link,
     a_wait_set_aside_holds_up_a_link_until_the_next_timer_at_most,
     concurrent_senders_on_one_connection_keep_their_order,
+    a_thread_outside_the_runtime_sends_and_closes,
 );
 
 /// A node whose links send a keepalive `keepalive` after their last frame, so that its timer
@@ -234,4 +235,48 @@ impl InOrder {
         );
         self.next[sender] += 1;
     }
+}
+
+/// A plain thread of the application (or a C caller of the ABI) has no runtime to drive a link
+/// with: its sends and closes are left to the links' tasks, and arrive all the same. Each call
+/// comes right after a frame arrived, when a call on a runtime thread would drive the link
+/// itself (see the runtime's `LinkDriver::armed`).
+async fn a_thread_outside_the_runtime_sends_and_closes(kind: TransportKind) {
+    let mut alice = TestNode::new(kind, "alice").await;
+    let mut bob = TestNode::new(kind, "bob").await;
+    let (at_alice, at_bob) = connect(&mut alice, &mut bob).await;
+    let outside = |call: Box<dyn FnOnce() + Send>| {
+        std::thread::spawn(move || {
+            assert!(tokio::runtime::Handle::try_current().is_err(), "outside");
+            call();
+        })
+        .join()
+        .expect("the call returns");
+    };
+    for index in 0..3u8 {
+        bob.node
+            .send_data(bob.graph, at_bob, TYPE_A, vec![index])
+            .await
+            .unwrap();
+        assert_eq!(alice.incoming().await.data.as_ref(), [index]);
+        let (node, graph) = (alice.node.clone(), alice.graph);
+        outside(Box::new(move || {
+            node.try_send_data(graph, at_alice, TYPE_A, vec![index + 10])
+                .unwrap();
+        }));
+        assert_eq!(bob.incoming().await.data.as_ref(), [index + 10]);
+    }
+    bob.node
+        .send_data(bob.graph, at_bob, TYPE_A, vec![99])
+        .await
+        .unwrap();
+    assert_eq!(alice.incoming().await.data.as_ref(), [99]);
+    let (node, graph) = (alice.node.clone(), alice.graph);
+    outside(Box::new(move || {
+        node.close_direct_connection(graph, at_alice).unwrap();
+    }));
+    assert_eq!(
+        bob.change_for(at_bob).await,
+        ConnectionStatus::Disconnected(DisconnectReason::ClosedByPeer)
+    );
 }

@@ -34,6 +34,12 @@ impl Shared {
     /// Drives `cell` from the calling task if frames came in on it since it last did so (see
     /// [`with`](Self::with)), else wakes its task.
     pub(super) fn write_through(self: &Arc<Self>, cell: &Arc<LinkCell>) {
+        // A thread outside the runtime (an application's own, or a C caller's) has no reactor
+        // or timers to drive the link with: its task does it.
+        if tokio::runtime::Handle::try_current().is_err() {
+            cell.wake_task();
+            return;
+        }
         // Held by another task: it drives the link again before it leaves, as told.
         let Some(mut guard) = cell.try_lock() else {
             return;
