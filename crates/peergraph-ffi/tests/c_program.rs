@@ -1,7 +1,8 @@
-//! A C program written against `include/p2p.h` alone (`tests/c/graphchat.c`, in the spirit of
-//! Windows' GraphChat sample), built with the system C compiler and linked to `libp2pgraph.so`:
-//! two processes chat over a direct connection, and each prints what it saw. The same run under
-//! valgrind shows no invalid access and no leak.
+//! C programs written against `include/p2p.h` alone, built with the system C compiler and linked
+//! to `libp2pgraph.so`: `tests/c/graphchat.c`, in the spirit of Windows' GraphChat sample (two
+//! processes chat over a direct connection, and each prints what it saw), and
+//! `tests/c/bad_input.c` (bad input gets its documented HRESULT). Under valgrind both show no
+//! invalid access and no leak.
 
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
@@ -25,26 +26,35 @@ fn library_dir() -> PathBuf {
         .to_path_buf()
 }
 
-/// `graphchat`, compiled once per test process with warnings as errors.
-fn graphchat() -> &'static Path {
-    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    BUILT.get_or_init(|| {
+/// `tests/c/NAME.c`, compiled with warnings as errors (once per test process and program).
+fn compile(name: &str) -> PathBuf {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one_at_a_time = LOCK.lock().unwrap();
+    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}-{}", std::process::id()));
+    if out.exists() {
+        return out;
+    }
+    {
         let krate = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("graphchat");
         let status = Command::new("cc")
             .args(["-std=c11", "-Wall", "-Wextra", "-Werror", "-g", "-o"])
             .arg(&out)
             .arg("-I")
             .arg(krate.join("include"))
-            .arg(krate.join("tests/c/graphchat.c"))
+            .arg(krate.join(format!("tests/c/{name}.c")))
             .arg("-L")
             .arg(library_dir())
             .arg("-lp2pgraph")
             .status()
             .unwrap();
         assert!(status.success(), "cc failed: {status}");
-        out
-    })
+    }
+    out
+}
+
+fn graphchat() -> &'static Path {
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BUILT.get_or_init(|| compile("graphchat"))
 }
 
 /// A `graphchat` process, optionally under valgrind's memcheck, with its output piped.
@@ -53,6 +63,10 @@ fn graphchat() -> &'static Path {
 /// uninitialised values are off: ring encrypts in assembly whose writes memcheck cannot follow,
 /// so every TLS record it sends would be reported.
 fn spawn(args: &[&str], valgrind: bool) -> Child {
+    spawn_program(graphchat(), args, valgrind)
+}
+
+fn spawn_program(program: &Path, args: &[&str], valgrind: bool) -> Child {
     let mut command = if valgrind {
         let mut command = Command::new("valgrind");
         command
@@ -64,10 +78,10 @@ fn spawn(args: &[&str], valgrind: bool) -> Child {
                 "--errors-for-leak-kinds=definite",
                 "--show-leak-kinds=definite",
             ])
-            .arg(graphchat());
+            .arg(program);
         command
     } else {
-        Command::new(graphchat())
+        Command::new(program)
     };
     command
         .args(args)
@@ -191,4 +205,24 @@ fn a_c_process_with_another_secret_is_told_not_authenticated_and_bob_sees_nothin
 fn the_chat_runs_clean_under_valgrind_on_each_side() {
     chat(true, false);
     chat(false, true);
+}
+
+#[test]
+fn bad_input_from_c_gets_its_documented_hresult_under_valgrind_too() {
+    let program = compile("bad_input");
+    for valgrind in [false, true] {
+        let output = finish(spawn_program(&program, &[], valgrind));
+        let lines = text(&output.stdout);
+        assert_eq!(
+            lines.last().map(String::as_str),
+            Some("checks 45 failed 0"),
+            "valgrind {valgrind}: {lines:#?}\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(
+            output.status.success(),
+            "valgrind {valgrind}: {}",
+            output.status
+        );
+    }
 }
