@@ -226,3 +226,29 @@ fn bad_input_from_c_gets_its_documented_hresult_under_valgrind_too() {
         );
     }
 }
+
+/// C++ programs include the same header (its declarations are wrapped in `extern "C"`).
+#[test]
+fn the_header_compiles_as_cpp() {
+    let source = Path::new(env!("CARGO_TARGET_TMPDIR")).join("p2p_header_check.cpp");
+    std::fs::write(
+        &source,
+        "#include \"p2p.h\"\nint main() {\n    PEER_VERSION_DATA version;\n    \
+         return PeerGraphStartup(PEER_GRAPH_VERSION, &version) == S_OK ? 0 : 1;\n}\n",
+    )
+    .unwrap();
+    let status = Command::new("c++")
+        .args([
+            "-std=c++17",
+            "-Wall",
+            "-Wextra",
+            "-Werror",
+            "-fsyntax-only",
+            "-I",
+        ])
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("include"))
+        .arg(&source)
+        .status()
+        .unwrap();
+    assert!(status.success(), "c++ failed: {status}");
+}
