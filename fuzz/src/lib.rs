@@ -32,6 +32,8 @@ pub enum FrameSpec {
         source_node_id: u64,
         /// SPAKE2 share.
         share: Vec<u8>,
+        /// A neighbor connection's Hello.
+        neighbor: bool,
     },
     /// An Accept.
     Accept {
@@ -41,6 +43,8 @@ pub enum FrameSpec {
         share: Vec<u8>,
         /// Key confirmation.
         confirmation: Vec<u8>,
+        /// The target's peer id.
+        peer_id: String,
     },
     /// A Confirm.
     Confirm(Vec<u8>),
@@ -73,6 +77,7 @@ impl FrameSpec {
                 source_peer_id,
                 source_node_id,
                 share,
+                neighbor,
             } => Kind::Hello(wire::Hello {
                 version: *version,
                 graph_id: graph_id.clone(),
@@ -81,16 +86,19 @@ impl FrameSpec {
                 source_node_id: *source_node_id,
                 pake_share: Bytes::copy_from_slice(share),
                 batch_limit: 0,
+                neighbor: *neighbor,
             }),
             FrameSpec::Accept {
                 node_id,
                 share,
                 confirmation,
+                peer_id,
             } => Kind::Accept(wire::Accept {
                 node_id: *node_id,
                 pake_share: Bytes::copy_from_slice(share),
                 batch_limit: 0,
                 confirmation: Bytes::copy_from_slice(confirmation),
+                peer_id: peer_id.clone(),
             }),
             FrameSpec::Confirm(confirmation) => Kind::Confirm(wire::Confirm {
                 confirmation: Bytes::copy_from_slice(confirmation),

@@ -20,12 +20,14 @@ fn every_kind() -> Vec<Kind> {
             source_node_id: u64::MAX,
             pake_share: Bytes::from(vec![7; 33]),
             batch_limit: 65_536,
+            neighbor: true,
         }),
         Kind::Accept(Accept {
             node_id: 42,
             pake_share: Bytes::from(vec![8; 33]),
             batch_limit: 0,
             confirmation: Bytes::from(vec![9; 32]),
+            peer_id: "bob".into(),
         }),
         Kind::Confirm(Confirm {
             confirmation: Bytes::from(vec![10; 32]),
@@ -65,6 +67,7 @@ fn unknown_fields_are_ignored() {
             pake_share: Bytes::new(),
             batch_limit: 0,
             confirmation: Bytes::new(),
+            peer_id: String::new(),
         })),
     };
     let mut bytes = BytesMut::from(&frame.encode_to_vec()[..]);

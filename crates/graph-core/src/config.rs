@@ -70,6 +70,9 @@ pub struct Limits {
     /// Direct connections (pending or established) one graph may hold; an inbound attempt beyond
     /// it is refused and a local open beyond it fails synchronously. Default 1,024.
     pub max_direct_connections_per_graph: usize,
+    /// Neighbor connections per graph, pending and established, in both directions; a Hello for
+    /// another is refused. Default 32.
+    pub max_neighbors_per_graph: usize,
     /// Handshakes in progress on the whole node in each direction (inbound and outbound are
     /// counted apart, so peers that stall their handshakes cannot block the application's own
     /// opens). An inbound link beyond it is answered with a refusal; a local open beyond it fails
@@ -149,6 +152,7 @@ impl Default for Limits {
     fn default() -> Self {
         Self {
             max_direct_connections_per_graph: 1024,
+            max_neighbors_per_graph: 32,
             max_pending_handshakes: 256,
             max_pending_handshakes_per_source: 32,
             max_dials_per_target: 16,

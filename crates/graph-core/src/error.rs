@@ -129,6 +129,28 @@ operation_error! {
 }
 
 operation_error! {
+    /// `connect` failed synchronously; later failures arrive as `NeighborConnection` events.
+    ConnectError {
+        /// The handle is closed or stale (`PEER_E_INVALID_GRAPH`).
+        InvalidGraph => "the graph handle is closed or stale",
+        /// The peer id is invalid.
+        InvalidArgument {
+            /// Which argument, and what is wrong with it.
+            argument: InvalidArgument
+        } => "{argument}",
+        /// The peer id is this node's own.
+        ConnectSelf => "the target is this node",
+        /// A neighbor connection to this address, pending or established, already exists
+        /// (`PEER_E_ALREADY_EXISTS`).
+        AlreadyExists => "a neighbor connection to this address already exists",
+        /// The graph holds `max_neighbors_per_graph` neighbor connections.
+        NeighborLimit => "the graph has reached its neighbor limit",
+        /// The node has `max_pending_handshakes` outbound handshakes in progress.
+        TooManyPendingHandshakes => "the node has too many handshakes in progress",
+    }
+}
+
+operation_error! {
     /// `send_data` failed; nothing was queued.
     SendError {
         /// The handle is closed or stale (`PEER_E_INVALID_GRAPH`).

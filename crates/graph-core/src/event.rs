@@ -65,7 +65,9 @@ pub enum GraphEvent {
     StatusChanged(GraphStatus),
     /// A direct connection's state changed.
     DirectConnection(ConnectionChange),
-    /// A message arrived on a direct connection.
+    /// A neighbor connection's state changed (`PEER_GRAPH_EVENT_NEIGHBOR_CONNECTION`).
+    NeighborConnection(ConnectionChange),
+    /// A message arrived on a direct or neighbor connection.
     IncomingData(IncomingData),
 }
 
@@ -74,6 +76,7 @@ impl GraphEvent {
         match self {
             Self::StatusChanged(_) => EventType::StatusChanged,
             Self::DirectConnection(_) => EventType::DirectConnection,
+            Self::NeighborConnection(_) => EventType::NeighborConnection,
             Self::IncomingData(_) => EventType::IncomingData,
         }
     }
@@ -83,6 +86,9 @@ impl GraphEvent {
         matches!(
             self,
             Self::DirectConnection(ConnectionChange {
+                status: ConnectionStatus::Failed(_) | ConnectionStatus::Disconnected(_),
+                ..
+            }) | Self::NeighborConnection(ConnectionChange {
                 status: ConnectionStatus::Failed(_) | ConnectionStatus::Disconnected(_),
                 ..
             })

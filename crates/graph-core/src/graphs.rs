@@ -3,6 +3,7 @@
 
 use crate::config::GraphConfig;
 use crate::ids::{GraphHandle, NodeId, RegistrationHandle};
+use crate::info::ConnectionKind;
 use crate::proof::GraphKey;
 use crate::rng::SplitMix64;
 use crate::slots::Slots;
@@ -17,6 +18,9 @@ pub(crate) struct Graph {
     registrations: Vec<RegistrationHandle>,
     /// Pending and established direct connections.
     connections: usize,
+    /// Pending and established neighbor connections.
+    neighbors: usize,
+    /// Established connections of both kinds.
     established: usize,
     status: GraphStatus,
 }
@@ -62,13 +66,25 @@ impl Graph {
         self.connections
     }
 
-    /// A direct connection was opened or admitted: it counts against the graph's limit.
-    pub(crate) fn add_connection(&mut self) {
-        self.connections += 1;
+    /// Pending and established neighbor connections.
+    pub(crate) fn neighbors(&self) -> usize {
+        self.neighbors
     }
 
-    pub(crate) fn remove_connection(&mut self) {
-        self.connections -= 1;
+    /// A connection of `kind` was opened or admitted: it counts against its limit.
+    pub(crate) fn add(&mut self, kind: ConnectionKind) {
+        match kind {
+            ConnectionKind::Direct => self.connections += 1,
+            ConnectionKind::Neighbor => self.neighbors += 1,
+        }
+    }
+
+    /// A connection of `kind` ended (or its admission was undone).
+    pub(crate) fn remove(&mut self, kind: ConnectionKind) {
+        match kind {
+            ConnectionKind::Direct => self.connections -= 1,
+            ConnectionKind::Neighbor => self.neighbors -= 1,
+        }
     }
 
     /// A connection was established; returns whether it is the graph's only one.
@@ -121,6 +137,7 @@ impl Graphs {
             peer_id: config.peer_id,
             registrations: Vec::new(),
             connections: 0,
+            neighbors: 0,
             established: 0,
             status,
         };
@@ -140,10 +157,20 @@ impl Graphs {
     }
 
     /// The graph this node is in as `peer_id` under `graph_id`.
+    /// The graph with `graph_id` and `peer_id`.
     pub(crate) fn find(&self, graph_id: &str, peer_id: &str) -> Option<GraphHandle> {
         self.slots
             .iter()
             .find(|(_, graph)| graph.graph_id == graph_id && graph.peer_id == peer_id)
+            .map(|(key, _)| GraphHandle(key))
+    }
+
+    /// A graph with `graph_id` whose peer id is not `initiator`'s: the target of a neighbor
+    /// Hello that named no peer.
+    pub(crate) fn find_other(&self, graph_id: &str, initiator: &str) -> Option<GraphHandle> {
+        self.slots
+            .iter()
+            .find(|(_, graph)| graph.graph_id == graph_id && graph.peer_id != initiator)
             .map(|(key, _)| GraphHandle(key))
     }
 

@@ -41,8 +41,20 @@ impl ConnectionKinds {
 /// The kind of one connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ConnectionKind {
-    /// A direct connection.
+    /// A direct connection (`PEER_CONNECTION_DIRECT`).
     Direct,
+    /// A neighbor connection, one of the graph's own links (`PEER_CONNECTION_NEIGHBOR`).
+    Neighbor,
+}
+
+impl ConnectionKind {
+    /// The flag of this kind in [`ConnectionKinds`].
+    pub const fn flag(self) -> ConnectionKinds {
+        match self {
+            Self::Direct => ConnectionKinds::DIRECT,
+            Self::Neighbor => ConnectionKinds::NEIGHBOR,
+        }
+    }
 }
 
 /// Where a listed connection stands.

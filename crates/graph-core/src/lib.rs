@@ -75,8 +75,9 @@ pub use address::{LinkUp, PeerAddress, source_of};
 pub use codec::Transmit;
 pub use config::{ConfigError, GraphConfig, Limits, NodeConfig, Timeouts};
 pub use error::{
-    ArgumentProblem, CloseError, EnumError, EventError, GraphError, HandleError, InvalidArgument,
-    LinkCloseReason, NotInitialized, OpenError, RegisterError, SendError, StartupError,
+    ArgumentProblem, CloseError, ConnectError, EnumError, EventError, GraphError, HandleError,
+    InvalidArgument, LinkCloseReason, NotInitialized, OpenError, RegisterError, SendError,
+    StartupError,
 };
 pub use event::{
     AuthFailure, ConnectionChange, ConnectionStatus, Direction, DisconnectReason, EventType,

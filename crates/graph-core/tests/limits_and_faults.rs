@@ -194,6 +194,7 @@ fn a_message_wrong_for_the_state_is_unexpected() {
             pake_share: Bytes::new(),
             batch_limit: 0,
             confirmation: Bytes::new(),
+            peer_id: String::new(),
         })),
     };
     world
@@ -270,6 +271,7 @@ fn a_hello_with_an_unknown_version_is_refused_as_unsupported() {
             source_node_id: 5,
             pake_share: Bytes::new(),
             batch_limit: 0,
+            neighbor: false,
         })),
     };
     node.handle_frame(now, link, Bytes::from(hello.encode_to_vec()));

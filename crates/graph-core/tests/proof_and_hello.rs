@@ -222,6 +222,7 @@ fn accept_from_recipe(hand: &mut Hand, link: LinkId, share: &[u8], secret: &str)
             pake_share: target_share.into(),
             batch_limit: 0,
             confirmation: recipe::target_confirmation(&key).into(),
+            peer_id: String::new(),
         }),
     );
     key
@@ -641,6 +642,7 @@ fn the_initiator_rejects_a_reflected_wrong_or_missing_confirmation_and_a_bad_sha
                 pake_share: pake_share.into(),
                 batch_limit: 0,
                 confirmation: confirmation.into(),
+                peer_id: String::new(),
             }),
         );
         let events = hand.events(registration);

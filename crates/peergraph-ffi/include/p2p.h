@@ -579,6 +579,19 @@ HRESULT PeerGraphOpenDirectConnection(HGRAPH hGraph,
                                       const PEER_ADDRESS *pAddress,
                                       ULONGLONG *pullConnectionId);
 
+// Starts a neighbor connection (`PeerGraphConnect`) to the graph's node at `pAddress`:
+// `pwzPeerId` names the peer expected there, or is null for whichever peer of the graph it is.
+// The id comes at once, the outcome as a `PEER_GRAPH_EVENT_NEIGHBOR_CONNECTION` event with that
+// id; `PEER_E_ALREADY_EXISTS` if a neighbor connection to that address exists.
+//
+// # Safety
+// `pwzPeerId` is null or NUL-terminated; `pAddress` points to a `PEER_ADDRESS`;
+// `pullConnectionId` is writable.
+HRESULT PeerGraphConnect(HGRAPH hGraph,
+                         PCWSTR pwzPeerId,
+                         const PEER_ADDRESS *pAddress,
+                         ULONGLONG *pullConnectionId);
+
 // Sends a typed message on an established connection (`PeerGraphSendData`). Returns once it is
 // queued, waiting while the connection's send queue is full (flow control); there is no
 // acknowledgement.

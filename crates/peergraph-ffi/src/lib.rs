@@ -37,9 +37,9 @@ use std::time::Duration;
 
 use abi::*;
 use peergraph::{
-    CloseError, Config, ConnectionKinds, ConnectionStatus, EnumError, EventType, FailReason,
-    GraphConfig, GraphError, GraphEvent, HandleError, ListenError, OpenError, PeerAddress,
-    PeerGraph, RegisterError, SendError, StartupError, TransportKind,
+    CloseError, Config, ConnectError, ConnectionKind, ConnectionKinds, ConnectionStatus, EnumError,
+    EventType, FailReason, GraphConfig, GraphError, GraphEvent, HandleError, ListenError,
+    OpenError, PeerAddress, PeerGraph, RegisterError, SendError, StartupError, TransportKind,
 };
 use state::{Block, Enumeration, Handoff, Kind, Library, Registration, key, library};
 
@@ -601,14 +601,18 @@ fn event_payload(
                 dwStatus: status.bits(),
             },
         ),
-        GraphEvent::DirectConnection(change) => {
+        GraphEvent::DirectConnection(change) | GraphEvent::NeighborConnection(change) => {
+            let event_type = match event {
+                GraphEvent::NeighborConnection(_) => PEER_GRAPH_EVENT_NEIGHBOR_CONNECTION,
+                _ => PEER_GRAPH_EVENT_DIRECT_CONNECTION,
+            };
             let (status, node_id, reason) = match &change.status {
                 ConnectionStatus::Connected(remote) => (PEER_CONNECTED, remote.node_id.get(), 0),
                 ConnectionStatus::Disconnected(_) => (PEER_DISCONNECTED, 0, 0),
                 ConnectionStatus::Failed(reason) => (PEER_CONNECTION_FAILED, 0, failed(reason)),
             };
             (
-                PEER_GRAPH_EVENT_DIRECT_CONNECTION,
+                event_type,
                 PEER_GRAPH_EVENT_DATA_PAYLOAD {
                     connectionChangeData: PEER_EVENT_CONNECTION_CHANGE_DATA {
                         dwSize: size_of::<PEER_EVENT_CONNECTION_CHANGE_DATA>() as DWORD,
@@ -694,6 +698,61 @@ pub unsafe extern "C" fn PeerGraphOpenDirectConnection(
             Err(OpenError::InvalidGraph) => PEER_E_INVALID_GRAPH,
             Err(OpenError::ConnectSelf) => PEER_E_CONNECT_SELF,
             Err(OpenError::InvalidArgument { .. }) => E_INVALIDARG,
+            Err(_) => PEER_E_CONNECTION_REFUSED,
+        }
+    })
+}
+
+/// Starts a neighbor connection (`PeerGraphConnect`) to the graph's node at `pAddress`:
+/// `pwzPeerId` names the peer expected there, or is null for whichever peer of the graph it is.
+/// The id comes at once, the outcome as a `PEER_GRAPH_EVENT_NEIGHBOR_CONNECTION` event with that
+/// id; `PEER_E_ALREADY_EXISTS` if a neighbor connection to that address exists.
+///
+/// # Safety
+/// `pwzPeerId` is null or NUL-terminated; `pAddress` points to a `PEER_ADDRESS`;
+/// `pullConnectionId` is writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn PeerGraphConnect(
+    hGraph: HGRAPH,
+    pwzPeerId: PCWSTR,
+    pAddress: *const PEER_ADDRESS,
+    pullConnectionId: *mut ULONGLONG,
+) -> HRESULT {
+    with_library(|library| {
+        let graph = match graph_of(library, hGraph) {
+            Ok(graph) => graph,
+            Err(error) => return error,
+        };
+        if pAddress.is_null() || pullConnectionId.is_null() {
+            return E_INVALIDARG;
+        }
+        let peer_id = if pwzPeerId.is_null() {
+            None
+        } else {
+            // SAFETY: non-null, and the caller promises a NUL-terminated string.
+            match unsafe { read_string(pwzPeerId) } {
+                Some(peer_id) => Some(peer_id),
+                None => return E_INVALIDARG,
+            }
+        };
+        // SAFETY: non-null, and the caller promises it points to a PEER_ADDRESS.
+        let Some(socket) = socket_addr(unsafe { &*pAddress }) else {
+            return E_INVALIDARG;
+        };
+        match library
+            .node
+            .connect(graph, peer_id.as_deref(), PeerAddress::new(socket))
+        {
+            Ok(connection) => {
+                // SAFETY: checked non-null; the caller promises it is writable.
+                unsafe { put(pullConnectionId, connection.get()) };
+                S_OK
+            }
+            Err(ConnectError::NotInitialized) => PEER_E_NOT_INITIALIZED,
+            Err(ConnectError::InvalidGraph) => PEER_E_INVALID_GRAPH,
+            Err(ConnectError::AlreadyExists) => PEER_E_ALREADY_EXISTS,
+            Err(ConnectError::ConnectSelf) => PEER_E_CONNECT_SELF,
+            Err(ConnectError::InvalidArgument { .. }) => E_INVALIDARG,
             Err(_) => PEER_E_CONNECTION_REFUSED,
         }
     })
@@ -876,7 +935,10 @@ pub unsafe extern "C" fn PeerGraphGetNextItem(
             .iter()
             .map(|info| PEER_CONNECTION_INFO {
                 dwSize: size_of::<PEER_CONNECTION_INFO>() as DWORD,
-                dwFlags: PEER_CONNECTION_DIRECT,
+                dwFlags: match info.kind {
+                    ConnectionKind::Neighbor => PEER_CONNECTION_NEIGHBOR,
+                    _ => PEER_CONNECTION_DIRECT,
+                },
                 ullConnectionId: info.id.get(),
                 ullNodeId: info.node_id.map_or(0, |id| id.get()),
                 pwzPeerId: block.string(&info.peer_id),

@@ -46,6 +46,7 @@ impl End {
         let mut graph = null_mut();
         let kinds = [
             PEER_GRAPH_EVENT_DIRECT_CONNECTION,
+            PEER_GRAPH_EVENT_NEIGHBOR_CONNECTION,
             PEER_GRAPH_EVENT_INCOMING_DATA,
         ]
         .map(|event_type| PEER_GRAPH_EVENT_REGISTRATION {
@@ -63,7 +64,7 @@ impl End {
             assert!(fd >= 0);
             let handle = fd as isize as HANDLE;
             assert_eq!(
-                PeerGraphRegisterEvent(graph, handle, 2, kinds.as_ptr(), &mut events),
+                PeerGraphRegisterEvent(graph, handle, 3, kinds.as_ptr(), &mut events),
                 S_OK
             );
             Self { graph, events, fd }
@@ -228,6 +229,49 @@ fn every_message_arrives_in_order_through_the_abi_with_the_reader_behind() {
     }
     sender.join().unwrap();
     assert_eq!(blocks_outstanding(), 0, "every block was freed");
+
+    // A neighbor connection to the same node, for whichever peer of the graph is there.
+    let mut neighbor = 0;
+    // SAFETY: the out-pointers are writable; the node and item blocks are read, then freed once.
+    unsafe {
+        assert_eq!(PeerGraphGetNodeInfo(bob.graph, 0, &mut node), S_OK);
+        let address = *(*node).pAddresses;
+        PeerGraphFreeData(node.cast());
+        assert_eq!(
+            PeerGraphConnect(alice.graph, null(), &address, &mut neighbor),
+            S_OK
+        );
+        let mut again = 0;
+        assert_eq!(
+            PeerGraphConnect(alice.graph, null(), &address, &mut again),
+            PEER_E_ALREADY_EXISTS
+        );
+        let (kind, id, status, _) = alice.next();
+        assert_eq!(
+            (kind, id, status),
+            (
+                PEER_GRAPH_EVENT_NEIGHBOR_CONNECTION,
+                neighbor,
+                PEER_CONNECTED
+            )
+        );
+        let (kind, _, status, _) = bob.next();
+        assert_eq!(
+            (kind, status),
+            (PEER_GRAPH_EVENT_NEIGHBOR_CONNECTION, PEER_CONNECTED)
+        );
+        assert_eq!(
+            PeerGraphEnumConnections(bob.graph, PEER_CONNECTION_NEIGHBOR, &mut list),
+            S_OK
+        );
+        count = 8;
+        assert_eq!(PeerGraphGetNextItem(list, &mut count, &mut items), S_OK);
+        assert_eq!(count, 1, "only the neighbor");
+        let info = &*(*items).cast::<PEER_CONNECTION_INFO>();
+        assert_eq!(info.dwFlags, PEER_CONNECTION_NEIGHBOR);
+        PeerGraphFreeData(items.cast());
+        assert_eq!(PeerGraphEndEnumeration(list), S_OK);
+    }
 
     // SAFETY: the handles are the library's; the eventfds are ours.
     unsafe {

@@ -43,11 +43,11 @@ pub use peer_graph::PeerGraph;
 pub use transport::{TransportKind, UnknownTransport};
 
 pub use peergraph_core::{
-    ArgumentProblem, AuthFailure, CloseError, ConfigError, ConnectionChange, ConnectionId,
-    ConnectionInfo, ConnectionKind, ConnectionKinds, ConnectionState, ConnectionStatus, Direction,
-    DisconnectReason, EnumError, EventError, EventType, FailReason, GraphConfig, GraphError,
-    GraphEvent, GraphHandle, GraphStatus, HandleError, IncomingData, InvalidArgument, Limits,
-    NodeConfig, NodeId, NodeInfo, NotInitialized, OpenError, PEER_GRAPH_VERSION, PeerAddress,
-    PeerIdentity, ProtocolViolation, RegisterError, RegistrationHandle, RemotePeer, SendError,
-    StartupError, Timeouts, VersionData,
+    ArgumentProblem, AuthFailure, CloseError, ConfigError, ConnectError, ConnectionChange,
+    ConnectionId, ConnectionInfo, ConnectionKind, ConnectionKinds, ConnectionState,
+    ConnectionStatus, Direction, DisconnectReason, EnumError, EventError, EventType, FailReason,
+    GraphConfig, GraphError, GraphEvent, GraphHandle, GraphStatus, HandleError, IncomingData,
+    InvalidArgument, Limits, NodeConfig, NodeId, NodeInfo, NotInitialized, OpenError,
+    PEER_GRAPH_VERSION, PeerAddress, PeerIdentity, ProtocolViolation, RegisterError,
+    RegistrationHandle, RemotePeer, SendError, StartupError, Timeouts, VersionData,
 };

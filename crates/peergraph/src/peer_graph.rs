@@ -6,9 +6,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use peergraph_core::{
-    CloseError, ConnectionId, ConnectionInfo, ConnectionKinds, EnumError, EventType, GraphConfig,
-    GraphError, GraphHandle, HandleError, Node, NodeInfo, NotInitialized, OpenError, PeerAddress,
-    PeerIdentity, RegisterError, SendError, StartupError, VersionData,
+    CloseError, ConnectError, ConnectionId, ConnectionInfo, ConnectionKinds, EnumError, EventType,
+    GraphConfig, GraphError, GraphHandle, HandleError, Node, NodeInfo, NotInitialized, OpenError,
+    PeerAddress, PeerIdentity, RegisterError, SendError, StartupError, VersionData,
 };
 use peergraph_transport::Identity;
 use tokio::task::AbortHandle;
@@ -208,6 +208,20 @@ impl PeerGraph {
                 .node
                 .open_direct_connection(now(), graph, peer_id, address)
         })
+    }
+
+    /// Starts a neighbor connection (`PeerGraphConnect`) to the graph's node at `address`:
+    /// `peer_id` is the peer expected there, or `None` for whichever peer of the graph it is.
+    /// Returns its id at once; the outcome arrives as one `NeighborConnection` event with that
+    /// id. `send_data` works on it.
+    pub fn connect(
+        &self,
+        graph: GraphHandle,
+        peer_id: Option<&str>,
+        address: PeerAddress,
+    ) -> Result<ConnectionId, ConnectError> {
+        self.shared()
+            .with(|state| state.node.connect(now(), graph, peer_id, address))
     }
 
     /// Queues a typed message (`PeerGraphSendData`), waiting while the connection's send queue

@@ -848,6 +848,7 @@ fn raw_hello(target: &str) -> Bytes {
         source_node_id: 7,
         pake_share: Bytes::new(),
         batch_limit: 0,
+        neighbor: false,
     };
     Bytes::from(
         wire::Frame {

@@ -54,6 +54,11 @@ pub struct Hello {
     /// accepts none, and the target sends it Data frames only.
     #[prost(uint32, tag = "7")]
     pub batch_limit: u32,
+    /// True for a neighbor connection (the graph's own links, PeerGraphConnect), false
+    /// (or absent) for a direct connection. For a neighbor, target_peer_id may be
+    /// empty: any peer of the graph at the address.
+    #[prost(bool, tag = "8")]
+    pub neighbor: bool,
 }
 /// The target's answer when it admits the initiator.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
@@ -73,6 +78,10 @@ pub struct Accept {
     /// when the graph has a secret, empty when it has none.
     #[prost(bytes = "bytes", tag = "4")]
     pub confirmation: ::prost::bytes::Bytes,
+    /// The target's peer id in the graph, when the Hello named none (a neighbor
+    /// connection to whichever peer of the graph is at the address); else absent.
+    #[prost(string, tag = "5")]
+    pub peer_id: ::prost::alloc::string::String,
 }
 /// The initiator's last handshake frame, sent once the target's confirmation
 /// verified; the target admits the initiator only after it. Data may follow it at

@@ -82,6 +82,7 @@ pub(crate) fn hello(
     source_node_id: u64,
     pake_share: &[u8],
     batch_limit: u32,
+    neighbor: bool,
 ) -> Transmit {
     let version = u64::from(PROTOCOL_VERSION);
     let body_len = varint_field_len(version)
@@ -90,7 +91,8 @@ pub(crate) fn hello(
         + bytes_field_len(source_peer_id.as_bytes())
         + fixed64_field_len(source_node_id)
         + bytes_field_len(pake_share)
-        + varint_field_len(u64::from(batch_limit));
+        + varint_field_len(u64::from(batch_limit))
+        + varint_field_len(u64::from(neighbor));
     let mut frame = Writer::frame(HELLO_TAG, body_len);
     frame.varint(1, version);
     frame.bytes(2, graph_id.as_bytes());
@@ -99,6 +101,7 @@ pub(crate) fn hello(
     frame.fixed64(5, source_node_id);
     frame.bytes(6, pake_share);
     frame.varint(7, u64::from(batch_limit));
+    frame.varint(8, u64::from(neighbor));
     frame.finish()
 }
 
@@ -107,16 +110,19 @@ pub(crate) fn accept(
     pake_share: &[u8],
     batch_limit: u32,
     confirmation: &[u8],
+    peer_id: &str,
 ) -> Transmit {
     let body_len = fixed64_field_len(node_id)
         + bytes_field_len(pake_share)
         + varint_field_len(u64::from(batch_limit))
-        + bytes_field_len(confirmation);
+        + bytes_field_len(confirmation)
+        + bytes_field_len(peer_id.as_bytes());
     let mut frame = Writer::frame(ACCEPT_TAG, body_len);
     frame.fixed64(1, node_id);
     frame.bytes(2, pake_share);
     frame.varint(3, u64::from(batch_limit));
     frame.bytes(4, confirmation);
+    frame.bytes(5, peer_id.as_bytes());
     frame.finish()
 }
 

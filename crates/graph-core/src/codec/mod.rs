@@ -55,6 +55,7 @@ pub(crate) struct Hello<'a> {
     pub(crate) source_node_id: u64,
     pub(crate) pake_share: Cow<'a, [u8]>,
     pub(crate) batch_limit: u32,
+    pub(crate) neighbor: bool,
 }
 
 /// A received Accept.
@@ -64,6 +65,7 @@ pub(crate) struct Accept<'a> {
     pub(crate) pake_share: Cow<'a, [u8]>,
     pub(crate) batch_limit: u32,
     pub(crate) confirmation: Cow<'a, [u8]>,
+    pub(crate) peer_id: Cow<'a, str>,
 }
 
 /// A decoded frame.
@@ -127,12 +129,14 @@ fn decode_general(frame: Bytes) -> Result<Inbound<'static>, ProtocolViolation> {
             source_node_id: hello.source_node_id,
             pake_share: Cow::Owned(hello.pake_share.into()),
             batch_limit: hello.batch_limit,
+            neighbor: hello.neighbor,
         }),
         Kind::Accept(accept) => Inbound::Accept(Accept {
             node_id: accept.node_id,
             pake_share: Cow::Owned(accept.pake_share.into()),
             batch_limit: accept.batch_limit,
             confirmation: Cow::Owned(accept.confirmation.into()),
+            peer_id: Cow::Owned(accept.peer_id),
         }),
         Kind::Confirm(confirm) => Inbound::Confirm(Cow::Owned(confirm.confirmation.into())),
         Kind::Refuse(refuse) => Inbound::Refuse(refuse_reason(refuse.reason)),
@@ -185,6 +189,7 @@ fn parse_control(frame: &[u8]) -> Option<Inbound<'_>> {
                 source_node_id: 0,
                 pake_share: Cow::Borrowed(&[]),
                 batch_limit: 0,
+                neighbor: false,
             };
             while let Some(field) = fields.next()? {
                 match field {
@@ -196,6 +201,8 @@ fn parse_control(frame: &[u8]) -> Option<Inbound<'_>> {
                     (6, Value::Bytes(bytes)) => hello.pake_share = Cow::Borrowed(bytes),
                     // prost reads a uint32's varint by truncation; so does this.
                     (7, Value::Varint(limit)) => hello.batch_limit = limit as u32,
+                    // prost reads any non-zero varint as true.
+                    (8, Value::Varint(neighbor)) => hello.neighbor = neighbor != 0,
                     _ => return None,
                 }
             }
@@ -207,6 +214,7 @@ fn parse_control(frame: &[u8]) -> Option<Inbound<'_>> {
                 pake_share: Cow::Borrowed(&[]),
                 batch_limit: 0,
                 confirmation: Cow::Borrowed(&[]),
+                peer_id: Cow::Borrowed(""),
             };
             while let Some(field) = fields.next()? {
                 match field {
@@ -214,6 +222,7 @@ fn parse_control(frame: &[u8]) -> Option<Inbound<'_>> {
                     (2, Value::Bytes(bytes)) => accept.pake_share = Cow::Borrowed(bytes),
                     (3, Value::Varint(limit)) => accept.batch_limit = limit as u32,
                     (4, Value::Bytes(bytes)) => accept.confirmation = Cow::Borrowed(bytes),
+                    (5, Value::Bytes(bytes)) => accept.peer_id = utf8(bytes)?,
                     _ => return None,
                 }
             }

@@ -16,6 +16,7 @@ fn prost_hello(
     source_node_id: u64,
     share: &[u8],
     batch_limit: u32,
+    neighbor: bool,
 ) -> wire::Hello {
     wire::Hello {
         version,
@@ -25,6 +26,7 @@ fn prost_hello(
         source_node_id,
         pake_share: Bytes::copy_from_slice(share),
         batch_limit,
+        neighbor,
     }
 }
 
@@ -165,9 +167,10 @@ proptest! {
         share in prop_oneof![Just(Vec::new()), proptest::collection::vec(any::<u8>(), 33)],
         confirmation in prop_oneof![Just(Vec::new()), proptest::collection::vec(any::<u8>(), 32)],
         batch_limit in prop_oneof![Just(0u32), any::<u32>()],
+        neighbor in any::<bool>(),
     ) {
-        let ours = hello(&names[0], &names[1], &names[2], node_id, &share, batch_limit).into_bytes();
-        let expected = prost_hello(PROTOCOL_VERSION, &names, node_id, &share, batch_limit);
+        let ours = hello(&names[0], &names[1], &names[2], node_id, &share, batch_limit, neighbor).into_bytes();
+        let expected = prost_hello(PROTOCOL_VERSION, &names, node_id, &share, batch_limit, neighbor);
         prop_assert_eq!(ours.as_ref(), &prost_frame(Kind::Hello(expected))[..]);
         let Some(Inbound::Hello(read)) = parse_control(&ours) else {
             panic!("the fast path reads our Hello");
@@ -179,14 +182,16 @@ proptest! {
         );
         prop_assert_eq!(read.batch_limit, batch_limit);
         prop_assert_eq!(&*read.pake_share, &share[..]);
+        prop_assert_eq!(read.neighbor, neighbor);
         decode_both(&ours).expect("our Hello decodes");
 
-        let ours = accept(node_id, &share, batch_limit, &confirmation).into_bytes();
+        let ours = accept(node_id, &share, batch_limit, &confirmation, &names[1]).into_bytes();
         let expected = wire::Accept {
             node_id,
             pake_share: Bytes::copy_from_slice(&share),
             batch_limit,
             confirmation: Bytes::copy_from_slice(&confirmation),
+            peer_id: names[1].clone(),
         };
         prop_assert_eq!(ours.as_ref(), &prost_frame(Kind::Accept(expected))[..]);
         let Some(Inbound::Accept(read)) = parse_control(&ours) else {
@@ -194,6 +199,7 @@ proptest! {
         };
         prop_assert_eq!(read.batch_limit, batch_limit);
         prop_assert_eq!((&*read.pake_share, &*read.confirmation), (&share[..], &confirmation[..]));
+        prop_assert_eq!(&*read.peer_id, &*names[1]);
         decode_both(&ours).expect("our Accept decodes");
 
         let ours = confirm(&confirmation).into_bytes();
@@ -216,7 +222,7 @@ proptest! {
         cut in any::<prop::sample::Index>(),
         raw in proptest::collection::vec(any::<u8>(), 0..40),
     ) {
-        let mut frame = prost_frame(Kind::Hello(prost_hello(version, &names, node_id, &[7; 32], 65_536)));
+        let mut frame = prost_frame(Kind::Hello(prost_hello(version, &names, node_id, &[7; 32], 65_536, version % 2 == 0)));
         for (at, byte) in &edits {
             let at = at.index(frame.len());
             frame[at] = *byte;
@@ -230,6 +236,7 @@ proptest! {
             pake_share: Bytes::from_static(&[7; 33]),
             batch_limit: 0,
             confirmation: Bytes::from_static(&[8; 32]),
+            peer_id: names[1].clone(),
         }));
         for (at, byte) in &edits {
             let at = at.index(accept.len());

@@ -15,6 +15,7 @@ use crate::event::Direction;
 use crate::id_hash::IdMap;
 use crate::identity::PeerIdentity;
 use crate::ids::{ConnectionId, GraphHandle, LinkId, NodeId};
+use crate::info::ConnectionKind;
 use crate::output::Output;
 use crate::proof::Membership;
 use crate::timers::Timers;
@@ -74,6 +75,8 @@ pub(crate) struct Counters {
 pub(crate) struct Link {
     pub(crate) state: LinkState,
     pub(crate) direction: Direction,
+    /// A direct or a neighbor connection (inbound: from the Hello).
+    pub(crate) kind: ConnectionKind,
     /// The graph, once known (outbound: from the start; inbound: after an accepted Hello).
     pub(crate) graph: Option<GraphHandle>,
     /// The direct connection this link carries, once it has one.
@@ -114,6 +117,7 @@ impl Link {
         Self {
             state,
             direction,
+            kind: ConnectionKind::Direct,
             graph: None,
             connection: None,
             remote_peer_id: String::new(),
@@ -204,6 +208,7 @@ impl Link {
 /// What a link was when [`Links::release`] marked it closing.
 pub(crate) struct Released {
     pub(crate) previous: LinkState,
+    pub(crate) kind: ConnectionKind,
     pub(crate) graph: Option<GraphHandle>,
     pub(crate) connection: Option<ConnectionId>,
 }
@@ -441,6 +446,7 @@ impl Links {
         let previous = std::mem::replace(&mut link.state, LinkState::Closing);
         let released = Released {
             previous,
+            kind: link.kind,
             graph: link.graph,
             connection: link.connection,
         };

@@ -6,7 +6,9 @@ use bytes::Bytes;
 
 use crate::address::PeerAddress;
 use crate::codec::{self, CloseReason};
-use crate::error::{ArgumentProblem, CloseError, EnumError, InvalidArgument, OpenError, SendError};
+use crate::error::{
+    ArgumentProblem, CloseError, ConnectError, EnumError, InvalidArgument, OpenError, SendError,
+};
 use crate::event::{
     ConnectionChange, ConnectionStatus, Direction, DisconnectReason, FailReason, GraphEvent,
     RemotePeer,
@@ -47,9 +49,63 @@ impl Node {
         if self.links.pending(Direction::Outbound) >= self.config.limits.max_pending_handshakes {
             return Err(OpenError::TooManyPendingHandshakes);
         }
+        Ok(self.dial(now, graph, ConnectionKind::Direct, peer_id, address))
+    }
+
+    /// Starts a neighbor connection to the graph's node at `address` (`PeerGraphConnect`):
+    /// `peer_id` names the peer expected there, or `None` for whichever peer of the graph it is.
+    ///
+    /// Returns the id at once; its outcome arrives later as exactly one `NeighborConnection`
+    /// event: `Connected` or `Failed`. A neighbor link is authenticated as a direct one is, graph
+    /// secret included; `send_data` works on its id.
+    pub fn connect(
+        &mut self,
+        now: Instant,
+        graph: GraphHandle,
+        peer_id: Option<&str>,
+        address: PeerAddress,
+    ) -> Result<ConnectionId, ConnectError> {
+        let now = self.advance(now);
+        let state = self.graph(graph)?;
+        if let Some(peer_id) = peer_id {
+            validate::name("peer_id", peer_id)
+                .map_err(|argument| ConnectError::InvalidArgument { argument })?;
+            if peer_id == state.peer_id() {
+                return Err(ConnectError::ConnectSelf);
+            }
+        }
+        let already = self.links.select(|link| {
+            link.graph == Some(graph)
+                && link.kind == ConnectionKind::Neighbor
+                && link.remote_addr == Some(address.socket)
+        });
+        if !already.is_empty() {
+            return Err(ConnectError::AlreadyExists);
+        }
+        if state.neighbors() >= self.config.limits.max_neighbors_per_graph {
+            return Err(ConnectError::NeighborLimit);
+        }
+        if self.links.pending(Direction::Outbound) >= self.config.limits.max_pending_handshakes {
+            return Err(ConnectError::TooManyPendingHandshakes);
+        }
+        let peer_id = peer_id.unwrap_or_default();
+        Ok(self.dial(now, graph, ConnectionKind::Neighbor, peer_id, address))
+    }
+
+    /// An outbound link of `kind` to `peer_id` (empty: any peer of the graph) at `address`,
+    /// counted against its graph's limit and dialed.
+    fn dial(
+        &mut self,
+        now: Instant,
+        graph: GraphHandle,
+        kind: ConnectionKind,
+        peer_id: &str,
+        address: PeerAddress,
+    ) -> ConnectionId {
         let connection = self.links.allocate_connection();
         let deadline = now + self.config.timeouts.handshake;
         let mut link = Link::new(LinkState::Dialing, Direction::Outbound, now, deadline);
+        link.kind = kind;
         link.graph = Some(graph);
         link.connection = Some(connection);
         link.remote_peer_id = peer_id.to_owned();
@@ -57,11 +113,11 @@ impl Node {
         let link_id = self.links.insert(link);
         self.graphs
             .get_mut(graph)
-            .expect("graph checked live above")
-            .add_connection();
+            .expect("the caller checked the graph")
+            .add(kind);
         self.links.dial(link_id, address);
         self.links.schedule(link_id, &self.config.timeouts);
-        Ok(connection)
+        connection
     }
 
     /// Queues a typed message on an established connection (`PeerGraphSendData`). Returns once
@@ -160,7 +216,8 @@ impl Node {
             .links
             .get(link_id)
             .ok_or(CloseError::ConnectionNotFound)?;
-        if link.graph != Some(graph) {
+        // A neighbor connection is the graph's, not the application's to close.
+        if link.graph != Some(graph) || link.kind != ConnectionKind::Direct {
             return Err(CloseError::ConnectionNotFound);
         }
         let (status, farewell) = match link.state {
@@ -192,16 +249,17 @@ impl Node {
             };
             return Err(EnumError::InvalidArgument { argument });
         }
-        if !kinds.contains(ConnectionKinds::DIRECT) {
-            return Ok(Vec::new());
-        }
         let mut list: Vec<ConnectionInfo> = self
             .links
             .connections()
-            .filter(|(_, link)| link.graph == Some(graph) && link.state != LinkState::Closing)
+            .filter(|(_, link)| {
+                link.graph == Some(graph)
+                    && link.state != LinkState::Closing
+                    && kinds.contains(link.kind.flag())
+            })
             .map(|(id, link)| ConnectionInfo {
                 id,
-                kind: ConnectionKind::Direct,
+                kind: link.kind,
                 node_id: link.remote_node_id,
                 peer_id: link.remote_peer_id.clone(),
                 address: link.remote_addr,
@@ -250,6 +308,7 @@ impl Node {
         let Some((link, connection)) = self.links.establish(link_id) else {
             return;
         };
+        let kind = link.kind;
         let remote = RemotePeer {
             node_id: link
                 .remote_node_id
@@ -265,13 +324,11 @@ impl Node {
             .get_mut(graph)
             .expect("caller holds a live graph")
             .add_established();
-        self.emit(
-            graph,
-            GraphEvent::DirectConnection(ConnectionChange {
-                connection,
-                status: ConnectionStatus::Connected(remote),
-            }),
-        );
+        let change = ConnectionChange {
+            connection,
+            status: ConnectionStatus::Connected(remote),
+        };
+        self.emit(graph, connection_event(kind, change));
         if first {
             self.update_status(graph, GraphStatus::HAS_CONNECTIONS, true);
         }
@@ -314,18 +371,24 @@ impl Node {
         };
         // An inbound link waiting for its Confirm holds a place in the limit before it has an id.
         if released.connection.is_some() || released.previous == LinkState::AwaitingConfirm {
-            graph_state.remove_connection();
+            graph_state.remove(released.kind);
         }
         let last = released.previous == LinkState::Connected && graph_state.remove_established();
         if let (Some(connection), Some(status)) = (released.connection, status) {
-            self.emit(
-                graph,
-                GraphEvent::DirectConnection(ConnectionChange { connection, status }),
-            );
+            let change = ConnectionChange { connection, status };
+            self.emit(graph, connection_event(released.kind, change));
         }
         if last {
             self.update_status(graph, GraphStatus::HAS_CONNECTIONS, false);
         }
         true
+    }
+}
+
+/// The event that reports `change` for a connection of `kind`.
+fn connection_event(kind: ConnectionKind, change: ConnectionChange) -> GraphEvent {
+    match kind {
+        ConnectionKind::Direct => GraphEvent::DirectConnection(change),
+        ConnectionKind::Neighbor => GraphEvent::NeighborConnection(change),
     }
 }

@@ -14,6 +14,7 @@ use crate::event::{
 };
 use crate::graphs::Graphs;
 use crate::ids::{ConnectionId, GraphHandle, LinkId, NodeId};
+use crate::info::ConnectionKind;
 use crate::links::{Link, LinkState, Unread};
 use crate::proof::{Membership, Role, SHARE_LEN};
 use crate::registrations::Registrations;
@@ -50,6 +51,7 @@ impl Node {
             graph.node_id().0,
             exchange.share(),
             self.config.limits.announced_batch_limit(),
+            link.kind == ConnectionKind::Neighbor,
         );
         link.membership = Membership::Started(exchange);
         self.links.queue_frame(link_id, hello, Some(now));
@@ -254,14 +256,22 @@ impl Node {
         if hello.version != codec::PROTOCOL_VERSION {
             return self.refuse(link_id, RefuseReason::UnsupportedVersion);
         }
+        // A neighbor Hello may leave the target's peer id out: any peer of the graph.
+        let any_peer = hello.neighbor && hello.target_peer_id.is_empty();
         let well_formed = codec::valid_name(&hello.graph_id)
-            && codec::valid_name(&hello.target_peer_id)
+            && (any_peer || codec::valid_name(&hello.target_peer_id))
             && codec::valid_name(&hello.source_peer_id)
             && hello.pake_share.len() <= SHARE_LEN;
         if !well_formed {
             return self.violation(link_id, ProtocolViolation::InvalidHandshake);
         }
-        let Some(graph_handle) = self.graphs.find(&hello.graph_id, &hello.target_peer_id) else {
+        let found = if any_peer {
+            self.graphs
+                .find_other(&hello.graph_id, &hello.source_peer_id)
+        } else {
+            self.graphs.find(&hello.graph_id, &hello.target_peer_id)
+        };
+        let Some(graph_handle) = found else {
             return self.refuse(link_id, RefuseReason::Refused);
         };
         let link = self
@@ -276,11 +286,23 @@ impl Node {
             return self.refuse(link_id, RefuseReason::NotAuthenticated);
         }
         let registrations = graph.registrations();
-        let admitted = self
-            .registrations
-            .any_wants(registrations, EventType::DirectConnection)
+        let limits = &self.config.limits;
+        let kind = if hello.neighbor {
+            ConnectionKind::Neighbor
+        } else {
+            ConnectionKind::Direct
+        };
+        // Neighbors are the graph's own links: they need no registration of the application.
+        let room = match kind {
+            ConnectionKind::Direct => {
+                self.registrations
+                    .any_wants(registrations, EventType::DirectConnection)
+                    && graph.connections() < limits.max_direct_connections_per_graph
+            }
+            ConnectionKind::Neighbor => graph.neighbors() < limits.max_neighbors_per_graph,
+        };
+        let admitted = room
             && !self.registrations.backlogged(registrations)
-            && graph.connections() < self.config.limits.max_direct_connections_per_graph
             && hello.source_peer_id != graph.peer_id();
         if !admitted {
             return self.refuse(link_id, RefuseReason::Refused);
@@ -296,14 +318,16 @@ impl Node {
             &share,
             self.config.limits.announced_batch_limit(),
             confirmations.confirmation(Role::Target).as_ref(),
+            if any_peer { graph.peer_id() } else { "" },
         );
         self.graphs
             .get_mut(graph_handle)
             .expect("live graph")
-            .add_connection();
+            .add(kind);
         let batch_limit = self.config.limits.send_batch_limit(hello.batch_limit);
         let link = self.links.get_mut(link_id).expect("live link");
         link.state = LinkState::AwaitingConfirm;
+        link.kind = kind;
         link.membership = Membership::Agreed(Box::new(confirmations));
         link.graph = Some(graph_handle);
         link.remote_peer_id = hello.source_peer_id.into_owned();
@@ -356,6 +380,13 @@ impl Node {
         };
         if self.graphs.get(graph_handle).is_none() {
             return;
+        }
+        // A neighbor dialed for any peer learns which one answered.
+        if link.remote_peer_id.is_empty() {
+            if !codec::valid_name(&accept.peer_id) {
+                return self.violation(link_id, ProtocolViolation::InvalidHandshake);
+            }
+            link.remote_peer_id = accept.peer_id.into_owned();
         }
         link.remote_node_id = Some(NodeId(accept.node_id));
         link.batch_limit = self.config.limits.send_batch_limit(accept.batch_limit);

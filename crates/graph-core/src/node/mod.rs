@@ -11,8 +11,8 @@ use std::time::Instant;
 
 use crate::config::NodeConfig;
 use crate::error::{
-    CloseError, EnumError, HandleError, NotInitialized, OpenError, RegisterError, SendError,
-    StartupError,
+    CloseError, ConnectError, EnumError, HandleError, NotInitialized, OpenError, RegisterError,
+    SendError, StartupError,
 };
 use crate::event::GraphEvent;
 use crate::graphs::{Graph, Graphs};
@@ -237,6 +237,7 @@ from_lookup!(
     HandleError,
     RegisterError,
     OpenError,
+    ConnectError,
     SendError,
     CloseError,
     EnumError

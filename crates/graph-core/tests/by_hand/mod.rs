@@ -44,6 +44,7 @@ pub fn hello(graph_id: &str, target: &str, source: &str, share: &[u8]) -> wire::
         source_node_id: 7,
         pake_share: Bytes::copy_from_slice(share),
         batch_limit: 0,
+        neighbor: false,
     }
 }
 

@@ -1,0 +1,104 @@
+//! Neighbor connections (`PeerGraphConnect`) between two nodes over each real transport: the
+//! outcome as `NeighborConnection` events on both ends, the peer the initiator reached when it
+//! named none, both lists, data both ways, and a second connect that already exists.
+
+mod support;
+
+use peergraph::{
+    ConnectError, ConnectionId, ConnectionKind, ConnectionKinds, ConnectionStatus, Direction,
+    EventStream, EventType, GraphConfig, GraphEvent, RemotePeer, TransportKind,
+};
+use support::{GRAPH, TYPE_A, TestNode, within};
+
+on_both_transports!(neighbors_connect_list_and_carry_data);
+
+/// The next neighbor event on `stream`.
+async fn neighbor_change(stream: &mut EventStream) -> (ConnectionId, ConnectionStatus) {
+    within("a neighbor event", async {
+        loop {
+            if let GraphEvent::NeighborConnection(change) = stream.next().await.expect("open") {
+                return (change.connection, change.status);
+            }
+        }
+    })
+    .await
+}
+
+fn connected(status: ConnectionStatus) -> RemotePeer {
+    match status {
+        ConnectionStatus::Connected(remote) => remote,
+        other => panic!("not connected: {other:?}"),
+    }
+}
+
+async fn neighbors_connect_list_and_carry_data(kind: TransportKind) {
+    let graph = |peer_id: &str| GraphConfig::new(GRAPH, peer_id).with_secret("s3cret");
+    let mut alice = TestNode::with_graph(kind, graph("alice")).await;
+    let mut bob = TestNode::with_graph(kind, graph("bob")).await;
+    let neighbor_events = |node: &TestNode| {
+        node.node
+            .register_event(node.graph, &[EventType::NeighborConnection])
+            .unwrap()
+    };
+    let (mut at_alice, mut at_bob) = (neighbor_events(&alice), neighbor_events(&bob));
+    let address = bob.locator().address;
+    let id = alice.node.connect(alice.graph, None, address).unwrap();
+
+    let (connection, status) = neighbor_change(&mut at_alice).await;
+    assert_eq!(connection, id);
+    let remote = connected(status);
+    assert_eq!(
+        (remote.peer_id.as_str(), remote.direction),
+        ("bob", Direction::Outbound)
+    );
+    assert_eq!(
+        remote.identity,
+        bob.node.identity(),
+        "the identity TLS verified"
+    );
+    let (bob_id, status) = neighbor_change(&mut at_bob).await;
+    let remote = connected(status);
+    assert_eq!(
+        (remote.peer_id.as_str(), remote.direction),
+        ("alice", Direction::Inbound)
+    );
+
+    let listed = |node: &TestNode, kinds| {
+        node.node
+            .enum_connections(node.graph, kinds)
+            .unwrap()
+            .into_iter()
+            .map(|info| (info.id, info.kind, info.peer_id))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        listed(&alice, ConnectionKinds::NEIGHBOR),
+        [(id, ConnectionKind::Neighbor, "bob".to_owned())]
+    );
+    assert_eq!(
+        listed(&bob, ConnectionKinds::ALL),
+        [(bob_id, ConnectionKind::Neighbor, "alice".to_owned())]
+    );
+    assert!(listed(&bob, ConnectionKinds::DIRECT).is_empty());
+
+    alice
+        .node
+        .send_data(alice.graph, id, TYPE_A, &b"over a neighbor"[..])
+        .await
+        .unwrap();
+    let data = bob.incoming().await;
+    assert_eq!(
+        (data.connection, data.data.as_ref()),
+        (bob_id, &b"over a neighbor"[..])
+    );
+    bob.node
+        .send_data(bob.graph, bob_id, TYPE_A, &b"and back"[..])
+        .await
+        .unwrap();
+    assert_eq!(alice.incoming().await.data.as_ref(), b"and back");
+
+    assert_eq!(
+        alice.node.connect(alice.graph, Some("bob"), address),
+        Err(ConnectError::AlreadyExists)
+    );
+}
