@@ -43,7 +43,6 @@ enum AnswerEdit {
         node_id: Option<u64>,
         share: Option<Vec<u8>>,
         confirmation: Option<Vec<u8>>,
-        peer_id: String::new(),
     },
     Replace(FrameSpec),
 }
@@ -180,7 +179,6 @@ fn edit_answer(frame: Bytes, edit: &AnswerEdit) -> (Bytes, Option<wire::Accept>)
             node_id,
             share,
             confirmation,
-            peer_id: String::new(),
         } => {
             let untouched = original.unwrap_or_default();
             let accept = wire::Accept {
@@ -190,7 +188,7 @@ fn edit_answer(frame: Bytes, edit: &AnswerEdit) -> (Bytes, Option<wire::Accept>)
                 confirmation: confirmation
                     .clone()
                     .map_or(untouched.confirmation, Bytes::from),
-                peer_id: String::new(),
+                peer_id: untouched.peer_id,
             };
             let frame = wire::Frame {
                 kind: Some(Kind::Accept(accept.clone())),

@@ -237,7 +237,8 @@ impl Watch {
         };
         let list = sim
             .node
-            .enum_connections(graph, ConnectionKinds::ALL)
+            // The direct connections, which the events above account for.
+            .enum_connections(graph, ConnectionKinds::DIRECT)
             .expect("the watched graph is live");
         assert!(
             list.len() <= max_connections,

@@ -185,13 +185,12 @@ fn a_second_connect_to_the_same_address_already_exists_and_self_is_refused() {
 fn a_neighbor_needs_no_registration_but_the_same_secret() {
     let mut world = world(3, |index| Some(if index == 2 { "other" } else { "s3cret" }));
     // Node 1's application registered for nothing that a direct connection would need.
-    for registration in [world.registrations[1]] {
-        world
-            .cluster
-            .node(1)
-            .unregister_event(registration)
-            .unwrap();
-    }
+    let registration = world.registrations[1];
+    world
+        .cluster
+        .node(1)
+        .unregister_event(registration)
+        .unwrap();
     let id = connect(&mut world, 0, 1, None).unwrap();
     let wrong = connect(&mut world, 2, 1, None).unwrap();
     world.cluster.settle().unwrap();
