@@ -260,3 +260,93 @@ fn closing_a_graph_disconnects_its_neighbors_and_frees_their_places() {
     // Node 0 may connect to the address again (to whatever graph is there now).
     assert!(connect(&mut world, 0, 1, None).is_ok());
 }
+
+#[test]
+fn an_ended_neighbor_frees_its_place_and_the_graph_has_connections_until_its_last_ends() {
+    let mut world = world_with(
+        3,
+        |_| None,
+        |index| {
+            let mut config = NodeConfig::with_seed(index as u64 + 7);
+            config.limits.max_neighbors_per_graph = 2;
+            config
+        },
+    );
+    connect(&mut world, 0, 1, None).unwrap();
+    connect(&mut world, 0, 2, None).unwrap();
+    world.cluster.settle().unwrap();
+    let has_connections = |world: &World| {
+        world
+            .events(0)
+            .into_iter()
+            .filter_map(|event| match event {
+                GraphEvent::StatusChanged(status) => {
+                    Some(status.contains(GraphStatus::HAS_CONNECTIONS))
+                }
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(has_connections(&world), [true], "set once, with the first");
+    // One neighbor ends: the graph still has the other.
+    let graph = world.graphs[1];
+    world.cluster.node(1).close_graph(graph).unwrap();
+    world.cluster.settle().unwrap();
+    assert_eq!(
+        has_connections(&world),
+        [true],
+        "not cleared while one is left"
+    );
+    // Its place is free again: a new neighbor fits under the limit of 2.
+    assert_eq!(
+        listed(&mut world, 0, ConnectionKinds::NEIGHBOR).len(),
+        1,
+        "one neighbor left"
+    );
+    let now = world.cluster.now();
+    let graph = world.graphs[0];
+    let address = world.cluster.address(1);
+    assert!(
+        world
+            .cluster
+            .node(0)
+            .connect(now, graph, None, address)
+            .is_ok(),
+        "the ended neighbor's place is free"
+    );
+    world.cluster.settle().unwrap();
+    // The last neighbor ends: the flag clears.
+    let graph = world.graphs[2];
+    world.cluster.node(2).close_graph(graph).unwrap();
+    world.cluster.settle().unwrap();
+    assert_eq!(has_connections(&world), [true, false]);
+}
+
+#[test]
+fn a_neighbor_hello_for_any_peer_needs_the_graph_id() {
+    let cluster = Cluster::new(2, NetConfig::default(), |index| {
+        NodeConfig::with_seed(index as u64 + 3)
+    });
+    let mut world = World::from_cluster(cluster, |index| {
+        GraphConfig::new(
+            if index == 1 {
+                "another-graph"
+            } else {
+                common::GRAPH
+            },
+            "",
+        )
+    });
+    let graph = world.graphs[0];
+    world
+        .cluster
+        .node(0)
+        .register_event(graph, &[EventType::NeighborConnection])
+        .unwrap();
+    let id = connect(&mut world, 0, 1, None).unwrap();
+    world.cluster.settle().unwrap();
+    assert_eq!(
+        neighbor_changes(&world, 0),
+        [(id, ConnectionStatus::Failed(FailReason::Refused))]
+    );
+}
