@@ -240,6 +240,20 @@ fn the_initiator_confirms_a_target_following_the_recipe_and_is_connected() {
     );
 }
 
+/// `events` are the one failure of an initiator whose membership exchange failed.
+fn assert_failed_not_authenticated(events: &[GraphEvent], case: &str) {
+    assert!(
+        matches!(
+            events,
+            [GraphEvent::DirectConnection(change)] if change.status
+                == ConnectionStatus::Failed(FailReason::NotAuthenticated(
+                    AuthFailure::MembershipProof
+                ))
+        ),
+        "{case}: {events:?}"
+    );
+}
+
 /// The words a guesser tries; the right secret among them.
 const WORDS: [&str; 6] = [
     "password", "123456", "sunshine", "s3cret", "letmein", "dragon",
@@ -263,17 +277,7 @@ fn a_fake_target_captures_nothing_that_confirms_a_guess() {
     let guess = "sunshine";
     let (mut hand, registration, link, share) = initiator(SECRET);
     accept_from_recipe(&mut hand, link, &share, guess);
-    let events = hand.events(registration);
-    assert!(
-        matches!(
-            &events[..],
-            [GraphEvent::DirectConnection(change)] if change.status
-                == ConnectionStatus::Failed(FailReason::NotAuthenticated(
-                    AuthFailure::MembershipProof
-                ))
-        ),
-        "{events:?}"
-    );
+    assert_failed_not_authenticated(&hand.events(registration), "a wrong guess");
     // Everything the initiator sent after its Hello: a Close, and no Confirm.
     let after_hello = hand.sent(link);
     assert_eq!(after_hello, [close(wire::CloseReason::ProtocolViolation)]);
@@ -645,17 +649,7 @@ fn the_initiator_rejects_a_reflected_wrong_or_missing_confirmation_and_a_bad_sha
                 peer_id: String::new(),
             }),
         );
-        let events = hand.events(registration);
-        assert!(
-            matches!(
-                &events[..],
-                [GraphEvent::DirectConnection(change)] if change.status
-                    == ConnectionStatus::Failed(FailReason::NotAuthenticated(
-                        AuthFailure::MembershipProof
-                    ))
-            ),
-            "{case}: {events:?}"
-        );
+        assert_failed_not_authenticated(&hand.events(registration), case);
         assert_eq!(
             hand.sent(link),
             [close(wire::CloseReason::ProtocolViolation)],

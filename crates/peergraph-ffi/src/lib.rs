@@ -302,28 +302,56 @@ pub unsafe extern "C" fn PeerGraphCreate(
                 read_string(properties.pwzCreatorId),
             )
         };
-        let (Some(graph_id), Some(peer_id)) = names else {
-            return E_INVALIDARG;
-        };
-        // SAFETY: the caller promises a null or valid security interface.
-        let Ok(secret) = (unsafe { read_secret(pSecurityInterface) }) else {
-            return E_INVALIDARG;
-        };
-        let config = GraphConfig {
-            secret,
-            ..GraphConfig::new(graph_id, peer_id)
-        };
-        match library.node.create_graph(config) {
-            Ok(graph) => {
-                let handle = library.handle(Kind::Graph);
-                library.graphs.insert(handle, graph);
-                // SAFETY: checked non-null; the caller promises it is writable.
-                unsafe { put(phGraph, handle as HGRAPH) };
-                S_OK
-            }
-            Err(error) => graph_error(error),
-        }
+        // SAFETY: the caller promises a null or valid security interface and a writable
+        // `phGraph`, checked non-null above.
+        unsafe { add_graph(library, names, pSecurityInterface, Join::Create, phGraph) }
     })
+}
+
+/// Whether a graph is created (`PeerGraphCreate`) or opened (`PeerGraphOpen`).
+#[derive(Clone, Copy)]
+enum Join {
+    Create,
+    Open,
+}
+
+/// Creates or opens the graph named by `names` with the secret of `security`, and hands out
+/// its handle through `out`.
+///
+/// # Safety
+/// `security` is null or valid (see [`read_secret`]); `out` is non-null and writable.
+unsafe fn add_graph(
+    library: &mut Library,
+    names: (Option<String>, Option<String>),
+    security: *const PEER_SECURITY_INTERFACE,
+    join: Join,
+    out: *mut HGRAPH,
+) -> HRESULT {
+    let (Some(graph_id), Some(peer_id)) = names else {
+        return E_INVALIDARG;
+    };
+    // SAFETY: the caller promises a null or valid security interface.
+    let Ok(secret) = (unsafe { read_secret(security) }) else {
+        return E_INVALIDARG;
+    };
+    let config = GraphConfig {
+        secret,
+        ..GraphConfig::new(graph_id, peer_id)
+    };
+    let (added, success) = match join {
+        Join::Create => (library.node.create_graph(config), S_OK),
+        Join::Open => (library.node.open_graph(config), PEER_S_GRAPH_DATA_CREATED),
+    };
+    match added {
+        Ok(graph) => {
+            let handle = library.handle(Kind::Graph);
+            library.graphs.insert(handle, graph);
+            // SAFETY: the caller promises a non-null, writable pointer.
+            unsafe { put(out, handle as HGRAPH) };
+            success
+        }
+        Err(error) => graph_error(error),
+    }
 }
 
 /// Opens a graph (`PeerGraphOpen`). No network activity. A graph has no stored data yet, so
@@ -352,27 +380,9 @@ pub unsafe extern "C" fn PeerGraphOpen(
         }
         // SAFETY: the caller promises NUL-terminated strings (or null, which reads as None).
         let names = unsafe { (read_string(pwzGraphId), read_string(pwzPeerId)) };
-        let (Some(graph_id), Some(peer_id)) = names else {
-            return E_INVALIDARG;
-        };
-        // SAFETY: the caller promises a null or valid security interface.
-        let Ok(secret) = (unsafe { read_secret(pSecurityInterface) }) else {
-            return E_INVALIDARG;
-        };
-        let config = GraphConfig {
-            secret,
-            ..GraphConfig::new(graph_id, peer_id)
-        };
-        match library.node.open_graph(config) {
-            Ok(graph) => {
-                let handle = library.handle(Kind::Graph);
-                library.graphs.insert(handle, graph);
-                // SAFETY: checked non-null; the caller promises it is writable.
-                unsafe { put(phGraph, handle as HGRAPH) };
-                PEER_S_GRAPH_DATA_CREATED
-            }
-            Err(error) => graph_error(error),
-        }
+        // SAFETY: the caller promises a null or valid security interface and a writable
+        // `phGraph`, checked non-null above.
+        unsafe { add_graph(library, names, pSecurityInterface, Join::Open, phGraph) }
     })
 }
 
@@ -656,6 +666,33 @@ fn failed(reason: &FailReason) -> HRESULT {
     }
 }
 
+/// The arguments of a dial from C: the graph, the peer id (`None` for a null one) and the
+/// address; `Err` with the HRESULT for a bad one.
+///
+/// # Safety
+/// `pwzPeerId` is null or NUL-terminated; `pAddress` is null or points to a `PEER_ADDRESS`.
+unsafe fn dial_arguments(
+    library: &Library,
+    hGraph: HGRAPH,
+    pwzPeerId: PCWSTR,
+    pAddress: *const PEER_ADDRESS,
+    pullConnectionId: *mut ULONGLONG,
+) -> Result<(peergraph::GraphHandle, Option<String>, PeerAddress), HRESULT> {
+    let graph = graph_of(library, hGraph)?;
+    if pAddress.is_null() || pullConnectionId.is_null() {
+        return Err(E_INVALIDARG);
+    }
+    let peer_id = if pwzPeerId.is_null() {
+        None
+    } else {
+        // SAFETY: non-null, and the caller promises a NUL-terminated string.
+        Some(unsafe { read_string(pwzPeerId) }.ok_or(E_INVALIDARG)?)
+    };
+    // SAFETY: non-null, and the caller promises it points to a PEER_ADDRESS.
+    let socket = socket_addr(unsafe { &*pAddress }).ok_or(E_INVALIDARG)?;
+    Ok((graph, peer_id, PeerAddress::new(socket)))
+}
+
 /// Starts a direct connection (`PeerGraphOpenDirectConnection`): its id at once, the outcome as
 /// a `PEER_GRAPH_EVENT_DIRECT_CONNECTION` event with that id.
 ///
@@ -670,24 +707,18 @@ pub unsafe extern "C" fn PeerGraphOpenDirectConnection(
     pullConnectionId: *mut ULONGLONG,
 ) -> HRESULT {
     with_library(|library| {
-        let graph = match graph_of(library, hGraph) {
-            Ok(graph) => graph,
+        // SAFETY: the caller promises what `dial_arguments` needs.
+        let arguments =
+            unsafe { dial_arguments(library, hGraph, pwzPeerId, pAddress, pullConnectionId) };
+        let (graph, Some(peer_id), address) = (match arguments {
+            Ok(arguments) => arguments,
             Err(error) => return error,
-        };
-        if pAddress.is_null() || pullConnectionId.is_null() {
-            return E_INVALIDARG;
-        }
-        // SAFETY: the caller promises a NUL-terminated string (or null, which reads as None).
-        let Some(peer_id) = (unsafe { read_string(pwzPeerId) }) else {
-            return E_INVALIDARG;
-        };
-        // SAFETY: non-null, and the caller promises it points to a PEER_ADDRESS.
-        let Some(socket) = socket_addr(unsafe { &*pAddress }) else {
+        }) else {
             return E_INVALIDARG;
         };
         match library
             .node
-            .open_direct_connection(graph, &peer_id, PeerAddress::new(socket))
+            .open_direct_connection(graph, &peer_id, address)
         {
             Ok(connection) => {
                 // SAFETY: checked non-null; the caller promises it is writable.
@@ -719,30 +750,14 @@ pub unsafe extern "C" fn PeerGraphConnect(
     pullConnectionId: *mut ULONGLONG,
 ) -> HRESULT {
     with_library(|library| {
-        let graph = match graph_of(library, hGraph) {
-            Ok(graph) => graph,
+        // SAFETY: the caller promises what `dial_arguments` needs.
+        let arguments =
+            unsafe { dial_arguments(library, hGraph, pwzPeerId, pAddress, pullConnectionId) };
+        let (graph, peer_id, address) = match arguments {
+            Ok(arguments) => arguments,
             Err(error) => return error,
         };
-        if pAddress.is_null() || pullConnectionId.is_null() {
-            return E_INVALIDARG;
-        }
-        let peer_id = if pwzPeerId.is_null() {
-            None
-        } else {
-            // SAFETY: non-null, and the caller promises a NUL-terminated string.
-            match unsafe { read_string(pwzPeerId) } {
-                Some(peer_id) => Some(peer_id),
-                None => return E_INVALIDARG,
-            }
-        };
-        // SAFETY: non-null, and the caller promises it points to a PEER_ADDRESS.
-        let Some(socket) = socket_addr(unsafe { &*pAddress }) else {
-            return E_INVALIDARG;
-        };
-        match library
-            .node
-            .connect(graph, peer_id.as_deref(), PeerAddress::new(socket))
-        {
+        match library.node.connect(graph, peer_id.as_deref(), address) {
             Ok(connection) => {
                 // SAFETY: checked non-null; the caller promises it is writable.
                 unsafe { put(pullConnectionId, connection.get()) };
