@@ -29,7 +29,7 @@ pub(crate) async fn run(args: SendArgs) -> Outcome {
     let mut local = LocalNode::start(&args.node, None).await?;
     let outcome = transfer(&mut local, args, file).await;
     // Whatever the outcome, what the node still has to say (a farewell, the Close after a bad
-    // proof, the QUIC connection's close) reaches the wire before the process exits.
+    // exchange, the QUIC connection's close) reaches the wire before the process exits.
     if outcome.is_err() {
         let _ = local.node.shutdown();
     }
