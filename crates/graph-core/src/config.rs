@@ -73,6 +73,12 @@ pub struct Limits {
     /// Neighbor connections per graph, pending and established, in both directions; a Hello for
     /// another is refused. Default 32.
     pub max_neighbors_per_graph: usize,
+    /// Flooded items a graph keeps (design/0006); a new item beyond it is dropped (a local
+    /// `publish` fails). Default 4,096.
+    pub max_flood_items_per_graph: usize,
+    /// Largest flooded item's payload; a larger one from a neighbor is a protocol violation.
+    /// Default 16 KiB.
+    pub max_flood_item_len: usize,
     /// Handshakes in progress on the whole node in each direction (inbound and outbound are
     /// counted apart, so peers that stall their handshakes cannot block the application's own
     /// opens). An inbound link beyond it is answered with a refusal; a local open beyond it fails
@@ -153,6 +159,8 @@ impl Default for Limits {
         Self {
             max_direct_connections_per_graph: 1024,
             max_neighbors_per_graph: 32,
+            max_flood_items_per_graph: 4096,
+            max_flood_item_len: 16 * 1024,
             max_pending_handshakes: 256,
             max_pending_handshakes_per_source: 32,
             max_dials_per_target: 16,

@@ -151,6 +151,24 @@ operation_error! {
 }
 
 operation_error! {
+    /// `publish` failed; nothing was flooded.
+    PublishError {
+        /// The handle is closed or stale (`PEER_E_INVALID_GRAPH`).
+        InvalidGraph => "the graph handle is closed or stale",
+        /// The id is empty or longer than `MAX_ITEM_ID_LEN`, or the payload longer than
+        /// `max_flood_item_len`.
+        InvalidArgument {
+            /// Which argument, and what is wrong with it.
+            argument: InvalidArgument
+        } => "{argument}",
+        /// The version is not newer than the one the graph has.
+        Stale => "the graph has this item at this version or a newer one",
+        /// The graph holds `max_flood_items_per_graph` items.
+        StoreFull => "the graph holds its most items",
+    }
+}
+
+operation_error! {
     /// `send_data` failed; nothing was queued.
     SendError {
         /// The handle is closed or stale (`PEER_E_INVALID_GRAPH`).

@@ -2,6 +2,7 @@
 //! status flags, their registrations and the connection counts their limits need.
 
 use crate::config::GraphConfig;
+use crate::flood::Store;
 use crate::ids::{GraphHandle, NodeId, RegistrationHandle};
 use crate::info::ConnectionKind;
 use crate::proof::GraphKey;
@@ -23,6 +24,8 @@ pub(crate) struct Graph {
     /// Established connections of both kinds.
     established: usize,
     status: GraphStatus,
+    /// The items the graph floods.
+    pub(crate) items: Store,
 }
 
 impl Graph {
@@ -139,6 +142,7 @@ impl Graphs {
             connections: 0,
             neighbors: 0,
             established: 0,
+            items: Store::default(),
             status,
         };
         GraphHandle(self.slots.insert(graph))

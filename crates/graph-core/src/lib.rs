@@ -55,6 +55,7 @@ mod codec;
 mod config;
 mod error;
 mod event;
+mod flood;
 mod graphs;
 mod id_hash;
 mod identity;
@@ -76,13 +77,14 @@ pub use codec::Transmit;
 pub use config::{ConfigError, GraphConfig, Limits, NodeConfig, Timeouts};
 pub use error::{
     ArgumentProblem, CloseError, ConnectError, EnumError, EventError, GraphError, HandleError,
-    InvalidArgument, LinkCloseReason, NotInitialized, OpenError, RegisterError, SendError,
-    StartupError,
+    InvalidArgument, LinkCloseReason, NotInitialized, OpenError, PublishError, RegisterError,
+    SendError, StartupError,
 };
 pub use event::{
     AuthFailure, ConnectionChange, ConnectionStatus, Direction, DisconnectReason, EventType,
     FailReason, GraphEvent, IncomingData, ProtocolViolation, RemotePeer,
 };
+pub use flood::{FloodItem, MAX_ITEM_ID_LEN};
 pub use id_hash::{IdBuildHasher, IdHasher};
 pub use identity::{ParseIdentityError, PeerIdentity};
 pub use ids::{ConnectionId, GraphHandle, LinkId, NodeId, RegistrationHandle};

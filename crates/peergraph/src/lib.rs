@@ -46,8 +46,8 @@ pub use peergraph_core::{
     ArgumentProblem, AuthFailure, CloseError, ConfigError, ConnectError, ConnectionChange,
     ConnectionId, ConnectionInfo, ConnectionKind, ConnectionKinds, ConnectionState,
     ConnectionStatus, Direction, DisconnectReason, EnumError, EventError, EventType, FailReason,
-    GraphConfig, GraphError, GraphEvent, GraphHandle, GraphStatus, HandleError, IncomingData,
-    InvalidArgument, Limits, NodeConfig, NodeId, NodeInfo, NotInitialized, OpenError,
-    PEER_GRAPH_VERSION, PeerAddress, PeerIdentity, ProtocolViolation, RegisterError,
+    FloodItem, GraphConfig, GraphError, GraphEvent, GraphHandle, GraphStatus, HandleError,
+    IncomingData, InvalidArgument, Limits, NodeConfig, NodeId, NodeInfo, NotInitialized, OpenError,
+    PEER_GRAPH_VERSION, PeerAddress, PeerIdentity, ProtocolViolation, PublishError, RegisterError,
     RegistrationHandle, RemotePeer, SendError, StartupError, Timeouts, VersionData,
 };

@@ -7,8 +7,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use peergraph_core::{
     CloseError, ConnectError, ConnectionId, ConnectionInfo, ConnectionKinds, EnumError, EventType,
-    GraphConfig, GraphError, GraphHandle, HandleError, Node, NodeInfo, NotInitialized, OpenError,
-    PeerAddress, PeerIdentity, RegisterError, SendError, StartupError, VersionData,
+    FloodItem, GraphConfig, GraphError, GraphHandle, HandleError, Node, NodeInfo, NotInitialized,
+    OpenError, PeerAddress, PeerIdentity, PublishError, RegisterError, SendError, StartupError,
+    VersionData,
 };
 use peergraph_transport::Identity;
 use tokio::task::AbortHandle;
@@ -222,6 +223,30 @@ impl PeerGraph {
     ) -> Result<ConnectionId, ConnectError> {
         self.shared()
             .with(|state| state.node.connect(now(), graph, peer_id, address))
+    }
+
+    /// Floods version `version` of item `(kind, id)` to the graph over its neighbor connections
+    /// (design/0006): every node of a connected graph ends up holding the newest version.
+    pub fn publish(
+        &self,
+        graph: GraphHandle,
+        kind: u32,
+        id: &[u8],
+        version: u64,
+        payload: impl Into<Bytes>,
+    ) -> Result<(), PublishError> {
+        let payload = payload.into();
+        self.shared()
+            .with(|state| state.node.publish(now(), graph, kind, id, version, payload))
+    }
+
+    /// The flooded items of `kind` the graph holds.
+    pub fn flooded_items(
+        &self,
+        graph: GraphHandle,
+        kind: u32,
+    ) -> Result<Vec<FloodItem>, HandleError> {
+        self.shared().lock().node.flooded_items(graph, kind)
     }
 
     /// Queues a typed message (`PeerGraphSendData`), waiting while the connection's send queue

@@ -10,9 +10,12 @@ use peergraph::{
     ConnectError, ConnectionId, ConnectionKind, ConnectionKinds, ConnectionStatus, Direction,
     EventStream, EventType, GraphConfig, GraphEvent, RemotePeer, TransportKind,
 };
-use support::{GRAPH, TYPE_A, TestNode, within};
+use support::{GRAPH, TYPE_A, TestNode, eventually, within};
 
-on_both_transports!(neighbors_connect_list_and_carry_data);
+on_both_transports!(
+    neighbors_connect_list_and_carry_data,
+    an_item_floods_along_a_line_of_three_nodes,
+);
 
 /// The next neighbor event on `stream`.
 async fn neighbor_change(stream: &mut EventStream) -> (ConnectionId, ConnectionStatus) {
@@ -103,4 +106,53 @@ async fn neighbors_connect_list_and_carry_data(kind: TransportKind) {
         alice.node.connect(alice.graph, Some("bob"), address),
         Err(ConnectError::AlreadyExists)
     );
+}
+
+/// Alice, Bob and Carol in a line of neighbor connections: what Carol publishes reaches Alice
+/// through Bob, and a newer version replaces it.
+async fn an_item_floods_along_a_line_of_three_nodes(kind: TransportKind) {
+    let graph = |peer_id: &str| GraphConfig::new(GRAPH, peer_id).with_secret("s3cret");
+    let alice = TestNode::with_graph(kind, graph("alice")).await;
+    let bob = TestNode::with_graph(kind, graph("bob")).await;
+    let carol = TestNode::with_graph(kind, graph("carol")).await;
+    let mut streams = Vec::new();
+    for (from, to) in [(&alice, &bob), (&carol, &bob)] {
+        let mut events = from
+            .node
+            .register_event(from.graph, &[EventType::NeighborConnection])
+            .unwrap();
+        let id = from
+            .node
+            .connect(from.graph, None, to.locator().address)
+            .unwrap();
+        let (connection, status) = neighbor_change(&mut events).await;
+        assert_eq!(connection, id);
+        connected(status);
+        streams.push(events);
+    }
+    let held = |node: &TestNode| {
+        node.node
+            .flooded_items(node.graph, 1)
+            .unwrap()
+            .into_iter()
+            .map(|item| (item.id.to_vec(), item.version, item.payload.to_vec()))
+            .collect::<Vec<_>>()
+    };
+    carol
+        .node
+        .publish(carol.graph, 1, b"carol", 1, &b"here"[..])
+        .unwrap();
+    eventually("alice holds carol's item", || {
+        held(&alice) == [(b"carol".to_vec(), 1, b"here".to_vec())]
+    })
+    .await;
+    carol
+        .node
+        .publish(carol.graph, 1, b"carol", 2, &b"still here"[..])
+        .unwrap();
+    eventually("alice holds the newer version", || {
+        held(&alice) == [(b"carol".to_vec(), 2, b"still here".to_vec())]
+    })
+    .await;
+    assert_eq!(held(&bob), held(&alice));
 }

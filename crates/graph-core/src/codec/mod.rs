@@ -21,6 +21,7 @@ use peergraph_proto::v1::{self as wire, frame::Kind};
 use prost::Message;
 
 use crate::event::ProtocolViolation;
+use crate::flood::FloodItem;
 pub use data::Transmit;
 pub(crate) use data::{DataBatch, MAX_BATCH_MESSAGES, data, data_frame_len};
 use data::{parse_batch, parse_data, varint};
@@ -75,6 +76,8 @@ pub(crate) enum Inbound<'a> {
     Accept(Accept<'a>),
     /// The initiator's key confirmation.
     Confirm(Cow<'a, [u8]>),
+    /// Flooded items (neighbor connections only).
+    Flood(Vec<FloodItem>),
     Refuse(RefuseReason),
     Data {
         type_id: [u8; 16],
@@ -139,6 +142,18 @@ fn decode_general(frame: Bytes) -> Result<Inbound<'static>, ProtocolViolation> {
             peer_id: Cow::Owned(accept.peer_id),
         }),
         Kind::Confirm(confirm) => Inbound::Confirm(Cow::Owned(confirm.confirmation.into())),
+        Kind::Flood(flood) => Inbound::Flood(
+            flood
+                .items
+                .into_iter()
+                .map(|item| FloodItem {
+                    kind: item.kind,
+                    id: item.id,
+                    version: item.version,
+                    payload: item.payload,
+                })
+                .collect(),
+        ),
         Kind::Refuse(refuse) => Inbound::Refuse(refuse_reason(refuse.reason)),
         Kind::Close(close) => Inbound::Close(close_reason(close.reason)),
         Kind::Data(data) => Inbound::Data {
@@ -321,4 +336,21 @@ impl<'a> Fields<'a> {
 /// Checks a graph id or peer id received from a peer with the same rules as local arguments.
 pub(crate) fn valid_name(name: &str) -> bool {
     crate::validate::name("name", name).is_ok()
+}
+
+/// `Frame { flood: { items } }`, written by prost (flooding is not on the data path).
+pub(crate) fn flood(items: &[FloodItem]) -> Transmit {
+    let items = items
+        .iter()
+        .map(|item| wire::FloodItem {
+            kind: item.kind,
+            id: item.id.clone(),
+            version: item.version,
+            payload: item.payload.clone(),
+        })
+        .collect();
+    let frame = wire::Frame {
+        kind: Some(Kind::Flood(wire::Flood { items })),
+    };
+    Transmit::whole(Bytes::from(frame.encode_to_vec()))
 }

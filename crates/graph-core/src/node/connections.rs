@@ -332,6 +332,9 @@ impl Node {
         if first {
             self.update_status(graph, GraphStatus::HAS_CONNECTIONS, true);
         }
+        if kind == ConnectionKind::Neighbor {
+            self.greet_neighbor(link_id, graph);
+        }
         self.links.schedule(link_id, &self.config.timeouts);
     }
 

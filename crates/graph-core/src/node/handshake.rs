@@ -171,6 +171,7 @@ impl Node {
                 }
             }
             (LinkState::Connected, Inbound::Keepalive) => {}
+            (LinkState::Connected, Inbound::Flood(items)) => self.on_flood(link_id, items),
             (LinkState::Connected, Inbound::Close(reason)) => {
                 let reason = match reason {
                     CloseReason::GraphClosed => DisconnectReason::PeerGraphClosed,
@@ -227,7 +228,7 @@ impl Node {
         self.links.remove(link_id);
     }
 
-    fn violation(&mut self, link_id: LinkId, violation: ProtocolViolation) {
+    pub(super) fn violation(&mut self, link_id: LinkId, violation: ProtocolViolation) {
         let Some(link) = self.links.get(link_id) else {
             return;
         };

@@ -3,6 +3,7 @@
 //! groups, and only they join the subsystems up.
 
 mod connections;
+mod flooding;
 mod graphs;
 mod handshake;
 mod output;
@@ -11,8 +12,8 @@ use std::time::Instant;
 
 use crate::config::NodeConfig;
 use crate::error::{
-    CloseError, ConnectError, EnumError, HandleError, NotInitialized, OpenError, RegisterError,
-    SendError, StartupError,
+    CloseError, ConnectError, EnumError, HandleError, NotInitialized, OpenError, PublishError,
+    RegisterError, SendError, StartupError,
 };
 use crate::event::GraphEvent;
 use crate::graphs::{Graph, Graphs};
@@ -238,6 +239,7 @@ from_lookup!(
     RegisterError,
     OpenError,
     ConnectError,
+    PublishError,
     SendError,
     CloseError,
     EnumError
