@@ -166,12 +166,18 @@ fn a_node_that_joins_later_gets_every_item_from_its_first_neighbor() {
 #[test]
 fn nothing_is_flooded_on_a_direct_connection_and_bad_items_are_refused() {
     let mut world = world(2);
-    world.connect(0, 1);
+    let (id, _) = world.connect(0, 1);
     publish(&mut world, 0, b"a", 1, b"local only").unwrap();
     world.cluster.settle().unwrap();
     assert!(
         held(&mut world, 1).is_empty(),
         "a direct connection carries no item"
+    );
+    assert_eq!(
+        world.changes_for(0, id).len(),
+        1,
+        "and stays up: {:?}",
+        world.changes_for(0, id)
     );
     assert!(matches!(
         publish(&mut world, 0, b"", 1, b"x"),
@@ -198,4 +204,53 @@ fn the_store_is_bounded() {
         Err(PublishError::StoreFull)
     );
     publish(&mut world, 0, b"a", 2, b"a newer version still fits").unwrap();
+}
+
+#[test]
+fn an_item_published_while_a_neighbor_is_pending_reaches_it_once_it_is_up() {
+    let mut world = world(2);
+    let now = world.cluster.now();
+    let address = world.cluster.address(1);
+    let graph = world.graphs[0];
+    world
+        .cluster
+        .node(0)
+        .connect(now, graph, None, address)
+        .unwrap();
+    // The link is still in its handshake: nothing may go on it but the handshake.
+    publish(&mut world, 0, b"early", 1, b"before the neighbor was up").unwrap();
+    world.cluster.settle().unwrap();
+    let graph = world.graphs[0];
+    let neighbors = world
+        .cluster
+        .node(0)
+        .enum_connections(graph, peergraph_core::ConnectionKinds::NEIGHBOR)
+        .unwrap();
+    assert_eq!(neighbors.len(), 1, "the neighbor connected");
+    assert_eq!(
+        held(&mut world, 1),
+        [(b"early".to_vec(), 1, b"before the neighbor was up".to_vec())]
+    );
+}
+
+#[test]
+fn many_large_items_travel_in_several_frames_of_bounded_size() {
+    static PAYLOAD: [u8; 16 * 1024] = [9; 16 * 1024];
+    let mut world = world(2);
+    for index in 0..10u8 {
+        publish(&mut world, 0, &[index, index], 1, &PAYLOAD).unwrap();
+    }
+    let before = world.cluster.frames_delivered();
+    link(&mut world, 1, 0);
+    let frames = world.cluster.frames_delivered() - before;
+    let items = held(&mut world, 1);
+    assert_eq!(items.len(), 10);
+    assert!(
+        items
+            .iter()
+            .all(|(_, _, payload)| payload[..] == PAYLOAD[..])
+    );
+    // The handshake's frames (Hello, Accept, Confirm), then 160 KiB of items in frames of at
+    // most 64 KiB of payload: at least three, and items share frames.
+    assert!((3 + 3..=3 + 4).contains(&frames), "{frames} frames");
 }
