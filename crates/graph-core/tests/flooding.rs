@@ -24,14 +24,7 @@ fn world(count: usize) -> World {
 
 /// Node `from` becomes a neighbor of node `to`; settles.
 fn link(world: &mut World, from: usize, to: usize) {
-    let now = world.cluster.now();
-    let address = world.cluster.address(to);
-    let graph = world.graphs[from];
-    world
-        .cluster
-        .node(from)
-        .connect(now, graph, None, address)
-        .unwrap();
+    world.neighbor(from, to, None).unwrap();
     world.cluster.settle().unwrap();
 }
 

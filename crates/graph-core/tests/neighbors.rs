@@ -50,13 +50,7 @@ fn connect(
     to: usize,
     peer_id: Option<&str>,
 ) -> Result<ConnectionId, ConnectError> {
-    let now = world.cluster.now();
-    let address = world.cluster.address(to);
-    let graph = world.graphs[from];
-    world
-        .cluster
-        .node(from)
-        .connect(now, graph, peer_id, address)
+    world.neighbor(from, to, peer_id)
 }
 
 /// The neighbor events of node `index`.
@@ -303,15 +297,8 @@ fn an_ended_neighbor_frees_its_place_and_the_graph_has_connections_until_its_las
         1,
         "one neighbor left"
     );
-    let now = world.cluster.now();
-    let graph = world.graphs[0];
-    let address = world.cluster.address(1);
     assert!(
-        world
-            .cluster
-            .node(0)
-            .connect(now, graph, None, address)
-            .is_ok(),
+        world.neighbor(0, 1, None).is_ok(),
         "the ended neighbor's place is free"
     );
     world.cluster.settle().unwrap();

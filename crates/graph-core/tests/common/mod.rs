@@ -3,8 +3,8 @@
 #![allow(dead_code, unreachable_pub)]
 
 use peergraph_core::{
-    ConnectionChange, ConnectionId, ConnectionStatus, EventType, GraphConfig, GraphEvent,
-    GraphHandle, IncomingData, Node, Output, RegistrationHandle,
+    ConnectError, ConnectionChange, ConnectionId, ConnectionStatus, EventType, GraphConfig,
+    GraphEvent, GraphHandle, IncomingData, Node, Output, RegistrationHandle,
 };
 use peergraph_sim::Cluster;
 
@@ -69,6 +69,22 @@ impl World {
             graphs,
             registrations,
         }
+    }
+
+    /// Node `from` starts a neighbor connection to node `to` (`peer_id`: the peer expected
+    /// there, `None` for any).
+    pub fn neighbor(
+        &mut self,
+        from: usize,
+        to: usize,
+        peer_id: Option<&str>,
+    ) -> Result<ConnectionId, ConnectError> {
+        let now = self.cluster.now();
+        let address = self.cluster.address(to);
+        let graph = self.graphs[from];
+        self.cluster
+            .node(from)
+            .connect(now, graph, peer_id, address)
     }
 
     pub fn open(&mut self, from: usize, to: usize) -> ConnectionId {
