@@ -138,6 +138,50 @@ typedef struct {
   uint8_t Data4[8];
 } GUID;
 
+// Windows' 64-bit unsigned integer.
+typedef uint64_t ULONGLONG;
+
+// `SOCKADDR_IN6`, as Linux lays out `struct sockaddr_in6` (28 bytes).
+typedef struct {
+  // `AF_INET6` (10 on Linux).
+  uint16_t sin6_family;
+  // The port, in network byte order.
+  uint16_t sin6_port;
+  // The flow information, in network byte order.
+  uint32_t sin6_flowinfo;
+  // The address; an IPv4 peer as `::ffff:a.b.c.d`.
+  uint8_t sin6_addr[16];
+  // The scope id (interface index for link-local addresses).
+  uint32_t sin6_scope_id;
+} SOCKADDR_IN6;
+
+// `PEER_ADDRESS`: an IPv6 socket address (IPv4 peers as IPv4-mapped addresses).
+typedef struct {
+  // `sizeof(PEER_ADDRESS)` (32).
+  DWORD dwSize;
+  // The address.
+  SOCKADDR_IN6 sin6;
+} PEER_ADDRESS;
+
+// `PEER_NODE_INFO`.
+typedef struct {
+  // `sizeof(PEER_NODE_INFO)`.
+  DWORD dwSize;
+  // The node id.
+  ULONGLONG ullNodeId;
+  // The node's peer id.
+  PWSTR pwzPeerId;
+  // Number of addresses.
+  ULONG cAddresses;
+  // The addresses the node listens on.
+  PEER_ADDRESS *pAddresses;
+  // The node's attributes (null: none yet).
+  PWSTR pwzAttributes;
+} PEER_NODE_INFO;
+
+// An enumeration handle (`HPEERENUM`): opaque.
+typedef void *HPEERENUM;
+
 // Where Windows takes a Win32 event `HANDLE`, this library takes a file descriptor a C program
 // can `poll()`, carried in the pointer's bits: `(HANDLE)(intptr_t)fd`, usually from `eventfd(2)`.
 typedef void *HANDLE;
@@ -152,9 +196,6 @@ typedef struct {
 
 // An event registration handle (`HPEEREVENT`): opaque.
 typedef void *HPEEREVENT;
-
-// Windows' 64-bit unsigned integer.
-typedef uint64_t ULONGLONG;
 
 // `PEER_DATA`: bytes.
 typedef struct {
@@ -250,47 +291,6 @@ typedef struct {
   // The payload for `eventType`.
   PEER_GRAPH_EVENT_DATA_PAYLOAD u;
 } PEER_GRAPH_EVENT_DATA;
-
-// `SOCKADDR_IN6`, as Linux lays out `struct sockaddr_in6` (28 bytes).
-typedef struct {
-  // `AF_INET6` (10 on Linux).
-  uint16_t sin6_family;
-  // The port, in network byte order.
-  uint16_t sin6_port;
-  // The flow information, in network byte order.
-  uint32_t sin6_flowinfo;
-  // The address; an IPv4 peer as `::ffff:a.b.c.d`.
-  uint8_t sin6_addr[16];
-  // The scope id (interface index for link-local addresses).
-  uint32_t sin6_scope_id;
-} SOCKADDR_IN6;
-
-// `PEER_ADDRESS`: an IPv6 socket address (IPv4 peers as IPv4-mapped addresses).
-typedef struct {
-  // `sizeof(PEER_ADDRESS)` (32).
-  DWORD dwSize;
-  // The address.
-  SOCKADDR_IN6 sin6;
-} PEER_ADDRESS;
-
-// An enumeration handle (`HPEERENUM`): opaque.
-typedef void *HPEERENUM;
-
-// `PEER_NODE_INFO`.
-typedef struct {
-  // `sizeof(PEER_NODE_INFO)`.
-  DWORD dwSize;
-  // The node id.
-  ULONGLONG ullNodeId;
-  // The node's peer id.
-  PWSTR pwzPeerId;
-  // Number of addresses.
-  ULONG cAddresses;
-  // The addresses the node listens on.
-  PEER_ADDRESS *pAddresses;
-  // The node's attributes (null: none yet).
-  PWSTR pwzAttributes;
-} PEER_NODE_INFO;
 
 // `PEER_CONNECTION_INFO`.
 typedef struct {
@@ -546,27 +546,21 @@ HRESULT PeerGraphClose(HGRAPH hGraph);
 // `PEER_E_ALREADY_LISTENING`.
 HRESULT PeerGraphListen(HGRAPH hGraph, DWORD dwScope, DWORD dwScopeId, WORD wPort);
 
-// Registers for events (`PeerGraphRegisterEvent`): `hEvent` carries a file descriptor (see the
-// crate documentation) that becomes readable while events are queued. Types this library does
-// not raise yet (records, neighbors, nodes) are accepted and never occur.
+// The local node in a graph (`PeerGraphGetNodeInfo` with `ullNodeId` 0 or the local node's
+// id): its node id, peer id and listen address. Other nodes are `PEER_E_NODE_NOT_FOUND` until
+// the graph's node list is provided. Free the block with `PeerGraphFreeData`.
 //
 // # Safety
-// `pEventRegistrations` points to `cEventRegistration` structures; `phPeerEvent` is writable.
-HRESULT PeerGraphRegisterEvent(HGRAPH hGraph,
-                               HANDLE hEvent,
-                               ULONG cEventRegistration,
-                               const PEER_GRAPH_EVENT_REGISTRATION *pEventRegistrations,
-                               HPEEREVENT *phPeerEvent);
+// `ppNodeInfo` is writable.
+HRESULT PeerGraphGetNodeInfo(HGRAPH hGraph, ULONGLONG ullNodeId, PEER_NODE_INFO **ppNodeInfo);
 
-// Ends a registration (`PeerGraphUnregisterEvent`); events it still held are dropped.
-HRESULT PeerGraphUnregisterEvent(HPEEREVENT hPeerEvent);
+// Frees a block this library returned (`PeerGraphFreeData`): an event, an item array or node
+// information. A null pointer, a block freed already, or a pointer the library did not hand
+// out is ignored.
+void PeerGraphFreeData(void *pvData);
 
-// Takes one event (`PeerGraphGetEventData`): `S_OK` and a block to free with
-// `PeerGraphFreeData`, or `PEER_S_NO_EVENT_DATA` (and null) when none is queued.
-//
-// # Safety
-// `ppEventData` is writable.
-HRESULT PeerGraphGetEventData(HPEEREVENT hPeerEvent, PEER_GRAPH_EVENT_DATA **ppEventData);
+// `PeerFreeData`, the twin of [`PeerGraphFreeData`].
+void PeerFreeData(const void *pvData);
 
 // Starts a direct connection (`PeerGraphOpenDirectConnection`): its id at once, the outcome as
 // a `PEER_GRAPH_EVENT_DIRECT_CONNECTION` event with that id.
@@ -632,19 +626,6 @@ HRESULT PeerGraphGetNextItem(HPEERENUM hPeerEnum, ULONG *pCount, void ***pppvIte
 // Ends an enumeration (`PeerGraphEndEnumeration`).
 HRESULT PeerGraphEndEnumeration(HPEERENUM hPeerEnum);
 
-// The local node in a graph (`PeerGraphGetNodeInfo` with `ullNodeId` 0 or the local node's
-// id): its node id, peer id and listen address. Other nodes are `PEER_E_NODE_NOT_FOUND` until
-// the graph's node list is provided. Free the block with `PeerGraphFreeData`.
-//
-// # Safety
-// `ppNodeInfo` is writable.
-HRESULT PeerGraphGetNodeInfo(HGRAPH hGraph, ULONGLONG ullNodeId, PEER_NODE_INFO **ppNodeInfo);
-
-// Frees a block this library returned (`PeerGraphFreeData`): an event, an item array or node
-// information. A null pointer, a block freed already, or a pointer the library did not hand
-// out is ignored.
-void PeerGraphFreeData(void *pvData);
-
 // `PeerGetNextItem`, `P2P.dll`'s twin of [`PeerGraphGetNextItem`].
 //
 // # Safety
@@ -660,8 +641,27 @@ HRESULT PeerGetItemCount(HPEERENUM hPeerEnum, ULONG *pCount);
 // `PeerEndEnumeration`, the twin of [`PeerGraphEndEnumeration`].
 HRESULT PeerEndEnumeration(HPEERENUM hPeerEnum);
 
-// `PeerFreeData`, the twin of [`PeerGraphFreeData`].
-void PeerFreeData(const void *pvData);
+// Registers for events (`PeerGraphRegisterEvent`): `hEvent` carries a file descriptor (see the
+// crate documentation) that becomes readable while events are queued. Types this library does
+// not raise yet (records, nodes) are accepted and never occur.
+//
+// # Safety
+// `pEventRegistrations` points to `cEventRegistration` structures; `phPeerEvent` is writable.
+HRESULT PeerGraphRegisterEvent(HGRAPH hGraph,
+                               HANDLE hEvent,
+                               ULONG cEventRegistration,
+                               const PEER_GRAPH_EVENT_REGISTRATION *pEventRegistrations,
+                               HPEEREVENT *phPeerEvent);
+
+// Ends a registration (`PeerGraphUnregisterEvent`); events it still held are dropped.
+HRESULT PeerGraphUnregisterEvent(HPEEREVENT hPeerEvent);
+
+// Takes one event (`PeerGraphGetEventData`): `S_OK` and a block to free with
+// `PeerGraphFreeData`, or `PEER_S_NO_EVENT_DATA` (and null) when none is queued.
+//
+// # Safety
+// `ppEventData` is writable.
+HRESULT PeerGraphGetEventData(HPEEREVENT hPeerEvent, PEER_GRAPH_EVENT_DATA **ppEventData);
 
 #ifdef __cplusplus
 }  // extern "C"
