@@ -35,6 +35,11 @@ pub enum ConfigError {
     /// Frames carry a 32-bit length, so a message may be at most about 4 GiB.
     #[error("max_message_size must leave room for a 32-bit frame length")]
     MessageSizeOutOfRange,
+    /// Maintenance needs `min_neighbors <= max_neighbors <= max_neighbors_per_graph`.
+    #[error(
+        "neighbor bounds must satisfy min_neighbors <= max_neighbors <= max_neighbors_per_graph"
+    )]
+    NeighborBounds,
 }
 
 impl NodeConfig {
@@ -45,10 +50,18 @@ impl NodeConfig {
             ("handshake", self.timeouts.handshake),
             ("idle", self.timeouts.idle),
             ("keepalive", self.timeouts.keepalive),
+            ("presence_lifetime", self.timeouts.presence_lifetime),
+            ("maintenance", self.timeouts.maintenance),
         ] {
             if timeout.is_zero() {
                 return Err(ConfigError::ZeroTimeout(name));
             }
+        }
+        let limits = &self.limits;
+        if limits.min_neighbors > limits.max_neighbors
+            || limits.max_neighbors > limits.max_neighbors_per_graph
+        {
+            return Err(ConfigError::NeighborBounds);
         }
         if u32::try_from(self.limits.max_frame_len()).is_err() {
             return Err(ConfigError::MessageSizeOutOfRange);
@@ -73,6 +86,13 @@ pub struct Limits {
     /// Neighbor connections per graph, pending and established, in both directions; a Hello for
     /// another is refused. Default 32.
     pub max_neighbors_per_graph: usize,
+    /// While a graph has fewer neighbor connections (pending or established), its maintenance
+    /// connects to nodes it learned of from their presence, one more each round. Default 3.
+    pub min_neighbors: usize,
+    /// While a graph has more established neighbor connections, its maintenance sheds the
+    /// newest ones its peers opened, one each round (the peer finds others). At most
+    /// `max_neighbors_per_graph`. Default 8.
+    pub max_neighbors: usize,
     /// Flooded items a graph keeps (design/0006); a new item beyond it is dropped (a local
     /// `publish` fails). Default 4,096.
     pub max_flood_items_per_graph: usize,
@@ -159,6 +179,8 @@ impl Default for Limits {
         Self {
             max_direct_connections_per_graph: 1024,
             max_neighbors_per_graph: 32,
+            min_neighbors: 3,
+            max_neighbors: 8,
             max_flood_items_per_graph: 4096,
             max_flood_item_len: 16 * 1024,
             max_pending_handshakes: 256,
@@ -193,6 +215,16 @@ pub struct Timeouts {
     /// dropped (or after `handshake`, if that is shorter): a real initiator sends its Hello at
     /// once, so a peer that does not holds a slot for little time. Default 3 s.
     pub hello: Duration,
+    /// How long a node's presence announcement lives: it publishes a new one at half this, and
+    /// a node that vanishes without a word drops out of every list within it. Default 300 s
+    /// (`ulPresenceLifetime`).
+    pub presence_lifetime: Duration,
+    /// The longest lifetime a flooded item from a neighbor keeps: a longer one is cut to this.
+    /// Default 24 hours.
+    pub max_flood_lifetime: Duration,
+    /// How often each graph's maintenance runs (keeping the neighbor count within bounds),
+    /// give or take a quarter, drawn at random. Default 2 s.
+    pub maintenance: Duration,
 }
 
 impl Default for Timeouts {
@@ -202,6 +234,9 @@ impl Default for Timeouts {
             idle: Duration::from_secs(30),
             keepalive: Duration::from_secs(10),
             hello: Duration::from_secs(3),
+            presence_lifetime: Duration::from_secs(300),
+            max_flood_lifetime: Duration::from_secs(24 * 60 * 60),
+            maintenance: Duration::from_secs(2),
         }
     }
 }

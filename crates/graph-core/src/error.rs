@@ -6,12 +6,15 @@
 pub enum ArgumentProblem {
     /// The value is empty (or, for a set, has no members).
     Empty,
-    /// The value is longer than 256 characters.
+    /// The value is longer than its limit (256 characters for names).
     TooLong,
     /// The value contains a control character.
     ControlCharacter,
     /// The value has a bit or member this operation does not know.
     Unknown,
+    /// The value is reserved for the library (a flooded item kind below
+    /// [`FIRST_APPLICATION_KIND`](crate::FIRST_APPLICATION_KIND)).
+    Reserved,
 }
 
 /// An invalid argument, naming it (`E_INVALIDARG`).
@@ -125,6 +128,33 @@ operation_error! {
         TooManyPendingHandshakes => "the node has too many handshakes in progress",
         /// A registration for connection events on this graph is full: take its events first.
         EventBacklog => "a connection-event registration of the graph is full",
+        /// No node with this node id announces itself in the graph (`PEER_E_NODE_NOT_FOUND`).
+        NodeNotFound => "no node with this id announces itself in the graph",
+        /// The node announces no address to reach it at (it does not listen).
+        NoAddress => "the node announces no address",
+    }
+}
+
+operation_error! {
+    /// `enum_nodes` or `node_info_of` failed.
+    NodeError {
+        /// The handle is closed or stale (`PEER_E_INVALID_GRAPH`).
+        InvalidGraph => "the graph handle is closed or stale",
+        /// No node with this node id announces itself in the graph (`PEER_E_NODE_NOT_FOUND`).
+        NodeNotFound => "no node with this id announces itself in the graph",
+    }
+}
+
+operation_error! {
+    /// `set_node_attributes` or `set_presence` failed; nothing changed.
+    PresenceError {
+        /// The handle is closed or stale (`PEER_E_INVALID_GRAPH`).
+        InvalidGraph => "the graph handle is closed or stale",
+        /// The attributes are longer than `MAX_ATTRIBUTES_LEN` bytes.
+        InvalidArgument {
+            /// Which argument, and what is wrong with it.
+            argument: InvalidArgument
+        } => "{argument}",
     }
 }
 
@@ -155,8 +185,9 @@ operation_error! {
     PublishError {
         /// The handle is closed or stale (`PEER_E_INVALID_GRAPH`).
         InvalidGraph => "the graph handle is closed or stale",
-        /// The id is empty or longer than `MAX_ITEM_ID_LEN`, or the payload longer than
-        /// `max_flood_item_len`.
+        /// The kind is the library's, the id is empty or longer than `MAX_ITEM_ID_LEN`, the
+        /// payload longer than `max_flood_item_len`, or the lifetime zero or longer than
+        /// `max_flood_lifetime`.
         InvalidArgument {
             /// Which argument, and what is wrong with it.
             argument: InvalidArgument

@@ -4,12 +4,13 @@ use bytes::Bytes;
 
 use crate::identity::PeerIdentity;
 use crate::ids::{ConnectionId, NodeId};
+pub use crate::presence::NodeChangeKind;
 use crate::status::GraphStatus;
 
 /// The event types an application can register for (`PEER_GRAPH_EVENT_TYPE`, values 1..=9).
 ///
-/// Record, neighbor and node events belong to parts of the Windows API this crate does not
-/// implement; registering for them is valid and they are never raised.
+/// Record and property events belong to the record store, which this crate does not implement
+/// yet; registering for them is valid and they are never raised.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[repr(u8)]
 pub enum EventType {
@@ -21,13 +22,14 @@ pub enum EventType {
     RecordChanged = 3,
     /// A direct connection opened, failed or closed.
     DirectConnection = 4,
-    /// A neighbor connection changed (never raised).
+    /// A neighbor connection opened, failed or closed.
     NeighborConnection = 5,
     /// Data arrived on a connection.
     IncomingData = 6,
-    /// The graph needs a new neighbor (never raised).
+    /// The graph has no neighbor and knows no node to connect to: the application should call
+    /// `connect`.
     ConnectionRequired = 7,
-    /// A node changed (never raised).
+    /// A node of the graph announced itself, changed, or left.
     NodeChanged = 8,
     /// A record type finished synchronizing (never raised).
     Synchronized = 9,
@@ -69,6 +71,21 @@ pub enum GraphEvent {
     NeighborConnection(ConnectionChange),
     /// A message arrived on a direct or neighbor connection.
     IncomingData(IncomingData),
+    /// The graph has no neighbor and knows no node to try (`PEER_GRAPH_EVENT_CONNECTION_REQUIRED`).
+    ConnectionRequired,
+    /// A node of the graph changed (`PEER_GRAPH_EVENT_NODE_CHANGED`).
+    NodeChanged(NodeChange),
+}
+
+/// How a node of the graph changed (`PEER_EVENT_NODE_CHANGE_DATA`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeChange {
+    /// The node.
+    pub node_id: NodeId,
+    /// Its peer id.
+    pub peer_id: String,
+    /// What happened.
+    pub change: NodeChangeKind,
 }
 
 impl GraphEvent {
@@ -78,6 +95,8 @@ impl GraphEvent {
             Self::DirectConnection(_) => EventType::DirectConnection,
             Self::NeighborConnection(_) => EventType::NeighborConnection,
             Self::IncomingData(_) => EventType::IncomingData,
+            Self::ConnectionRequired => EventType::ConnectionRequired,
+            Self::NodeChanged(_) => EventType::NodeChanged,
         }
     }
 
@@ -234,6 +253,10 @@ pub enum ProtocolViolation {
     /// A `Data` payload exceeded the maximum message size.
     #[error("message too large")]
     MessageTooLarge,
+    /// A flooded item broke the rules of flooding or of its kind (an empty or long id, a long
+    /// payload, no lifetime, an announcement that does not decode).
+    #[error("invalid flooded item")]
+    InvalidFloodItem,
 }
 
 /// A message that arrived on a direct connection (`PEER_EVENT_INCOMING_DATA`).

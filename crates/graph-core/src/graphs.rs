@@ -1,10 +1,14 @@
 //! The graphs this node is in: their ids, this node's identity and membership key in each, their
-//! status flags, their registrations and the connection counts their limits need.
+//! status flags, their registrations, the connection counts their limits need, and what they
+//! flood (items, presence, the nodes they know).
+
+use std::time::{Duration, Instant};
 
 use crate::config::GraphConfig;
 use crate::flood::Store;
 use crate::ids::{GraphHandle, NodeId, RegistrationHandle};
 use crate::info::ConnectionKind;
+use crate::presence::{LocalPresence, Nodes};
 use crate::proof::GraphKey;
 use crate::rng::SplitMix64;
 use crate::slots::Slots;
@@ -26,6 +30,18 @@ pub(crate) struct Graph {
     status: GraphStatus,
     /// The items the graph floods.
     pub(crate) items: Store,
+    /// This node's own announcement.
+    pub(crate) presence: LocalPresence,
+    /// The other nodes that announce themselves.
+    pub(crate) nodes: Nodes,
+    /// When maintenance next runs; `None`: at the next chance.
+    pub(crate) maintain_at: Option<Instant>,
+    /// The graph's live entry in the node's graph deadlines.
+    pub(crate) timer_at: Option<Instant>,
+    /// A neighbor connection was established once.
+    pub(crate) had_neighbor: bool,
+    /// `ConnectionRequired` was raised since the graph last had a neighbor.
+    pub(crate) connection_required: bool,
 }
 
 impl Graph {
@@ -102,6 +118,19 @@ impl Graph {
         self.established == 0
     }
 
+    /// The earliest of the graph's own deadlines: an item's expiry, its presence refresh, its
+    /// maintenance. `None` only while something is due at the next chance.
+    pub(crate) fn next_deadline(&self) -> Option<Instant> {
+        [
+            self.items.next_expiry(),
+            self.presence.refresh_at,
+            self.maintain_at,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
     /// Sets or clears `flag`; returns the new status if it changed.
     pub(crate) fn set_status(&mut self, flag: GraphStatus, on: bool) -> Option<GraphStatus> {
         let before = self.status;
@@ -129,9 +158,16 @@ impl Graphs {
         self.slots.len()
     }
 
-    /// Adds a graph with a fresh node id. The caller has validated `config`.
-    pub(crate) fn insert(&mut self, config: GraphConfig, listening: bool) -> GraphHandle {
-        let mut status = GraphStatus::SYNCHRONIZED;
+    /// Adds a graph with a fresh node id. The caller has validated `config`. A graph this node
+    /// created starts synchronized; one it opened is once a neighbor has sent it what it holds.
+    pub(crate) fn insert(
+        &mut self,
+        config: GraphConfig,
+        listening: bool,
+        synchronized: bool,
+    ) -> GraphHandle {
+        let mut status = GraphStatus::empty();
+        status.set(GraphStatus::SYNCHRONIZED, synchronized);
         status.set(GraphStatus::LISTENING, listening);
         let graph = Graph {
             node_id: NodeId(self.rng.next_u64()),
@@ -143,6 +179,12 @@ impl Graphs {
             neighbors: 0,
             established: 0,
             items: Store::default(),
+            presence: LocalPresence::default(),
+            nodes: Nodes::default(),
+            maintain_at: None,
+            timer_at: None,
+            had_neighbor: false,
+            connection_required: false,
             status,
         };
         GraphHandle(self.slots.insert(graph))
@@ -178,6 +220,18 @@ impl Graphs {
             .map(|(key, _)| GraphHandle(key))
     }
 
+    /// `base`, give or take a quarter, at random.
+    pub(crate) fn jitter(&mut self, base: Duration) -> Duration {
+        let quarter = base / 4;
+        let spread = u32::try_from(self.rng.next_u64() % 1024).expect("below 1024");
+        base - quarter + quarter * 2 * spread / 1024
+    }
+
+    /// A random index below `len` (which is not zero).
+    pub(crate) fn pick(&mut self, len: usize) -> usize {
+        (self.rng.next_u64() % len as u64) as usize
+    }
+
     pub(crate) fn handles(&self) -> Vec<GraphHandle> {
         self.slots.keys().into_iter().map(GraphHandle).collect()
     }
@@ -190,7 +244,7 @@ mod tests {
     #[test]
     fn a_removed_registration_leaves_the_graphs_list_and_only_it_does() {
         let mut graphs = Graphs::new(1);
-        let handle = graphs.insert(GraphConfig::new("chat", "bob"), false);
+        let handle = graphs.insert(GraphConfig::new("chat", "bob"), false, true);
         let graph = graphs.get_mut(handle).unwrap();
         let mut keys = Slots::new();
         let [first, second] = [(), ()].map(|()| RegistrationHandle(keys.insert(())));

@@ -104,7 +104,7 @@ pub struct ConnectionInfo {
     pub receive_held: bool,
 }
 
-/// The local node in one graph (`GetNodeInfo(0)`).
+/// A node of a graph (`PEER_NODE_INFO`): this node, or one that announces itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct NodeInfo {
@@ -112,12 +112,18 @@ pub struct NodeInfo {
     pub graph: GraphHandle,
     /// The graph id.
     pub graph_id: String,
-    /// This node's peer id in the graph.
+    /// The node's peer id in the graph.
     pub peer_id: String,
-    /// This node's node id in the graph.
+    /// The node's id in the graph.
     pub node_id: NodeId,
-    /// Current status flags.
+    /// This node's status flags; empty for another node.
     pub status: GraphStatus,
+    /// The node's transport identity, if it listens.
+    pub identity: Option<PeerIdentity>,
+    /// Where it accepts links.
+    pub addresses: Vec<std::net::SocketAddr>,
+    /// The free text its application set (`set_node_attributes`).
+    pub attributes: String,
 }
 
 /// The version pair `startup` reports (`PEER_VERSION_DATA`).

@@ -64,6 +64,7 @@ mod info;
 mod links;
 mod node;
 mod output;
+mod presence;
 mod proof;
 mod registrations;
 mod rng;
@@ -77,14 +78,15 @@ pub use codec::Transmit;
 pub use config::{ConfigError, GraphConfig, Limits, NodeConfig, Timeouts};
 pub use error::{
     ArgumentProblem, CloseError, ConnectError, EnumError, EventError, GraphError, HandleError,
-    InvalidArgument, LinkCloseReason, NotInitialized, OpenError, PublishError, RegisterError,
-    SendError, StartupError,
+    InvalidArgument, LinkCloseReason, NodeError, NotInitialized, OpenError, PresenceError,
+    PublishError, RegisterError, SendError, StartupError,
 };
 pub use event::{
     AuthFailure, ConnectionChange, ConnectionStatus, Direction, DisconnectReason, EventType,
-    FailReason, GraphEvent, IncomingData, ProtocolViolation, RemotePeer,
+    FailReason, GraphEvent, IncomingData, NodeChange, NodeChangeKind, ProtocolViolation,
+    RemotePeer,
 };
-pub use flood::{FloodItem, MAX_ITEM_ID_LEN};
+pub use flood::{FIRST_APPLICATION_KIND, FloodItem, MAX_ITEM_ID_LEN};
 pub use id_hash::{IdBuildHasher, IdHasher};
 pub use identity::{ParseIdentityError, PeerIdentity};
 pub use ids::{ConnectionId, GraphHandle, LinkId, NodeId, RegistrationHandle};
@@ -93,6 +95,7 @@ pub use info::{
 };
 pub use node::{Node, PEER_GRAPH_VERSION};
 pub use output::Output;
+pub use presence::{MAX_ADDRESSES, MAX_ATTRIBUTES_LEN};
 /// The seeded generator behind node ids, shared with the simulation so both replay from seeds.
 #[doc(hidden)]
 pub use rng::SplitMix64;

@@ -11,9 +11,14 @@ impl GraphStatus {
     pub const LISTENING: Self = Self(0x1);
     /// The graph has at least one established connection (`PEER_GRAPH_STATUS_HAS_CONNECTIONS`).
     pub const HAS_CONNECTIONS: Self = Self(0x2);
-    /// The graph is synchronized (`PEER_GRAPH_STATUS_SYNCHRONIZED`); always set, as graphs
-    /// here hold no records to synchronize.
+    /// The graph is synchronized (`PEER_GRAPH_STATUS_SYNCHRONIZED`): it was created here, or a
+    /// neighbor has sent it every flooded item the neighbor held.
     pub const SYNCHRONIZED: Self = Self(0x4);
+
+    /// No flag set.
+    pub const fn empty() -> Self {
+        Self(0)
+    }
 
     /// The raw bits, with the Windows values.
     pub const fn bits(self) -> u32 {

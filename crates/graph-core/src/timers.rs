@@ -16,13 +16,21 @@ use crate::ids::LinkId;
 /// Entries kept regardless of the number of links, so a small node does not rebuild often.
 const SLACK: usize = 64;
 
-#[derive(Default)]
-pub(crate) struct Timers {
-    heap: BinaryHeap<Reverse<(Instant, LinkId)>>,
+/// Deadlines keyed by `K`: links (the default) or graphs.
+pub(crate) struct Timers<K = LinkId> {
+    heap: BinaryHeap<Reverse<(Instant, K)>>,
 }
 
-impl Timers {
-    pub(crate) fn push(&mut self, at: Instant, link: LinkId) {
+impl<K: Ord> Default for Timers<K> {
+    fn default() -> Self {
+        Self {
+            heap: BinaryHeap::new(),
+        }
+    }
+}
+
+impl<K: Ord + Copy> Timers<K> {
+    pub(crate) fn push(&mut self, at: Instant, link: K) {
         self.heap.push(Reverse((at, link)));
     }
 
@@ -37,8 +45,8 @@ impl Timers {
     pub(crate) fn pop_due(
         &mut self,
         now: Instant,
-        live: impl Fn(Instant, LinkId) -> bool,
-    ) -> Option<(Instant, LinkId)> {
+        live: impl Fn(Instant, K) -> bool,
+    ) -> Option<(Instant, K)> {
         self.drop_stale_top(&live);
         let Reverse((at, link)) = *self.heap.peek()?;
         if at > now {
@@ -50,14 +58,14 @@ impl Timers {
 
     /// Drops stale entries from the top, and rebuilds the heap from its live entries when it
     /// holds more than twice `links` (the number of links) plus some slack.
-    pub(crate) fn prune(&mut self, links: usize, live: impl Fn(Instant, LinkId) -> bool) {
+    pub(crate) fn prune(&mut self, links: usize, live: impl Fn(Instant, K) -> bool) {
         if self.heap.len() > 2 * links + SLACK {
             self.heap.retain(|Reverse((at, link))| live(*at, *link));
         }
         self.drop_stale_top(&live);
     }
 
-    fn drop_stale_top(&mut self, live: &impl Fn(Instant, LinkId) -> bool) {
+    fn drop_stale_top(&mut self, live: &impl Fn(Instant, K) -> bool) {
         while let Some(&Reverse((at, link))) = self.heap.peek() {
             if live(at, link) {
                 break;

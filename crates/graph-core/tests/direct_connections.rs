@@ -191,7 +191,14 @@ fn a_handshake_that_does_not_finish_in_time_fails_timed_out() {
 
 #[test]
 fn the_next_timeout_is_always_the_earliest_live_deadline() {
-    let mut world = World::new(2);
+    // The graph's own deadlines (maintenance, presence) far away, so the links' are the next.
+    let cluster = Cluster::new(2, NetConfig::default(), |index| {
+        let mut config = NodeConfig::with_seed(index as u64 + 1);
+        config.timeouts.maintenance = Duration::from_secs(3600);
+        config.timeouts.presence_lifetime = Duration::from_secs(7200);
+        config
+    });
+    let mut world = World::from_cluster(cluster, |_| GraphConfig::new(GRAPH, ""));
     world.cluster.partition(0, 1);
     let handshake = world.cluster.node(0).config().timeouts.handshake;
     let second = Duration::from_secs(1);

@@ -152,6 +152,10 @@ pub struct Cluster {
     ends: HashMap<(usize, LinkId), End>,
     cut: HashSet<(usize, usize)>,
     frames_delivered: u64,
+    /// Nodes that had an input since their output was last drained.
+    dirty: Vec<bool>,
+    /// Each node's timeout as its last drain returned it.
+    wake_at: Vec<Option<Instant>>,
 }
 
 impl Cluster {
@@ -168,11 +172,14 @@ impl Cluster {
                 for chunk in identity.chunks_exact_mut(8) {
                     chunk.copy_from_slice(&rng.next_u64().to_le_bytes());
                 }
+                let identity = PeerIdentity::from_spki_sha256(identity);
                 let host = u32::try_from(index + 1).expect("fewer than 2^32 nodes");
+                let addr = SocketAddr::from((Ipv4Addr::from(0x7f00_0000 | host), 7000));
+                node.set_listen_addresses(identity, &[addr]);
                 SimNode {
                     node,
-                    addr: SocketAddr::from((Ipv4Addr::from(0x7f00_0000 | host), 7000)),
-                    identity: PeerIdentity::from_spki_sha256(identity),
+                    addr,
+                    identity,
                     events: Vec::new(),
                     event_times: Vec::new(),
                     listening: true,
@@ -194,6 +201,8 @@ impl Cluster {
             ends: HashMap::new(),
             cut: HashSet::new(),
             frames_delivered: 0,
+            dirty: vec![true; count],
+            wake_at: vec![None; count],
         }
     }
 
@@ -214,8 +223,10 @@ impl Cluster {
         self.now
     }
 
-    /// Node `index`.
+    /// Node `index`, to give it a command. (Commands given through `nodes[index].node` are
+    /// seen at the next [`flush`](Self::flush) only.)
     pub fn node(&mut self, index: usize) -> &mut Node {
+        self.dirty[index] = true;
         &mut self.nodes[index].node
     }
 
@@ -259,10 +270,20 @@ impl Cluster {
 
     /// Drains every node's outputs into the network (no time passes).
     pub fn flush(&mut self) {
+        self.dirty.fill(true);
+        self.flush_dirty();
+    }
+
+    /// Drains the nodes that had an input, or whose timeout has come, until none has.
+    fn flush_dirty(&mut self) {
         loop {
             let mut progressed = false;
             for index in 0..self.nodes.len() {
-                progressed |= self.flush_node(index);
+                let due = self.wake_at[index].is_some_and(|at| at <= self.now);
+                if self.dirty[index] || due {
+                    self.dirty[index] = false;
+                    progressed |= self.flush_node(index);
+                }
             }
             if !progressed {
                 break;
@@ -283,7 +304,10 @@ impl Cluster {
                 }
                 Output::Resume { link } => self.resume(index, link),
                 Output::Events { registration } => self.record_events(index, registration),
-                Output::Timeout(_) => return progressed,
+                Output::Timeout(at) => {
+                    self.wake_at[index] = at;
+                    return progressed;
+                }
             }
             progressed = true;
         }
@@ -483,6 +507,7 @@ impl Cluster {
                     remote_addr: self.nodes[dialer].addr,
                     exporter,
                 };
+                self.dirty[target] = true;
                 let accepted = self.nodes[target].node.accept_link(now, up);
                 self.ends.insert(
                     (target, accepted),
@@ -511,6 +536,7 @@ impl Cluster {
             }
             Delivery::LinkUp { node, link, up } => {
                 if self.ends.contains_key(&(node, link)) {
+                    self.dirty[node] = true;
                     self.nodes[node].node.handle_link_up(now, link, up);
                 }
             }
@@ -534,10 +560,12 @@ impl Cluster {
         match delivery {
             Delivery::Frame { node, link, frame } => {
                 self.frames_delivered += 1;
+                self.dirty[node] = true;
                 self.nodes[node].node.handle_frame(now, link, frame);
             }
             Delivery::Closed { node, link, reason } => {
                 if self.ends.remove(&(node, link)).is_some() {
+                    self.dirty[node] = true;
                     self.nodes[node].node.handle_link_closed(now, link, reason);
                 }
             }
@@ -562,16 +590,13 @@ impl Cluster {
     }
 
     fn next_timeout(&self) -> Option<Instant> {
-        self.nodes
-            .iter()
-            .filter_map(|n| n.node.poll_timeout())
-            .min()
+        self.wake_at.iter().flatten().min().copied()
     }
 
     /// Flushes, then performs the earliest pending delivery or timeout, moving the clock to it.
     /// Returns false when nothing at all is pending.
     pub fn step(&mut self) -> bool {
-        self.flush();
+        self.flush_dirty();
         let next_delivery = self.queue.peek().map(|Reverse(item)| item.at);
         let next_timeout = self.next_timeout();
         match (next_delivery, next_timeout) {
@@ -585,7 +610,7 @@ impl Cluster {
             (_, Some(at)) => self.now = self.now.max(at),
             (Some(_), None) => unreachable!("the first arm takes a delivery without a timeout"),
         }
-        self.flush();
+        self.flush_dirty();
         true
     }
 
@@ -595,8 +620,9 @@ impl Cluster {
         &mut self,
         mut done: impl FnMut(&Cluster) -> bool,
     ) -> Result<bool, StepLimitExceeded> {
+        self.flush();
         for _ in 0..self.step_limit {
-            self.flush();
+            self.flush_dirty();
             if done(self) {
                 return Ok(true);
             }

@@ -45,9 +45,11 @@ pub use transport::{TransportKind, UnknownTransport};
 pub use peergraph_core::{
     ArgumentProblem, AuthFailure, CloseError, ConfigError, ConnectError, ConnectionChange,
     ConnectionId, ConnectionInfo, ConnectionKind, ConnectionKinds, ConnectionState,
-    ConnectionStatus, Direction, DisconnectReason, EnumError, EventError, EventType, FailReason,
-    FloodItem, GraphConfig, GraphError, GraphEvent, GraphHandle, GraphStatus, HandleError,
-    IncomingData, InvalidArgument, Limits, NodeConfig, NodeId, NodeInfo, NotInitialized, OpenError,
-    PEER_GRAPH_VERSION, PeerAddress, PeerIdentity, ProtocolViolation, PublishError, RegisterError,
-    RegistrationHandle, RemotePeer, SendError, StartupError, Timeouts, VersionData,
+    ConnectionStatus, Direction, DisconnectReason, EnumError, EventError, EventType,
+    FIRST_APPLICATION_KIND, FailReason, FloodItem, GraphConfig, GraphError, GraphEvent,
+    GraphHandle, GraphStatus, HandleError, IncomingData, InvalidArgument, Limits,
+    MAX_ATTRIBUTES_LEN, NodeChange, NodeChangeKind, NodeConfig, NodeError, NodeId, NodeInfo,
+    NotInitialized, OpenError, PEER_GRAPH_VERSION, PeerAddress, PeerIdentity, PresenceError,
+    ProtocolViolation, PublishError, RegisterError, RegistrationHandle, RemotePeer, SendError,
+    StartupError, Timeouts, VersionData,
 };

@@ -2,14 +2,14 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use peergraph_core::{
     CloseError, ConnectError, ConnectionId, ConnectionInfo, ConnectionKinds, EnumError, EventType,
-    FloodItem, GraphConfig, GraphError, GraphHandle, HandleError, Node, NodeInfo, NotInitialized,
-    OpenError, PeerAddress, PeerIdentity, PublishError, RegisterError, SendError, StartupError,
-    VersionData,
+    FloodItem, GraphConfig, GraphError, GraphHandle, HandleError, Node, NodeError, NodeId,
+    NodeInfo, NotInitialized, OpenError, PeerAddress, PeerIdentity, PresenceError, PublishError,
+    RegisterError, SendError, StartupError, VersionData,
 };
 use peergraph_transport::Identity;
 use tokio::task::AbortHandle;
@@ -116,7 +116,10 @@ impl PeerGraph {
     }
 
     /// Accepts direct connections on `addr` (port 0 picks a free port); returns the bound
-    /// address. One listener serves every graph of the node.
+    /// address. One listener serves every graph of the node. Each graph announces the bound
+    /// address to the others (unless it is a wildcard address such as `0.0.0.0`: then say
+    /// which addresses reach this node with
+    /// [`set_listen_addresses`](Self::set_listen_addresses)).
     pub async fn listen(&self, addr: SocketAddr) -> Result<SocketAddr, ListenError> {
         {
             let state = self.shared().lock();
@@ -150,7 +153,64 @@ impl PeerGraph {
                 return Err(ListenError::AlreadyListening(bound));
             }
             state.listener = Some((bound, task));
+            if !bound.ip().is_unspecified() {
+                state.node.set_listen_addresses(self.identity(), &[bound]);
+            }
             Ok(bound)
+        })
+    }
+
+    /// The addresses the graphs announce as this node's (at most 16; the first is the one
+    /// others dial): for a node listening on a wildcard address, or behind a port mapping.
+    pub fn set_listen_addresses(&self, addresses: &[SocketAddr]) {
+        let identity = self.identity();
+        self.shared()
+            .with(|state| state.node.set_listen_addresses(identity, addresses));
+    }
+
+    /// The nodes of the graph that announce themselves (`PeerGraphEnumNodes`), this node first;
+    /// only those with `peer_id` if given.
+    pub fn enum_nodes(
+        &self,
+        graph: GraphHandle,
+        peer_id: Option<&str>,
+    ) -> Result<Vec<NodeInfo>, NodeError> {
+        self.shared().lock().node.enum_nodes(graph, peer_id)
+    }
+
+    /// One node of the graph (`PeerGraphGetNodeInfo`): this node or one that announces itself.
+    pub fn node_info_of(&self, graph: GraphHandle, node: NodeId) -> Result<NodeInfo, NodeError> {
+        self.shared().lock().node.node_info_of(graph, node)
+    }
+
+    /// Sets this node's attribute text in the graph (`PeerGraphSetNodeAttributes`; `None`
+    /// clears it); the other nodes see `NodeChanged(Updated)`.
+    pub fn set_node_attributes(
+        &self,
+        graph: GraphHandle,
+        attributes: Option<&str>,
+    ) -> Result<(), PresenceError> {
+        self.shared()
+            .with(|state| state.node.set_node_attributes(graph, attributes))
+    }
+
+    /// Whether this node announces itself in the graph (`PeerGraphSetPresence`; on by default).
+    pub fn set_presence(&self, graph: GraphHandle, present: bool) -> Result<(), PresenceError> {
+        self.shared()
+            .with(|state| state.node.set_presence(graph, present))
+    }
+
+    /// Opens a direct connection to a node found in the graph ([`enum_nodes`](Self::enum_nodes)),
+    /// at the address it announced and pinned to the identity it announced.
+    pub fn open_direct_connection_to_node(
+        &self,
+        graph: GraphHandle,
+        node: NodeId,
+    ) -> Result<ConnectionId, OpenError> {
+        self.shared().with(|state| {
+            state
+                .node
+                .open_direct_connection_to_node(now(), graph, node)
         })
     }
 
@@ -226,18 +286,26 @@ impl PeerGraph {
     }
 
     /// Floods version `version` of item `(kind, id)` to the graph over its neighbor connections
-    /// (design/0006): every node of a connected graph ends up holding the newest version.
+    /// (design/0006): every node of a connected graph ends up holding the newest version, until
+    /// `lifetime` after it arrived there. Kinds below [`FIRST_APPLICATION_KIND`] are the
+    /// library's.
+    ///
+    /// [`FIRST_APPLICATION_KIND`]: peergraph_core::FIRST_APPLICATION_KIND
     pub fn publish(
         &self,
         graph: GraphHandle,
         kind: u32,
         id: &[u8],
         version: u64,
+        lifetime: Duration,
         payload: impl Into<Bytes>,
     ) -> Result<(), PublishError> {
         let payload = payload.into();
-        self.shared()
-            .with(|state| state.node.publish(now(), graph, kind, id, version, payload))
+        self.shared().with(|state| {
+            state
+                .node
+                .publish(now(), graph, kind, id, version, lifetime, payload)
+        })
     }
 
     /// The flooded items of `kind` the graph holds.

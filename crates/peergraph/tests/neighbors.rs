@@ -6,6 +6,8 @@
 
 mod support;
 
+use std::time::Duration;
+
 use peergraph::{
     ConnectError, ConnectionId, ConnectionKind, ConnectionKinds, ConnectionStatus, Direction,
     EventStream, EventType, GraphConfig, GraphEvent, RemotePeer, TransportKind,
@@ -108,6 +110,10 @@ async fn neighbors_connect_list_and_carry_data(kind: TransportKind) {
     );
 }
 
+/// An application's item kind.
+const KIND: u32 = peergraph::FIRST_APPLICATION_KIND;
+const LIFETIME: Duration = Duration::from_secs(60);
+
 /// Alice, Bob and Carol in a line of neighbor connections: what Carol publishes reaches Alice
 /// through Bob, and a newer version replaces it.
 async fn an_item_floods_along_a_line_of_three_nodes(kind: TransportKind) {
@@ -132,7 +138,7 @@ async fn an_item_floods_along_a_line_of_three_nodes(kind: TransportKind) {
     }
     let held = |node: &TestNode| {
         node.node
-            .flooded_items(node.graph, 1)
+            .flooded_items(node.graph, KIND)
             .unwrap()
             .into_iter()
             .map(|item| (item.id.to_vec(), item.version, item.payload.to_vec()))
@@ -140,7 +146,7 @@ async fn an_item_floods_along_a_line_of_three_nodes(kind: TransportKind) {
     };
     carol
         .node
-        .publish(carol.graph, 1, b"carol", 1, &b"here"[..])
+        .publish(carol.graph, KIND, b"carol", 1, LIFETIME, &b"here"[..])
         .unwrap();
     eventually("alice holds carol's item", || {
         held(&alice) == [(b"carol".to_vec(), 1, b"here".to_vec())]
@@ -148,7 +154,7 @@ async fn an_item_floods_along_a_line_of_three_nodes(kind: TransportKind) {
     .await;
     carol
         .node
-        .publish(carol.graph, 1, b"carol", 2, &b"still here"[..])
+        .publish(carol.graph, KIND, b"carol", 2, LIFETIME, &b"still here"[..])
         .unwrap();
     eventually("alice holds the newer version", || {
         held(&alice) == [(b"carol".to_vec(), 2, b"still here".to_vec())]

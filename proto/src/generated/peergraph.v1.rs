@@ -141,6 +141,10 @@ pub struct Keepalive {}
 pub struct Flood {
     #[prost(message, repeated, tag = "1")]
     pub items: ::prost::alloc::vec::Vec<FloodItem>,
+    /// Set on the last Flood frame of the greeting a node sends on a neighbor
+    /// connection that just came up: the sender has now sent every item it held.
+    #[prost(bool, tag = "2")]
+    pub greeting_done: bool,
 }
 /// One flooded item: the newest version of (kind, id) wins.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
@@ -157,6 +161,43 @@ pub struct FloodItem {
     /// Its content.
     #[prost(bytes = "bytes", tag = "4")]
     pub payload: ::prost::bytes::Bytes,
+    /// What is left of its lifetime, in milliseconds (at least 1): the receiver
+    /// drops it this long after it arrived, unless a newer version replaced it.
+    #[prost(uint32, tag = "5")]
+    pub lifetime_ms: u32,
+}
+/// The payload of a presence item (kind 1; id: the node id, 8 bytes big-endian):
+/// who a node of the graph is and where to reach it.
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct Presence {
+    /// The node id, equal to the item id.
+    #[prost(fixed64, tag = "1")]
+    pub node_id: u64,
+    /// Its peer id in the graph (the rules of Hello.source_peer_id).
+    #[prost(string, tag = "2")]
+    pub peer_id: ::prost::alloc::string::String,
+    /// Its transport identity: the SHA-256 of its certificate's
+    /// SubjectPublicKeyInfo (32 bytes), or empty if it accepts no links.
+    #[prost(bytes = "bytes", tag = "3")]
+    pub identity: ::prost::bytes::Bytes,
+    /// Where it accepts links (at most 16).
+    #[prost(message, repeated, tag = "4")]
+    pub addresses: ::prost::alloc::vec::Vec<SocketAddress>,
+    /// Free text the node's application set (at most 4,096 bytes of UTF-8).
+    #[prost(string, tag = "5")]
+    pub attributes: ::prost::alloc::string::String,
+    /// False: the node has left the graph (or stopped publishing its presence).
+    #[prost(bool, tag = "6")]
+    pub present: bool,
+}
+/// An IP address and port.
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct SocketAddress {
+    /// 4 bytes (IPv4) or 16 bytes (IPv6).
+    #[prost(bytes = "bytes", tag = "1")]
+    pub ip: ::prost::bytes::Bytes,
+    #[prost(uint32, tag = "2")]
+    pub port: u32,
 }
 /// Why a target refused a Hello.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, ::prost::Enumeration)]

@@ -77,7 +77,11 @@ pub(crate) enum Inbound<'a> {
     /// The initiator's key confirmation.
     Confirm(Cow<'a, [u8]>),
     /// Flooded items (neighbor connections only).
-    Flood(Vec<FloodItem>),
+    Flood {
+        items: Vec<FloodItem>,
+        /// The last frame of the sender's greeting.
+        greeting_done: bool,
+    },
     Refuse(RefuseReason),
     Data {
         type_id: [u8; 16],
@@ -142,18 +146,20 @@ fn decode_general(frame: Bytes) -> Result<Inbound<'static>, ProtocolViolation> {
             peer_id: Cow::Owned(accept.peer_id),
         }),
         Kind::Confirm(confirm) => Inbound::Confirm(Cow::Owned(confirm.confirmation.into())),
-        Kind::Flood(flood) => Inbound::Flood(
-            flood
+        Kind::Flood(flood) => Inbound::Flood {
+            items: flood
                 .items
                 .into_iter()
                 .map(|item| FloodItem {
                     kind: item.kind,
                     id: item.id,
                     version: item.version,
+                    lifetime: std::time::Duration::from_millis(item.lifetime_ms.into()),
                     payload: item.payload,
                 })
                 .collect(),
-        ),
+            greeting_done: flood.greeting_done,
+        },
         Kind::Refuse(refuse) => Inbound::Refuse(refuse_reason(refuse.reason)),
         Kind::Close(close) => Inbound::Close(close_reason(close.reason)),
         Kind::Data(data) => Inbound::Data {
@@ -338,19 +344,26 @@ pub(crate) fn valid_name(name: &str) -> bool {
     crate::validate::name("name", name).is_ok()
 }
 
-/// `Frame { flood: { items } }`, written by prost (flooding is not on the data path).
-pub(crate) fn flood(items: &[FloodItem]) -> Transmit {
+/// `Frame { flood: { items, greeting_done } }`, written by prost (flooding is not on the data
+/// path). Lifetimes are rounded up to whole milliseconds, so an item still alive is never sent
+/// as expired.
+pub(crate) fn flood(items: &[FloodItem], greeting_done: bool) -> Transmit {
     let items = items
         .iter()
         .map(|item| wire::FloodItem {
             kind: item.kind,
             id: item.id.clone(),
             version: item.version,
+            lifetime_ms: u32::try_from(item.lifetime.as_nanos().div_ceil(1_000_000))
+                .unwrap_or(u32::MAX),
             payload: item.payload.clone(),
         })
         .collect();
     let frame = wire::Frame {
-        kind: Some(Kind::Flood(wire::Flood { items })),
+        kind: Some(Kind::Flood(wire::Flood {
+            items,
+            greeting_done,
+        })),
     };
     Transmit::whole(Bytes::from(frame.encode_to_vec()))
 }

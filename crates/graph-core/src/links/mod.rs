@@ -302,12 +302,19 @@ impl Links {
             .filter_map(|(id, link)| Some((*id, self.table.get(link)?)))
     }
 
-    /// The links, other than closing ones, that match `filter`.
-    pub(crate) fn select(&self, filter: impl Fn(&Link) -> bool) -> Vec<LinkId> {
+    /// The links other than closing ones, with their ids, in no particular order.
+    pub(crate) fn live(&self) -> impl Iterator<Item = (LinkId, &Link)> {
         self.table
             .iter()
-            .filter(|(_, link)| link.state != LinkState::Closing && filter(link))
-            .map(|(id, _)| *id)
+            .filter(|(_, link)| link.state != LinkState::Closing)
+            .map(|(id, link)| (*id, link))
+    }
+
+    /// The links, other than closing ones, that match `filter`.
+    pub(crate) fn select(&self, filter: impl Fn(&Link) -> bool) -> Vec<LinkId> {
+        self.live()
+            .filter(|(_, link)| filter(link))
+            .map(|(id, _)| id)
             .collect()
     }
 

@@ -94,7 +94,7 @@ impl Node {
 
     /// An outbound link of `kind` to `peer_id` (empty: any peer of the graph) at `address`,
     /// counted against its graph's limit and dialed.
-    fn dial(
+    pub(super) fn dial(
         &mut self,
         now: Instant,
         graph: GraphHandle,
@@ -319,11 +319,12 @@ impl Node {
                 .expect("set at link up before establish"),
             direction: link.direction,
         };
-        let first = self
+        let state = self
             .graphs
             .get_mut(graph)
-            .expect("caller holds a live graph")
-            .add_established();
+            .expect("caller holds a live graph");
+        state.had_neighbor |= kind == ConnectionKind::Neighbor;
+        let first = state.add_established();
         let change = ConnectionChange {
             connection,
             status: ConnectionStatus::Connected(remote),
@@ -332,10 +333,19 @@ impl Node {
         if first {
             self.update_status(graph, GraphStatus::HAS_CONNECTIONS, true);
         }
-        if kind == ConnectionKind::Neighbor {
-            self.greet_neighbor(link_id, graph);
-        }
         self.links.schedule(link_id, &self.config.timeouts);
+        if kind == ConnectionKind::Neighbor {
+            match self.duplicate_neighbor(link_id) {
+                Some(duplicate) => {
+                    let status = ConnectionStatus::Disconnected(DisconnectReason::ClosedLocally);
+                    self.end_link(duplicate, Some(status), Some(CloseReason::Application));
+                    if duplicate != link_id {
+                        self.greet_neighbor(link_id, graph);
+                    }
+                }
+                None => self.greet_neighbor(link_id, graph),
+            }
+        }
     }
 
     /// Ends whatever the link carries: raises `status` for its connection (if it has one and its

@@ -1,18 +1,19 @@
 //! Flooding over neighbor connections (design/0006): a published item goes to every neighbor;
 //! an item from a neighbor that is newer than the one kept is kept and sent on to every other
-//! neighbor, once; a new neighbor gets every item kept.
+//! neighbor, once; a new neighbor gets every item kept, and a mark when it has them all.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
 use crate::codec;
 use crate::error::{ArgumentProblem, HandleError, InvalidArgument, PublishError};
 use crate::event::ProtocolViolation;
-use crate::flood::{FloodItem, MAX_ITEM_ID_LEN, Offered};
+use crate::flood::{FIRST_APPLICATION_KIND, FloodItem, MAX_ITEM_ID_LEN, Offered, PRESENCE_KIND};
 use crate::ids::{GraphHandle, LinkId};
 use crate::info::ConnectionKind;
 use crate::links::LinkState;
+use crate::presence::Announcement;
 
 use super::Node;
 
@@ -22,7 +23,10 @@ const FLOOD_FRAME_BYTES: usize = 64 * 1024;
 impl Node {
     /// Floods `payload` as version `version` of item `(kind, id)` of the graph: kept here and
     /// sent to every neighbor, which send it on. A newer version replaces an older one
-    /// everywhere it arrives.
+    /// everywhere it arrives; every node drops the item `lifetime` after it arrived (so a
+    /// publisher refreshes what must last, with a new version). Kinds below
+    /// [`FIRST_APPLICATION_KIND`] are the library's.
+    #[allow(clippy::too_many_arguments)] // the item's fields, as the wire carries them
     pub fn publish(
         &mut self,
         now: Instant,
@@ -30,13 +34,23 @@ impl Node {
         kind: u32,
         id: &[u8],
         version: u64,
+        lifetime: Duration,
         payload: Bytes,
     ) -> Result<(), PublishError> {
-        self.advance(now);
+        let now = self.advance(now);
         self.graph(graph)?;
         let problem = |argument, problem| PublishError::InvalidArgument {
             argument: InvalidArgument { argument, problem },
         };
+        if kind < FIRST_APPLICATION_KIND {
+            return Err(problem("kind", ArgumentProblem::Reserved));
+        }
+        if lifetime.is_zero() {
+            return Err(problem("lifetime", ArgumentProblem::Empty));
+        }
+        if lifetime > self.config.timeouts.max_flood_lifetime {
+            return Err(problem("lifetime", ArgumentProblem::TooLong));
+        }
         if id.is_empty() {
             return Err(problem("id", ArgumentProblem::Empty));
         }
@@ -50,13 +64,15 @@ impl Node {
             kind,
             id: Bytes::copy_from_slice(id),
             version,
+            lifetime,
             payload,
         };
         let limit = self.config.limits.max_flood_items_per_graph;
         let state = self.graphs.get_mut(graph).expect("checked live above");
-        match state.items.offer(&item, limit) {
+        match state.items.offer(&item, now, limit) {
             Offered::Kept => {
                 self.forward(graph, None, std::slice::from_ref(&item));
+                self.schedule_graph(graph);
                 Ok(())
             }
             Offered::Stale => Err(PublishError::Stale),
@@ -71,15 +87,26 @@ impl Node {
         kind: u32,
     ) -> Result<Vec<FloodItem>, HandleError> {
         let state = self.graph(graph)?;
+        let Some(now) = self.now else {
+            // No input yet, so nothing was published.
+            return Ok(Vec::new());
+        };
         Ok(state
             .items
-            .items()
+            .items(now)
             .filter(|item| item.kind == kind)
             .collect())
     }
 
-    /// Items from the neighbor on `link_id`: the newer ones are kept and sent on.
-    pub(super) fn on_flood(&mut self, link_id: LinkId, items: Vec<FloodItem>) {
+    /// Items from the neighbor on `link_id`: the newer ones are kept and sent on; announcements
+    /// update the list of nodes. The last frame of the neighbor's greeting synchronizes the
+    /// graph.
+    pub(super) fn on_flood(
+        &mut self,
+        link_id: LinkId,
+        mut items: Vec<FloodItem>,
+        greeting_done: bool,
+    ) {
         let Some(link) = self.links.get(link_id) else {
             return;
         };
@@ -87,39 +114,81 @@ impl Node {
             return self.violation(link_id, ProtocolViolation::UnexpectedMessage);
         }
         let graph = link.graph.expect("established links have a graph");
+        let now = self.now.expect("a frame arrived, so the clock has started");
         let limits = &self.config.limits;
         let malformed = items.iter().any(|item| {
             item.id.is_empty()
                 || item.id.len() > MAX_ITEM_ID_LEN
                 || item.payload.len() > limits.max_flood_item_len
+                || item.lifetime.is_zero()
         });
         if malformed {
-            return self.violation(link_id, ProtocolViolation::MalformedFrame);
+            return self.violation(link_id, ProtocolViolation::InvalidFloodItem);
+        }
+        let mut announcements = Vec::new();
+        for item in items.iter().filter(|item| item.kind == PRESENCE_KIND) {
+            let Some(announcement) = Announcement::decode(&item.id, &item.payload) else {
+                return self.violation(link_id, ProtocolViolation::InvalidFloodItem);
+            };
+            announcements.push((item.version, announcement));
         }
         let limit = limits.max_flood_items_per_graph;
+        let longest = self.config.timeouts.max_flood_lifetime;
         let Some(state) = self.graphs.get_mut(graph) else {
             return;
         };
-        let kept: Vec<FloodItem> = items
-            .into_iter()
-            .filter(|item| state.items.offer(item, limit) == Offered::Kept)
-            .collect();
-        if !kept.is_empty() {
-            self.forward(graph, Some(link_id), &kept);
+        let own_id = crate::presence::item_id(state.node_id());
+        let mut own_version = None;
+        items.retain_mut(|item| {
+            if item.kind == PRESENCE_KIND && item.id.as_ref() == own_id {
+                // This node's own announcement, back (or forged): the next one outranks it.
+                own_version = Some(item.version);
+                return false;
+            }
+            item.lifetime = item.lifetime.min(longest);
+            state.items.offer(item, now, limit) == Offered::Kept
+        });
+        if let Some(version) = own_version.filter(|version| *version > state.presence.version) {
+            state.presence.version = version;
+            state.presence.changed = true;
+            self.graphs_due.push(graph);
         }
+        for (version, announcement) in announcements {
+            let kept = items.iter().any(|item| {
+                item.kind == PRESENCE_KIND
+                    && item.version == version
+                    && item.id.as_ref() == crate::presence::item_id(announcement.node_id)
+            });
+            if kept {
+                self.on_announcement(graph, announcement);
+            }
+        }
+        if !items.is_empty() {
+            self.forward(graph, Some(link_id), &items);
+        }
+        if greeting_done {
+            self.greeting_received(graph);
+        }
+        self.schedule_graph(graph);
     }
 
-    /// A neighbor connection was established on `link_id`: it gets every item the graph holds.
+    /// A neighbor connection was established on `link_id`: it gets every item the graph holds,
+    /// the last frame marked as the end of the greeting.
     pub(super) fn greet_neighbor(&mut self, link_id: LinkId, graph: GraphHandle) {
-        let Some(state) = self.graphs.get(graph) else {
+        let (Some(state), Some(now)) = (self.graphs.get(graph), self.now) else {
             return;
         };
-        let items: Vec<FloodItem> = state.items.items().collect();
-        self.send_items(link_id, &items);
+        let items: Vec<FloodItem> = state.items.items(now).collect();
+        self.send_items(link_id, &items, true);
     }
 
     /// Sends `items` to every established neighbor link of `graph` but `except`.
-    fn forward(&mut self, graph: GraphHandle, except: Option<LinkId>, items: &[FloodItem]) {
+    pub(super) fn forward(
+        &mut self,
+        graph: GraphHandle,
+        except: Option<LinkId>,
+        items: &[FloodItem],
+    ) {
         let neighbors = self.links.select(|link| {
             link.graph == Some(graph)
                 && link.kind == ConnectionKind::Neighbor
@@ -127,14 +196,19 @@ impl Node {
         });
         for link_id in neighbors {
             if Some(link_id) != except {
-                self.send_items(link_id, items);
+                self.send_items(link_id, items, false);
             }
         }
     }
 
     /// Queues `items` on `link_id` in Flood frames of at most [`FLOOD_FRAME_BYTES`] of payload
-    /// (one item may exceed it alone).
-    fn send_items(&mut self, link_id: LinkId, items: &[FloodItem]) {
+    /// (one item may exceed it alone); with `greeting`, the last frame (an empty one if there
+    /// are no items) is marked as the end of the greeting.
+    fn send_items(&mut self, link_id: LinkId, items: &[FloodItem], greeting: bool) {
+        if items.is_empty() && greeting {
+            self.links
+                .queue_frame(link_id, codec::flood(&[], true), self.now);
+        }
         let mut start = 0;
         while start < items.len() {
             let mut end = start;
@@ -145,8 +219,9 @@ impl Node {
                 bytes += items[end].payload.len() + items[end].id.len();
                 end += 1;
             }
+            let last = greeting && end == items.len();
             self.links
-                .queue_frame(link_id, codec::flood(&items[start..end]), self.now);
+                .queue_frame(link_id, codec::flood(&items[start..end], last), self.now);
             start = end;
         }
     }

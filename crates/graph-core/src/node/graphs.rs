@@ -15,17 +15,22 @@ use super::Node;
 
 impl Node {
     /// Creates a graph on this node (`PeerGraphCreate`).
+    /// The graph starts `SYNCHRONIZED`: it holds everything there is.
     pub fn create_graph(&mut self, config: GraphConfig) -> Result<GraphHandle, GraphError> {
-        self.add_graph(config)
+        self.add_graph(config, true)
     }
 
-    /// Joins a graph created elsewhere (`PeerGraphOpen`). Graphs hold no records here, so this
-    /// differs from `create_graph` only in intent.
+    /// Joins a graph created elsewhere (`PeerGraphOpen`). The graph becomes `SYNCHRONIZED` once
+    /// its first neighbor has sent it every item the neighbor holds.
     pub fn open_graph(&mut self, config: GraphConfig) -> Result<GraphHandle, GraphError> {
-        self.add_graph(config)
+        self.add_graph(config, false)
     }
 
-    fn add_graph(&mut self, config: GraphConfig) -> Result<GraphHandle, GraphError> {
+    fn add_graph(
+        &mut self,
+        config: GraphConfig,
+        synchronized: bool,
+    ) -> Result<GraphHandle, GraphError> {
         self.initialized()?;
         validate::name("graph_id", &config.graph_id)
             .and_then(|()| validate::name("peer_id", &config.peer_id))
@@ -40,7 +45,10 @@ impl Node {
         if self.graphs.len() >= self.config.limits.max_graphs {
             return Err(GraphError::TooManyGraphs);
         }
-        Ok(self.graphs.insert(config, self.listening))
+        let handle = self.graphs.insert(config, self.listening, synchronized);
+        // Its presence is published and its maintenance starts at the next `poll_output`.
+        self.graphs_due.push(handle);
+        Ok(handle)
     }
 
     /// Closes a graph (`PeerGraphClose`): its handle and registrations die at once and every
@@ -52,6 +60,8 @@ impl Node {
     }
 
     pub(super) fn release_graph(&mut self, handle: GraphHandle) {
+        // The neighbors learn that this node left before its links close.
+        self.withdraw_presence(handle);
         let Some(graph) = self.graphs.remove(handle) else {
             return;
         };
@@ -66,14 +76,8 @@ impl Node {
 
     /// The local node in a graph (`PeerGraphGetNodeInfo(0)`).
     pub fn node_info(&self, graph: GraphHandle) -> Result<NodeInfo, HandleError> {
-        let state = self.graph(graph)?;
-        Ok(NodeInfo {
-            graph,
-            graph_id: state.graph_id().to_owned(),
-            peer_id: state.peer_id().to_owned(),
-            node_id: state.node_id(),
-            status: state.status(),
-        })
+        self.graph(graph)?;
+        Ok(self.local_node(graph))
     }
 
     /// Registers for a set of event types on a graph (`PeerGraphRegisterEvent`). Each registration

@@ -171,7 +171,13 @@ impl Node {
                 }
             }
             (LinkState::Connected, Inbound::Keepalive) => {}
-            (LinkState::Connected, Inbound::Flood(items)) => self.on_flood(link_id, items),
+            (
+                LinkState::Connected,
+                Inbound::Flood {
+                    items,
+                    greeting_done,
+                },
+            ) => self.on_flood(link_id, items, greeting_done),
             (LinkState::Connected, Inbound::Close(reason)) => {
                 let reason = match reason {
                     CloseReason::GraphClosed => DisconnectReason::PeerGraphClosed,

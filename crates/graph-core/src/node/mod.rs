@@ -6,14 +6,16 @@ mod connections;
 mod flooding;
 mod graphs;
 mod handshake;
+mod maintenance;
 mod output;
+mod presence;
 
 use std::time::Instant;
 
 use crate::config::NodeConfig;
 use crate::error::{
-    CloseError, ConnectError, EnumError, HandleError, NotInitialized, OpenError, PublishError,
-    RegisterError, SendError, StartupError,
+    CloseError, ConnectError, EnumError, HandleError, NodeError, NotInitialized, OpenError,
+    PresenceError, PublishError, RegisterError, SendError, StartupError,
 };
 use crate::event::GraphEvent;
 use crate::graphs::{Graph, Graphs};
@@ -22,6 +24,7 @@ use crate::info::VersionData;
 use crate::links::{LinkState, Links, Unread};
 use crate::registrations::Registrations;
 use crate::status::GraphStatus;
+use crate::timers::Timers;
 
 /// The only version `startup` accepts: `MAKEWORD(1, 0)`.
 pub const PEER_GRAPH_VERSION: u16 = 0x0001;
@@ -59,6 +62,12 @@ pub struct Node {
     graphs: Graphs,
     registrations: Registrations,
     links: Links,
+    /// Each graph's one live deadline (see `Graph::timer_at`).
+    graph_timers: Timers<GraphHandle>,
+    /// Graphs with something to do at the next `poll_output` (a new graph, a changed
+    /// announcement).
+    graphs_due: Vec<GraphHandle>,
+    listening_at: presence::Listening,
 }
 
 impl Node {
@@ -70,6 +79,8 @@ impl Node {
             &mut config.timeouts.handshake,
             &mut config.timeouts.idle,
             &mut config.timeouts.keepalive,
+            &mut config.timeouts.presence_lifetime,
+            &mut config.timeouts.maintenance,
         ] {
             *timeout = (*timeout).max(shortest);
         }
@@ -77,6 +88,9 @@ impl Node {
             graphs: Graphs::new(config.rng_seed),
             registrations: Registrations::new(&config.limits),
             links: Links::new(&config.limits),
+            graph_timers: Timers::default(),
+            graphs_due: Vec::new(),
+            listening_at: presence::Listening::default(),
             config,
             startups: 0,
             listening: false,
@@ -240,6 +254,8 @@ from_lookup!(
     OpenError,
     ConnectError,
     PublishError,
+    NodeError,
+    PresenceError,
     SendError,
     CloseError,
     EnumError

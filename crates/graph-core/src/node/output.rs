@@ -29,7 +29,11 @@ impl Node {
             if let Some(registration) = self.registrations.poll_ready() {
                 return Output::Events { registration };
             }
-            match self.links.next_timeout() {
+            if !self.graphs_due.is_empty() {
+                self.fire_graph_deadlines(now);
+                continue;
+            }
+            match self.poll_timeout() {
                 Some(at) if at <= now => self.fire_deadlines(now),
                 next => return Output::Timeout(next),
             }
@@ -62,7 +66,7 @@ impl Node {
     #[inline]
     #[must_use]
     pub fn has_output(&self) -> bool {
-        self.links.has_output() || self.registrations.has_ready()
+        self.links.has_output() || self.registrations.has_ready() || !self.graphs_due.is_empty()
     }
 
     /// The next frame to write on `link`, in order.
@@ -76,7 +80,10 @@ impl Node {
     /// name if no deadline were due.
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.links.next_timeout()
+        match (self.links.next_timeout(), self.graph_timers.next()) {
+            (Some(link), Some(graph)) => Some(link.min(graph)),
+            (link, graph) => link.or(graph),
+        }
     }
 
     /// Fires every deadline due at `now`. Out of line: it is rare, and inlined it would make
@@ -87,6 +94,7 @@ impl Node {
         while let Some(link) = self.links.pop_due(now) {
             self.on_link_deadline(now, link);
         }
+        self.fire_graph_deadlines(now);
     }
 
     fn on_link_deadline(&mut self, now: Instant, link_id: LinkId) {
