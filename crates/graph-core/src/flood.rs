@@ -4,7 +4,7 @@
 //! (design/0006).
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::{BTreeMap, BinaryHeap};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -57,7 +57,8 @@ struct Kept {
 /// The items of one graph.
 #[derive(Debug, Default)]
 pub(crate) struct Store {
-    items: HashMap<(u32, Bytes), Kept>,
+    /// Ordered, so that what a node sends replays from its seed.
+    items: BTreeMap<(u32, Bytes), Kept>,
     /// When each kept item expires. An entry whose item has gone or expires at another time
     /// (a newer version replaced it) is stale and skipped; the heap is rebuilt when stale
     /// entries outnumber the items.
@@ -144,7 +145,7 @@ impl Store {
 }
 
 /// Whether the expiry entry `(at, kind, id)` is its item's live one.
-fn live(items: &HashMap<(u32, Bytes), Kept>, at: Instant, kind: u32, id: &Bytes) -> bool {
+fn live(items: &BTreeMap<(u32, Bytes), Kept>, at: Instant, kind: u32, id: &Bytes) -> bool {
     items
         .get(&(kind, id.clone()))
         .is_some_and(|kept| kept.expires_at == at)

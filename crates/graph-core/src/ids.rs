@@ -42,6 +42,11 @@ impl LinkId {
 pub struct NodeId(pub(crate) u64);
 
 impl NodeId {
+    /// The node id with this 64-bit value (as another node reported it).
+    pub const fn new(value: u64) -> Self {
+        Self(value)
+    }
+
     /// The 64-bit value.
     pub const fn get(self) -> u64 {
         self.0

@@ -1,7 +1,7 @@
 //! Presence (design/0006): each node's flooded announcement of itself, and the nodes of a graph
 //! as the announcements it holds describe them.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
@@ -149,7 +149,8 @@ pub enum NodeChangeKind {
 /// The other nodes of a graph that announce themselves.
 #[derive(Debug, Default)]
 pub(crate) struct Nodes {
-    nodes: HashMap<NodeId, Announcement>,
+    /// Ordered, so that a node's choices replay from its seed.
+    nodes: BTreeMap<NodeId, Announcement>,
 }
 
 impl Nodes {

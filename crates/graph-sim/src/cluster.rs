@@ -152,6 +152,8 @@ pub struct Cluster {
     ends: HashMap<(usize, LinkId), End>,
     cut: HashSet<(usize, usize)>,
     frames_delivered: u64,
+    /// Flooded items delivered, by kind.
+    flood_items: HashMap<u32, u64>,
     /// Nodes that had an input since their output was last drained.
     dirty: Vec<bool>,
     /// Each node's timeout as its last drain returned it.
@@ -201,6 +203,7 @@ impl Cluster {
             ends: HashMap::new(),
             cut: HashSet::new(),
             frames_delivered: 0,
+            flood_items: HashMap::new(),
             dirty: vec![true; count],
             wake_at: vec![None; count],
         }
@@ -209,6 +212,11 @@ impl Cluster {
     /// Frames handed to nodes so far, on every link.
     pub fn frames_delivered(&self) -> u64 {
         self.frames_delivered
+    }
+
+    /// Flooded items of `kind` handed to nodes so far, on every link (each copy counts).
+    pub fn flood_items_delivered(&self, kind: u32) -> u64 {
+        self.flood_items.get(&kind).copied().unwrap_or(0)
     }
 
     /// `count` nodes with default configs seeded by their index and a default network.
@@ -560,6 +568,7 @@ impl Cluster {
         match delivery {
             Delivery::Frame { node, link, frame } => {
                 self.frames_delivered += 1;
+                self.count_flood_items(&frame);
                 self.dirty[node] = true;
                 self.nodes[node].node.handle_frame(now, link, frame);
             }
@@ -571,6 +580,24 @@ impl Cluster {
             }
             Delivery::Accept { .. } | Delivery::LinkUp { .. } => {
                 unreachable!("only frames and closes are read")
+            }
+        }
+    }
+
+    fn count_flood_items(&mut self, frame: &Bytes) {
+        use peergraph_proto::v1::{Frame, frame::Kind};
+        use prost::Message;
+        /// Field 9 (`flood`), length-delimited: the first byte of every Flood frame.
+        const FLOOD_TAG: u8 = 9 << 3 | 2;
+        if frame.first() != Some(&FLOOD_TAG) {
+            return;
+        }
+        if let Ok(Frame {
+            kind: Some(Kind::Flood(flood)),
+        }) = Frame::decode(frame.as_ref())
+        {
+            for item in flood.items {
+                *self.flood_items.entry(item.kind).or_default() += 1;
             }
         }
     }

@@ -111,10 +111,13 @@ impl Node {
         link.remote_peer_id = peer_id.to_owned();
         link.remote_addr = Some(address.socket);
         let link_id = self.links.insert(link);
-        self.graphs
+        let state = self
+            .graphs
             .get_mut(graph)
-            .expect("the caller checked the graph")
-            .add(kind);
+            .expect("the caller checked the graph");
+        state.add(kind);
+        // A graph that tries a neighbor asks for a connection again if this one fails.
+        state.connection_required &= kind != ConnectionKind::Neighbor;
         self.links.dial(link_id, address);
         self.links.schedule(link_id, &self.config.timeouts);
         connection

@@ -20,6 +20,11 @@ use super::Node;
 /// The most payload bytes one Flood frame carries when a node sends several items at once.
 const FLOOD_FRAME_BYTES: usize = 64 * 1024;
 
+/// What each hop takes off an item's lifetime, on top of the time it really spent: a lifetime
+/// travels as time left, so without this an item could go round nodes that had dropped it
+/// with its time left intact, forever.
+pub(crate) const HOP_COST: Duration = Duration::from_millis(250);
+
 impl Node {
     /// Floods `payload` as version `version` of item `(kind, id)` of the graph: kept here and
     /// sent to every neighbor, which send it on. A newer version replaces an older one
@@ -145,8 +150,8 @@ impl Node {
                 own_version = Some(item.version);
                 return false;
             }
-            item.lifetime = item.lifetime.min(longest);
-            state.items.offer(item, now, limit) == Offered::Kept
+            item.lifetime = item.lifetime.min(longest).saturating_sub(HOP_COST);
+            !item.lifetime.is_zero() && state.items.offer(item, now, limit) == Offered::Kept
         });
         if let Some(version) = own_version.filter(|version| *version > state.presence.version) {
             state.presence.version = version;

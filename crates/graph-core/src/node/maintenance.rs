@@ -13,6 +13,11 @@ use crate::status::GraphStatus;
 
 use super::Node;
 
+/// A graph with fewer than `max_neighbors` neighbors connects to one more node it knows about
+/// once in this many maintenance rounds, so that the graph keeps mixing: two parts that were
+/// cut off from each other find each other again while they still know each other's nodes.
+const EXPLORE_ONE_ROUND_IN: usize = 8;
+
 impl Node {
     /// Runs what is due for the graphs listed as due, then every graph deadline due at `now`.
     pub(super) fn fire_graph_deadlines(&mut self, now: Instant) {
@@ -74,8 +79,9 @@ impl Node {
     }
 
     /// One round of neighbor maintenance: above `max_neighbors` established neighbors, sheds
-    /// the newest one a peer opened; below `min_neighbors`, connects to as many nodes it knows
-    /// from their presence and is not linked to; with no neighbor and no node to try, raises
+    /// the surplus, links that peers opened first, at random; below `min_neighbors`, connects to as many nodes it
+    /// knows from their presence and is not linked to, and below `max_neighbors` to one more
+    /// once in [`EXPLORE_ONE_ROUND_IN`] rounds; with no neighbor and no node to try, raises
     /// `ConnectionRequired` (once, until the graph next has a neighbor).
     fn maintain(&mut self, now: Instant, graph: GraphHandle) {
         let interval = self.graphs.jitter(self.config.timeouts.maintenance);
@@ -102,26 +108,43 @@ impl Node {
             }
         }
         if established.len() > limits.max_neighbors {
-            // The newest link a peer opened: its initiator still knows the nodes it learned
-            // here and finds others.
-            established.sort_by_key(|(id, _)| *id);
-            let (shed, _) = established
-                .iter()
-                .rev()
-                .find(|(_, direction)| *direction == Direction::Inbound)
-                .unwrap_or(established.last().expect("more than max_neighbors"));
-            self.end_link(
-                *shed,
-                Some(ConnectionStatus::Disconnected(
-                    DisconnectReason::ClosedLocally,
-                )),
-                Some(CloseReason::Application),
-            );
+            // Links peers opened, first: their initiators know the nodes they learned here and
+            // find others. At random, so that a node at its maximum still takes new links.
+            established.sort_by_key(|(id, direction)| (*direction == Direction::Inbound, *id));
+            let mut surplus = established.len() - limits.max_neighbors;
+            while surplus > 0 {
+                let inbound = established
+                    .iter()
+                    .rev()
+                    .take_while(|(_, direction)| *direction == Direction::Inbound)
+                    .count();
+                let last = established.len() - 1;
+                let shed = match inbound {
+                    0 => last,
+                    count => last - self.graphs.pick(count),
+                };
+                let (link, _) = established.remove(shed);
+                self.end_link(
+                    link,
+                    Some(ConnectionStatus::Disconnected(
+                        DisconnectReason::ClosedLocally,
+                    )),
+                    Some(CloseReason::Application),
+                );
+                surplus -= 1;
+            }
             return;
         }
-        if neighbors >= limits.min_neighbors {
+        let wanted = if neighbors < limits.min_neighbors {
+            limits.min_neighbors - neighbors
+        } else if neighbors < limits.max_neighbors && self.graphs.pick(EXPLORE_ONE_ROUND_IN) == 0 {
+            1
+        } else {
             return;
-        }
+        };
+        let Some(state) = self.graphs.get_mut(graph) else {
+            return;
+        };
         let mut candidates: Vec<(String, PeerAddress)> = state
             .nodes
             .iter()
@@ -141,7 +164,7 @@ impl Node {
             }
             return;
         }
-        for _ in neighbors..limits.min_neighbors {
+        for _ in 0..wanted {
             if candidates.is_empty()
                 || self.links.pending(Direction::Outbound) >= limits.max_pending_handshakes
             {
