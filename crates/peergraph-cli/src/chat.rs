@@ -19,7 +19,10 @@ use crate::transfer::{Ack, Message, sha256};
 const BYE_PATIENCE: Duration = Duration::from_secs(5);
 
 pub(crate) async fn run(args: ChatArgs) -> Outcome {
-    let mut local = LocalNode::start(&args.node, args.listen).await?;
+    let mut local = LocalNode::start(&args.node, args.listen, false).await?;
+    if !local.bootstraps.is_empty() {
+        local.join().await?;
+    }
     if args.listen.is_some() {
         print_listening(&local);
     }

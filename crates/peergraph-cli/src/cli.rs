@@ -28,6 +28,13 @@ pub(crate) enum Command {
     /// Line-based chat: stdin lines go to every connected peer, received lines go to stdout.
     #[command(after_help = crate::exit::help_table())]
     Chat(ChatArgs),
+    /// Stay in a graph: keep neighbors, print node and neighbor events, accept direct
+    /// connections as `listen` does. Without --bootstrap this node starts the graph.
+    #[command(after_help = crate::exit::help_table())]
+    Join(ListenArgs),
+    /// Join a graph through --bootstrap, print its nodes once synchronized, and leave.
+    #[command(after_help = crate::exit::help_table())]
+    Nodes(NodesArgs),
     /// Graph secrets.
     #[command(subcommand)]
     Secret(SecretCommand),
@@ -99,6 +106,21 @@ pub(crate) struct NodeArgs {
     /// Seconds an outgoing connection may take to be established.
     #[arg(long, value_name = "SECS", default_value_t = 10)]
     pub(crate) connect_timeout: u64,
+    /// Join the graph through this member (repeatable): the node keeps neighbors, learns every
+    /// node of the graph, and can reach peers by peer id alone.
+    #[arg(long, value_name = "PEER@HOST:PORT[#IDENTITY]")]
+    pub(crate) bootstrap: Vec<PeerLocator>,
+    /// The address other nodes dial to reach this one (repeatable), when it is not the listen
+    /// address (a wildcard such as 0.0.0.0, or a port mapping).
+    #[arg(long, value_name = "ADDR")]
+    pub(crate) advertise: Vec<SocketAddr>,
+    /// Free text other nodes see with this node (`set_node_attributes`).
+    #[arg(long, value_name = "TEXT")]
+    pub(crate) attributes: Option<String>,
+    /// Seconds this node's presence lasts without a refresh: a node that vanishes drops out of
+    /// the others' lists within it.
+    #[arg(long, value_name = "SECS", default_value_t = 300)]
+    pub(crate) presence_lifetime: u64,
 }
 
 #[derive(Debug, Args)]
@@ -124,15 +146,49 @@ pub(crate) struct ListenArgs {
 pub(crate) struct SendArgs {
     #[command(flatten)]
     pub(crate) node: NodeArgs,
-    /// The peer to send to.
-    #[arg(long, value_name = "PEER@HOST:PORT[#IDENTITY]")]
-    pub(crate) to: PeerLocator,
+    /// The peer to send to: a locator, or with --bootstrap a peer id found in the graph.
+    #[arg(long, value_name = "PEER@HOST:PORT[#IDENTITY] | PEER")]
+    pub(crate) to: Target,
     /// Send this text as one message.
     #[arg(long, value_name = "TEXT")]
     pub(crate) message: Option<String>,
     /// Send this file.
     #[arg(long, value_name = "PATH")]
     pub(crate) file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct NodesArgs {
+    #[command(flatten)]
+    pub(crate) node: NodeArgs,
+}
+
+/// A peer to reach: at a locator, or by its peer id in the graph.
+#[derive(Debug, Clone)]
+pub(crate) enum Target {
+    At(PeerLocator),
+    Named(String),
+}
+
+impl std::str::FromStr for Target {
+    type Err = peergraph::LocatorError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        if text.contains('@') {
+            text.parse().map(Self::At)
+        } else {
+            Ok(Self::Named(text.to_owned()))
+        }
+    }
+}
+
+impl std::fmt::Display for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::At(locator) => locator.fmt(f),
+            Self::Named(peer_id) => f.write_str(peer_id),
+        }
+    }
 }
 
 #[derive(Debug, Args)]

@@ -12,7 +12,7 @@ use peergraph::{
 
 use crate::cli::DemoArgs;
 use crate::exit::{ErrorClass, Failure, Outcome};
-use crate::node::LocalNode;
+use crate::node::{EVENTS, LocalNode};
 
 /// The type id of demo messages.
 const DEMO_TYPE: [u8; 16] = *b"peergraph.demo\0\0";
@@ -45,10 +45,22 @@ pub(crate) async fn run(args: DemoArgs) -> Outcome {
     );
     let node = |kind| PeerGraph::new(Config::new(kind)).map_err(Failure::other);
     let loopback = "127.0.0.1:0".parse().ok();
-    let mut alice =
-        LocalNode::with_graph(node(kind)?, GraphConfig::new("demo", "alice"), None).await?;
-    let mut bob =
-        LocalNode::with_graph(node(kind)?, GraphConfig::new("demo", "bob"), loopback).await?;
+    let mut alice = LocalNode::with_graph(
+        node(kind)?,
+        GraphConfig::new("demo", "alice"),
+        None,
+        false,
+        EVENTS,
+    )
+    .await?;
+    let mut bob = LocalNode::with_graph(
+        node(kind)?,
+        GraphConfig::new("demo", "bob"),
+        loopback,
+        false,
+        EVENTS,
+    )
+    .await?;
     let target = bob
         .locator()
         .ok_or_else(|| Failure::other("bob is not listening"))?;

@@ -12,7 +12,10 @@ use crate::save::{IncomingFile, SavePolicy};
 use crate::shown::Shown;
 use crate::transfer::{Ack, Message, sha256};
 
-pub(crate) async fn run(args: ListenArgs) -> Outcome {
+/// `listen`, or `join` (`in_graph`): the same node, which with `--bootstrap` first joins the
+/// graph, and in a graph reconnects to its bootstrap members whenever the graph asks for a
+/// connection.
+pub(crate) async fn run(args: ListenArgs, in_graph: bool) -> Outcome {
     if !args.save_dir.is_dir() {
         return Err(Failure::new(
             ErrorClass::File,
@@ -22,8 +25,11 @@ pub(crate) async fn run(args: ListenArgs) -> Outcome {
             ),
         ));
     }
-    let mut local = LocalNode::start(&args.node, Some(args.listen)).await?;
+    let mut local = LocalNode::start(&args.node, Some(args.listen), in_graph).await?;
     print_listening(&local);
+    if !local.bootstraps.is_empty() {
+        local.join().await?;
+    }
     let mut files: HashMap<ConnectionId, IncomingFile> = HashMap::new();
     let policy = SavePolicy {
         overwrite: args.overwrite,
@@ -40,6 +46,9 @@ pub(crate) async fn run(args: ListenArgs) -> Outcome {
         match event {
             GraphEvent::IncomingData(data) => {
                 handle_data(&mut local, &mut files, &args.save_dir, &policy, data).await;
+            }
+            GraphEvent::ConnectionRequired => {
+                local.connect_bootstraps();
             }
             event if event.is_terminal() => {
                 if let GraphEvent::DirectConnection(change) = event {

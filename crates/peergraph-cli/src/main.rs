@@ -6,6 +6,7 @@ mod chat;
 mod cli;
 mod demo;
 mod exit;
+mod graph;
 mod listen;
 mod node;
 mod save;
@@ -42,9 +43,11 @@ fn main() -> ExitCode {
     let outcome = runtime.block_on(async move {
         match cli.command {
             Command::Demo(args) => demo::run(args).await,
-            Command::Listen(args) => listen::run(args).await,
+            Command::Listen(args) => listen::run(args, false).await,
             Command::Send(args) => send::run(args).await,
             Command::Chat(args) => chat::run(args).await,
+            Command::Join(args) => listen::run(args, true).await,
+            Command::Nodes(args) => graph::nodes(args).await,
             Command::Secret(SecretCommand::New { file }) => secret::new(&file),
         }
     });

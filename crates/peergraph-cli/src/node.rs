@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use peergraph::{
     Config, ConnectionId, ConnectionStatus, Direction, EventStream, EventType, GraphConfig,
-    GraphError, GraphEvent, GraphHandle, NodeConfig, PEER_GRAPH_VERSION, PeerGraph, PeerLocator,
-    RemotePeer,
+    GraphError, GraphEvent, GraphHandle, NodeChangeKind, NodeConfig, PEER_GRAPH_VERSION, PeerGraph,
+    PeerLocator, RemotePeer,
 };
 
 use crate::cli::NodeArgs;
@@ -18,6 +18,16 @@ use crate::transfer::Message;
 /// The events every command needs.
 pub(crate) const EVENTS: &[EventType] = &[EventType::DirectConnection, EventType::IncomingData];
 
+/// The events of a node in a graph: every command's, and the graph's own.
+const GRAPH_EVENTS: &[EventType] = &[
+    EventType::DirectConnection,
+    EventType::IncomingData,
+    EventType::NeighborConnection,
+    EventType::NodeChanged,
+    EventType::ConnectionRequired,
+    EventType::StatusChanged,
+];
+
 /// One node with one graph and one event registration.
 pub(crate) struct LocalNode {
     pub(crate) node: PeerGraph,
@@ -26,14 +36,19 @@ pub(crate) struct LocalNode {
     pub(crate) peer_id: String,
     /// The peer id at the other end of each connection, for readable output.
     pub(crate) peers: HashMap<ConnectionId, String>,
+    /// The members this node joins the graph through (`--bootstrap`).
+    pub(crate) bootstraps: Vec<PeerLocator>,
 }
 
 impl LocalNode {
     /// Builds a node from the shared options; listens on `listen` when given. The registration
-    /// exists before the listener so no early peer is refused.
+    /// exists before the listener so no early peer is refused. With `--bootstrap` (or `in_graph`)
+    /// the node also takes the graph's own events; with `--bootstrap` it opens the graph rather
+    /// than creating it (call [`join`](Self::join) next).
     pub(crate) async fn start(
         args: &NodeArgs,
         listen: Option<SocketAddr>,
+        in_graph: bool,
     ) -> Result<Self, Failure> {
         if args.connect_timeout == 0 {
             return Err(Failure::new(
@@ -45,31 +60,63 @@ impl LocalNode {
         if let Some(path) = &args.secret_file {
             graph = graph.with_secret(read_secret(path)?);
         }
+        if args.presence_lifetime == 0 {
+            return Err(Failure::new(
+                ErrorClass::Usage,
+                "--presence-lifetime must be at least 1",
+            ));
+        }
         let mut node_config = NodeConfig::default();
         node_config.timeouts.handshake = Duration::from_secs(args.connect_timeout);
+        node_config.timeouts.presence_lifetime = Duration::from_secs(args.presence_lifetime);
         let mut config = Config::new(args.transport.into()).with_node(node_config);
         if let Some(dir) = &args.identity_dir {
             config = config.with_identity_dir(dir);
         }
         let node = PeerGraph::new(config).map_err(Failure::other)?;
-        Self::with_graph(node, graph, listen).await
+        let joining = !args.bootstrap.is_empty();
+        let events = if joining || in_graph {
+            GRAPH_EVENTS
+        } else {
+            EVENTS
+        };
+        let mut local = Self::with_graph(node, graph, listen, joining, events).await?;
+        local.bootstraps.clone_from(&args.bootstrap);
+        if !args.advertise.is_empty() {
+            local.node.set_listen_addresses(&args.advertise);
+        }
+        if let Some(attributes) = &args.attributes {
+            local
+                .node
+                .set_node_attributes(local.graph, Some(attributes))
+                .map_err(|error| Failure::new(ErrorClass::Usage, error.to_string()))?;
+        }
+        Ok(local)
     }
 
-    /// Starts `node` with `graph` and a registration for [`EVENTS`].
+    /// Starts `node` with `graph` (opened when `open`, created otherwise) and a registration for
+    /// `events`.
     pub(crate) async fn with_graph(
         node: PeerGraph,
         graph: GraphConfig,
         listen: Option<SocketAddr>,
+        open: bool,
+        events: &[EventType],
     ) -> Result<Self, Failure> {
         node.startup(PEER_GRAPH_VERSION).map_err(Failure::other)?;
         let peer_id = graph.peer_id.clone();
-        let graph = node.create_graph(graph).map_err(|error| match error {
+        let graph = if open {
+            node.open_graph(graph)
+        } else {
+            node.create_graph(graph)
+        }
+        .map_err(|error| match error {
             GraphError::InvalidArgument { argument } => {
                 Failure::new(ErrorClass::Usage, argument.to_string())
             }
             other => Failure::other(other),
         })?;
-        let events = node.register_event(graph, EVENTS).map_err(Failure::other)?;
+        let events = node.register_event(graph, events).map_err(Failure::other)?;
         if let Some(addr) = listen {
             node.listen(addr)
                 .await
@@ -81,6 +128,7 @@ impl LocalNode {
             events,
             peer_id,
             peers: HashMap::new(),
+            bootstraps: Vec::new(),
         })
     }
 
@@ -102,6 +150,15 @@ impl LocalNode {
     /// Opens a connection to `target` and waits for its outcome, printing every event.
     pub(crate) async fn connect(&mut self, target: &PeerLocator) -> Result<ConnectionId, Failure> {
         let id = self.open(target)?;
+        self.await_outcome(id, &target.to_string()).await
+    }
+
+    /// Waits for the outcome of connection `id` to `target`, printing every event.
+    pub(crate) async fn await_outcome(
+        &mut self,
+        id: ConnectionId,
+        target: &str,
+    ) -> Result<ConnectionId, Failure> {
         loop {
             let event = self.next_event().await?;
             self.print(&event);
@@ -109,9 +166,7 @@ impl LocalNode {
                 if change.connection == id {
                     return match change.status {
                         ConnectionStatus::Connected(_) => Ok(id),
-                        ConnectionStatus::Failed(reason) => {
-                            Err(Failure::connect(&target.to_string(), reason))
-                        }
+                        ConnectionStatus::Failed(reason) => Err(Failure::connect(target, reason)),
                         ConnectionStatus::Disconnected(reason) => Err(Failure::new(
                             ErrorClass::TransferFailed,
                             format!("connection to {target} lost: {reason}"),
@@ -217,6 +272,39 @@ pub(crate) fn describe(
                 ),
             }
         }
+        GraphEvent::NeighborConnection(change) => {
+            let id = change.connection.get();
+            match &change.status {
+                ConnectionStatus::Connected(remote) => {
+                    format!(
+                        "[{me}] neighbor #{id} connected {}",
+                        describe_remote(remote)
+                    )
+                }
+                ConnectionStatus::Failed(reason) => {
+                    format!("[{me}] neighbor #{id} failed: {reason}")
+                }
+                ConnectionStatus::Disconnected(reason) => {
+                    format!("[{me}] neighbor #{id} disconnected: {reason}")
+                }
+            }
+        }
+        GraphEvent::NodeChanged(change) => {
+            let what = match change.change {
+                NodeChangeKind::Connected => "joined",
+                NodeChangeKind::Updated => "updated",
+                NodeChangeKind::Disconnected => "left",
+            };
+            format!(
+                "[{me}] node {} {what} (node 0x{:016x})",
+                Shown(&change.peer_id),
+                change.node_id.get()
+            )
+        }
+        GraphEvent::ConnectionRequired => {
+            format!("[{me}] the graph has no neighbor and knows no node to try")
+        }
+        GraphEvent::StatusChanged(status) => format!("[{me}] status {status:?}"),
         GraphEvent::IncomingData(_) => return None,
         other => format!("[{me}] {other:?}"),
     })

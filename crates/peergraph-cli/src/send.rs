@@ -26,8 +26,15 @@ pub(crate) async fn run(args: SendArgs) -> Outcome {
         Some(path) => Some(open_file(path).await?),
         None => None,
     };
-    let mut local = LocalNode::start(&args.node, None).await?;
-    let outcome = transfer(&mut local, args, file).await;
+    let mut local = LocalNode::start(&args.node, None, false).await?;
+    let outcome = if local.bootstraps.is_empty() {
+        transfer(&mut local, args, file).await
+    } else {
+        match local.join().await {
+            Ok(()) => transfer(&mut local, args, file).await,
+            Err(failure) => Err(failure),
+        }
+    };
     // Whatever the outcome, what the node still has to say (a farewell, the Close after a bad
     // exchange, the QUIC connection's close) reaches the wire before the process exits.
     if outcome.is_err() {
@@ -42,7 +49,7 @@ async fn transfer(
     args: SendArgs,
     file: Option<(std::path::PathBuf, File, u64)>,
 ) -> Outcome {
-    let connection = local.connect(&args.to).await?;
+    let connection = local.connect_to(&args.to).await?;
     let started = Instant::now();
     let (what, sent_sha256) = match (file, args.message) {
         (Some((path, file, size)), _) => {
@@ -61,7 +68,7 @@ async fn transfer(
     match ack {
         Ack::Ok { sha256 } if sha256 == sent_sha256 => println!(
             "sent {what} to {} in {:.2?}: confirmed (sha256 {})",
-            args.to.peer_id,
+            args.to,
             started.elapsed(),
             hex(&sha256)
         ),
@@ -78,11 +85,7 @@ async fn transfer(
         Ack::Err(reason) => {
             return Err(Failure::new(
                 ErrorClass::TransferFailed,
-                format!(
-                    "{} rejected the transfer: {}",
-                    args.to.peer_id,
-                    Shown(&reason)
-                ),
+                format!("{} rejected the transfer: {}", args.to, Shown(&reason)),
             ));
         }
     }
