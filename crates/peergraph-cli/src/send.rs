@@ -37,7 +37,8 @@ pub(crate) async fn run(args: SendArgs) -> Outcome {
     };
     // Whatever the outcome, what the node still has to say (a farewell, the Close after a bad
     // exchange, the QUIC connection's close) reaches the wire before the process exits.
-    if outcome.is_err() {
+    // In a graph, the shutdown also withdraws this node from the others' lists.
+    if outcome.is_err() || !local.bootstraps.is_empty() {
         let _ = local.node.shutdown();
     }
     linger(&local.node).await;

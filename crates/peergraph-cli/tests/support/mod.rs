@@ -31,8 +31,21 @@ pub struct Running {
 impl Running {
     /// Starts `peergraph ARGS` with piped stdin, stdout and stderr.
     pub fn spawn(args: &[&str]) -> Self {
-        let mut child = Command::new(BIN)
-            .args(args)
+        Self::start(Command::new(BIN).args(args))
+    }
+
+    /// Starts `peergraph ARGS` inside network namespace `netns` (`ip netns exec` execs it, so
+    /// the child is the `peergraph` process itself).
+    pub fn spawn_in(netns: &str, args: &[&str]) -> Self {
+        Self::start(
+            Command::new("ip")
+                .args(["netns", "exec", netns, BIN])
+                .args(args),
+        )
+    }
+
+    fn start(command: &mut Command) -> Self {
+        let mut child = command
             .env_remove("RUST_LOG")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -110,6 +123,11 @@ impl Running {
 
     pub fn close_stdin(&mut self) {
         self.stdin = None;
+    }
+
+    /// Kills this child at once (SIGKILL): it says nothing to anyone.
+    pub async fn kill(mut self) {
+        self.child.kill().await.unwrap();
     }
 
     /// Sends SIGINT (Ctrl-C) to this child, by its id.
