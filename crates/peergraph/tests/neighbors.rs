@@ -10,13 +10,15 @@ use std::time::Duration;
 
 use peergraph::{
     ConnectError, ConnectionId, ConnectionKind, ConnectionKinds, ConnectionStatus, Direction,
-    EventStream, EventType, GraphConfig, GraphEvent, RemotePeer, TransportKind,
+    EventStream, EventType, GraphConfig, GraphEvent, NodeChange, NodeChangeKind, NodeError,
+    RemotePeer, TransportKind,
 };
 use support::{GRAPH, TYPE_A, TestNode, eventually, within};
 
 on_both_transports!(
     neighbors_connect_list_and_carry_data,
     an_item_floods_along_a_line_of_three_nodes,
+    nodes_of_a_line_see_each_other_and_dial_by_node_id,
 );
 
 /// The next neighbor event on `stream`.
@@ -161,4 +163,109 @@ async fn an_item_floods_along_a_line_of_three_nodes(kind: TransportKind) {
     })
     .await;
     assert_eq!(held(&bob), held(&alice));
+}
+
+/// The next `NodeChanged` event on `stream`, as (peer id, change).
+async fn node_change(stream: &mut EventStream) -> (String, NodeChangeKind) {
+    within("a node event", async {
+        loop {
+            if let GraphEvent::NodeChanged(NodeChange {
+                peer_id, change, ..
+            }) = stream.next().await.expect("open")
+            {
+                return (peer_id, change);
+            }
+        }
+    })
+    .await
+}
+
+/// Alice, Bob and Carol in a line of neighbor connections: Alice lists Bob and Carol with the
+/// addresses and identities they listen with, opens a direct connection to Carol by node id
+/// alone, sees Carol's new attributes, and sees her leave when she closes her graph.
+async fn nodes_of_a_line_see_each_other_and_dial_by_node_id(kind: TransportKind) {
+    let graph = |peer_id: &str| GraphConfig::new(GRAPH, peer_id).with_secret("s3cret");
+    let mut alice = TestNode::with_graph(kind, graph("alice")).await;
+    let bob = TestNode::with_graph(kind, graph("bob")).await;
+    let mut carol = TestNode::with_graph(kind, graph("carol")).await;
+    let mut nodes = alice
+        .node
+        .register_event(alice.graph, &[EventType::NodeChanged])
+        .unwrap();
+    for (from, to) in [(&alice, &bob), (&carol, &bob)] {
+        let mut events = from
+            .node
+            .register_event(from.graph, &[EventType::NeighborConnection])
+            .unwrap();
+        from.node
+            .connect(from.graph, None, to.locator().address)
+            .unwrap();
+        connected(neighbor_change(&mut events).await.1);
+    }
+    let mut joined = vec![node_change(&mut nodes).await, node_change(&mut nodes).await];
+    joined.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(
+        joined,
+        [
+            ("bob".to_owned(), NodeChangeKind::Connected),
+            ("carol".to_owned(), NodeChangeKind::Connected)
+        ]
+    );
+    let listed = alice.node.enum_nodes(alice.graph, Some("carol")).unwrap();
+    assert_eq!(listed.len(), 1);
+    let found = &listed[0];
+    assert_eq!(found.addresses, [carol.locator().address.socket]);
+    assert_eq!(found.identity, Some(carol.node.identity()));
+    assert_eq!(
+        alice.node.node_info_of(alice.graph, found.node_id).unwrap(),
+        *found
+    );
+
+    let id = alice
+        .node
+        .open_direct_connection_to_node(alice.graph, found.node_id)
+        .unwrap();
+    let ConnectionStatus::Connected(remote) = alice.change_for(id).await else {
+        panic!("the direct connection to carol failed");
+    };
+    assert_eq!(remote.peer_id, "carol");
+    assert_eq!(remote.identity, carol.node.identity());
+    let accepted = carol.accepted().await;
+    alice
+        .node
+        .send_data(alice.graph, id, TYPE_A, &b"found you"[..])
+        .await
+        .unwrap();
+    let data = carol.incoming().await;
+    assert_eq!(
+        (data.connection, data.data.as_ref()),
+        (accepted, &b"found you"[..])
+    );
+
+    carol
+        .node
+        .set_node_attributes(carol.graph, Some("room=kitchen"))
+        .unwrap();
+    assert_eq!(
+        node_change(&mut nodes).await,
+        ("carol".to_owned(), NodeChangeKind::Updated)
+    );
+    let carol_id = found.node_id;
+    assert_eq!(
+        alice
+            .node
+            .node_info_of(alice.graph, carol_id)
+            .unwrap()
+            .attributes,
+        "room=kitchen"
+    );
+    carol.node.close_graph(carol.graph).unwrap();
+    assert_eq!(
+        node_change(&mut nodes).await,
+        ("carol".to_owned(), NodeChangeKind::Disconnected)
+    );
+    assert_eq!(
+        alice.node.node_info_of(alice.graph, carol_id),
+        Err(NodeError::NodeNotFound)
+    );
 }
