@@ -6,6 +6,16 @@
 
 #include <stdint.h>
 
+// `PEER_NODE_CHANGE_CONNECTED`: a node announced itself.
+#define PEER_NODE_CHANGE_CONNECTED 1
+
+// `PEER_NODE_CHANGE_DISCONNECTED`: a node left, withdrew its presence, or its announcement
+// expired.
+#define PEER_NODE_CHANGE_DISCONNECTED 2
+
+// `PEER_NODE_CHANGE_UPDATED`: a node's attributes or addresses changed.
+#define PEER_NODE_CHANGE_UPDATED 3
+
 // `PEER_GRAPH_EVENT_TYPE` values.
 #define PEER_GRAPH_EVENT_STATUS_CHANGED 1
 
@@ -138,9 +148,6 @@ typedef struct {
   uint8_t Data4[8];
 } GUID;
 
-// Windows' 64-bit unsigned integer.
-typedef uint64_t ULONGLONG;
-
 // `SOCKADDR_IN6`, as Linux lays out `struct sockaddr_in6` (28 bytes).
 typedef struct {
   // `AF_INET6` (10 on Linux).
@@ -163,21 +170,8 @@ typedef struct {
   SOCKADDR_IN6 sin6;
 } PEER_ADDRESS;
 
-// `PEER_NODE_INFO`.
-typedef struct {
-  // `sizeof(PEER_NODE_INFO)`.
-  DWORD dwSize;
-  // The node id.
-  ULONGLONG ullNodeId;
-  // The node's peer id.
-  PWSTR pwzPeerId;
-  // Number of addresses.
-  ULONG cAddresses;
-  // The addresses the node listens on.
-  PEER_ADDRESS *pAddresses;
-  // The node's attributes (null: none yet).
-  PWSTR pwzAttributes;
-} PEER_NODE_INFO;
+// Windows' 64-bit unsigned integer.
+typedef uint64_t ULONGLONG;
 
 // An enumeration handle (`HPEERENUM`): opaque.
 typedef void *HPEERENUM;
@@ -246,7 +240,7 @@ typedef struct {
   HRESULT hrConnectionFailedReason;
 } PEER_EVENT_CONNECTION_CHANGE_DATA;
 
-// `PEER_EVENT_NODE_CHANGE_DATA` (not raised yet; kept for the union's layout).
+// `PEER_EVENT_NODE_CHANGE_DATA`: a node of the graph announced itself, changed or left.
 typedef struct {
   // Structure size.
   DWORD dwSize;
@@ -291,6 +285,25 @@ typedef struct {
   // The payload for `eventType`.
   PEER_GRAPH_EVENT_DATA_PAYLOAD u;
 } PEER_GRAPH_EVENT_DATA;
+
+// `PEER_NODE_INFO`.
+typedef struct {
+  // `sizeof(PEER_NODE_INFO)`.
+  DWORD dwSize;
+  // The node id.
+  ULONGLONG ullNodeId;
+  // The node's peer id.
+  PWSTR pwzPeerId;
+  // Number of addresses.
+  ULONG cAddresses;
+  // The addresses the node listens on.
+  PEER_ADDRESS *pAddresses;
+  // The node's attributes (null: none yet).
+  PWSTR pwzAttributes;
+} PEER_NODE_INFO;
+
+// Windows' boolean: 0 is false.
+typedef int32_t BOOL;
 
 // `PEER_CONNECTION_INFO`.
 typedef struct {
@@ -546,14 +559,6 @@ HRESULT PeerGraphClose(HGRAPH hGraph);
 // `PEER_E_ALREADY_LISTENING`.
 HRESULT PeerGraphListen(HGRAPH hGraph, DWORD dwScope, DWORD dwScopeId, WORD wPort);
 
-// The local node in a graph (`PeerGraphGetNodeInfo` with `ullNodeId` 0 or the local node's
-// id): its node id, peer id and listen address. Other nodes are `PEER_E_NODE_NOT_FOUND` until
-// the graph's node list is provided. Free the block with `PeerGraphFreeData`.
-//
-// # Safety
-// `ppNodeInfo` is writable.
-HRESULT PeerGraphGetNodeInfo(HGRAPH hGraph, ULONGLONG ullNodeId, PEER_NODE_INFO **ppNodeInfo);
-
 // Frees a block this library returned (`PeerGraphFreeData`): an event, an item array or node
 // information. A null pointer, a block freed already, or a pointer the library did not hand
 // out is ignored.
@@ -662,6 +667,35 @@ HRESULT PeerGraphUnregisterEvent(HPEEREVENT hPeerEvent);
 // # Safety
 // `ppEventData` is writable.
 HRESULT PeerGraphGetEventData(HPEEREVENT hPeerEvent, PEER_GRAPH_EVENT_DATA **ppEventData);
+
+// One node of a graph (`PeerGraphGetNodeInfo`): `ullNodeId` 0 (or the local node's id) is the
+// local node, whose addresses are the ones it listens on; another is a node that announces
+// itself in the graph, or `PEER_E_NODE_NOT_FOUND`. Free the block with `PeerGraphFreeData`.
+//
+// # Safety
+// `ppNodeInfo` is writable.
+HRESULT PeerGraphGetNodeInfo(HGRAPH hGraph, ULONGLONG ullNodeId, PEER_NODE_INFO **ppNodeInfo);
+
+// Lists the nodes of a graph that announce themselves, this one first
+// (`PeerGraphEnumNodes`); only those with `pwzPeerId` if it is not null. A snapshot of
+// `PEER_NODE_INFO` items, read with `PeerGraphGetNextItem`, ended with
+// `PeerGraphEndEnumeration`.
+//
+// # Safety
+// `pwzPeerId` is null or a NUL-terminated UTF-16 string; `phPeerEnum` is writable.
+HRESULT PeerGraphEnumNodes(HGRAPH hGraph, PCWSTR pwzPeerId, HPEERENUM *phPeerEnum);
+
+// Sets the local node's attribute text (`PeerGraphSetNodeAttributes`; null clears it): at most
+// 4,096 bytes of UTF-8. The other nodes see `PEER_NODE_CHANGE_UPDATED`.
+//
+// # Safety
+// `pwzAttributes` is null or a NUL-terminated UTF-16 string.
+HRESULT PeerGraphSetNodeAttributes(HGRAPH hGraph, PCWSTR pwzAttributes);
+
+// Whether the local node announces itself in the graph (`PeerGraphSetPresence`; on by default
+// here, as with `cPresenceMax` = -1). Off withdraws it: the other nodes see
+// `PEER_NODE_CHANGE_DISCONNECTED`.
+HRESULT PeerGraphSetPresence(HGRAPH hGraph, BOOL fPresent);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -55,6 +55,14 @@ pub const PEER_E_CONNECTION_NOT_FOUND: HRESULT = 0x8063_0103_u32 as i32;
 pub const PEER_E_CONNECT_SELF: HRESULT = 0x8063_0106_u32 as i32;
 /// `PEER_E_ALREADY_LISTENING`.
 pub const PEER_E_ALREADY_LISTENING: HRESULT = 0x8063_0107_u32 as i32;
+/// `PEER_NODE_CHANGE_CONNECTED`: a node announced itself.
+pub const PEER_NODE_CHANGE_CONNECTED: i32 = 1;
+/// `PEER_NODE_CHANGE_DISCONNECTED`: a node left, withdrew its presence, or its announcement
+/// expired.
+pub const PEER_NODE_CHANGE_DISCONNECTED: i32 = 2;
+/// `PEER_NODE_CHANGE_UPDATED`: a node's attributes or addresses changed.
+pub const PEER_NODE_CHANGE_UPDATED: i32 = 3;
+
 /// `PEER_E_NODE_NOT_FOUND`.
 pub const PEER_E_NODE_NOT_FOUND: HRESULT = 0x8063_0108_u32 as i32;
 /// `PEER_E_CONNECTION_FAILED`.
@@ -380,7 +388,7 @@ pub struct PEER_EVENT_RECORD_CHANGE_DATA {
     pub recordType: GUID,
 }
 
-/// `PEER_EVENT_NODE_CHANGE_DATA` (not raised yet; kept for the union's layout).
+/// `PEER_EVENT_NODE_CHANGE_DATA`: a node of the graph announced itself, changed or left.
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct PEER_EVENT_NODE_CHANGE_DATA {

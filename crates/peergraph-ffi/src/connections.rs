@@ -9,7 +9,7 @@ use peergraph::{
 
 use crate::abi::*;
 use crate::convert::{peer_address, put, read_string, socket_addr};
-use crate::state::{self, Block, Enumeration, Kind, Library, key, library};
+use crate::state::{self, Block, Enumeration, Items, Kind, Library, key, library};
 use crate::{boundary, graph_of, with_library};
 
 /// The arguments of a dial from C: the graph, the peer id (`None` for a null one) and the
@@ -225,9 +225,13 @@ pub unsafe extern "C" fn PeerGraphEnumConnections(
             Err(_) => return E_INVALIDARG,
         };
         let handle = library.handle(Kind::Enumeration);
-        library
-            .enumerations
-            .insert(handle, Enumeration { items, next: 0 });
+        library.enumerations.insert(
+            handle,
+            Enumeration {
+                items: Items::Connections(items),
+                next: 0,
+            },
+        );
         // SAFETY: checked non-null; the caller promises it is writable.
         unsafe { put(phPeerEnum, handle as HPEERENUM) };
         S_OK
@@ -280,10 +284,12 @@ pub unsafe extern "C" fn PeerGraphGetNextItem(
         };
         // SAFETY: checked non-null; the caller promises it is readable.
         let wanted = unsafe { pCount.read() } as usize;
-        let end = enumeration.items.len().min(enumeration.next + wanted);
-        let items = &enumeration.items[enumeration.next..end];
+        let (start, end) = (
+            enumeration.next,
+            enumeration.items.len().min(enumeration.next + wanted),
+        );
         enumeration.next = end;
-        if items.is_empty() {
+        if start == end {
             // SAFETY: checked non-null; the caller promises both are writable.
             unsafe {
                 put(pCount, 0);
@@ -292,6 +298,22 @@ pub unsafe extern "C" fn PeerGraphGetNextItem(
             return S_OK;
         }
         let mut block = Block::default();
+        let items = match &enumeration.items {
+            Items::Connections(items) => &items[start..end],
+            Items::Nodes(nodes) => {
+                let nodes: Vec<PEER_NODE_INFO> = nodes[start..end]
+                    .iter()
+                    .map(|node| crate::nodes::node_info(&mut block, node))
+                    .collect();
+                block.nodes = nodes.into_boxed_slice();
+                block.items = block
+                    .nodes
+                    .iter_mut()
+                    .map(|info| std::ptr::from_mut(info).cast::<c_void>())
+                    .collect();
+                return hand_out_items(block, pCount, pppvItems);
+            }
+        };
         let connections: Vec<PEER_CONNECTION_INFO> = items
             .iter()
             .map(|info| PEER_CONNECTION_INFO {
@@ -312,16 +334,25 @@ pub unsafe extern "C" fn PeerGraphGetNextItem(
             .iter_mut()
             .map(|info| std::ptr::from_mut(info).cast::<c_void>())
             .collect();
-        let array = block.items.as_mut_ptr();
-        let count = block.items.len() as ULONG;
-        state::hand_out(array.cast(), block);
-        // SAFETY: checked non-null; the caller promises both are writable.
-        unsafe {
-            put(pCount, count);
-            put(pppvItems, array);
-        }
-        S_OK
+        hand_out_items(block, pCount, pppvItems)
     })
+}
+
+/// Hands `block`'s item array to C through the checked, writable out-pointers.
+fn hand_out_items(
+    mut block: Block,
+    pCount: *mut ULONG,
+    pppvItems: *mut *mut *mut c_void,
+) -> HRESULT {
+    let array = block.items.as_mut_ptr();
+    let count = block.items.len() as ULONG;
+    state::hand_out(array.cast(), block);
+    // SAFETY: the caller checked both non-null; C promises they are writable.
+    unsafe {
+        put(pCount, count);
+        put(pppvItems, array);
+    }
+    S_OK
 }
 
 /// Ends an enumeration (`PeerGraphEndEnumeration`).

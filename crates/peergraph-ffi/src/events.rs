@@ -1,6 +1,8 @@
 //! Event registrations: the descriptor C polls, and the events it takes.
 
-use peergraph::{ConnectionStatus, EventType, FailReason, GraphEvent, RegisterError};
+use peergraph::{
+    ConnectionStatus, EventType, FailReason, GraphEvent, NodeChangeKind, RegisterError,
+};
 
 use crate::abi::*;
 use crate::convert::put;
@@ -189,6 +191,27 @@ fn event_payload(
                 },
             )
         }
+        GraphEvent::NodeChanged(change) => (
+            PEER_GRAPH_EVENT_NODE_CHANGED,
+            PEER_GRAPH_EVENT_DATA_PAYLOAD {
+                nodeChangeData: PEER_EVENT_NODE_CHANGE_DATA {
+                    dwSize: size_of::<PEER_EVENT_NODE_CHANGE_DATA>() as DWORD,
+                    changeType: match change.change {
+                        NodeChangeKind::Connected => PEER_NODE_CHANGE_CONNECTED,
+                        NodeChangeKind::Disconnected => PEER_NODE_CHANGE_DISCONNECTED,
+                        NodeChangeKind::Updated => PEER_NODE_CHANGE_UPDATED,
+                    },
+                    ullNodeId: change.node_id.get(),
+                    pwzPeerId: block.string(&change.peer_id),
+                },
+            },
+        ),
+        GraphEvent::ConnectionRequired => (
+            PEER_GRAPH_EVENT_CONNECTION_REQUIRED,
+            // SAFETY: the union's members are integers, GUIDs and raw pointers, for which all
+            // zero bytes are valid (zero, and null): no payload reads as zeroes.
+            unsafe { std::mem::zeroed::<PEER_GRAPH_EVENT_DATA_PAYLOAD>() },
+        ),
         _ => return None,
     })
 }

@@ -31,10 +31,12 @@ pub mod abi;
 mod connections;
 mod convert;
 mod events;
+mod nodes;
 mod state;
 
 pub use connections::*;
 pub use events::*;
+pub use nodes::*;
 
 use std::ffi::c_void;
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
@@ -42,12 +44,12 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::Duration;
 
 use abi::*;
-use convert::{peer_address, put, read_secret, read_string};
+use convert::{put, read_secret, read_string};
 use peergraph::{
     Config, GraphConfig, GraphError, HandleError, ListenError, PeerGraph, StartupError,
     TransportKind,
 };
-use state::{Block, Kind, Library, key, library};
+use state::{Kind, Library, key, library};
 
 /// How long the last `PeerGraphShutdown` waits for closes to reach the wire.
 const SHUTDOWN_LINGER: Duration = Duration::from_secs(2);
@@ -365,64 +367,6 @@ pub extern "C" fn PeerGraphListen(
             }
             Err(error) => error,
         }
-    })
-}
-
-/// The local node in a graph (`PeerGraphGetNodeInfo` with `ullNodeId` 0 or the local node's
-/// id): its node id, peer id and listen address. Other nodes are `PEER_E_NODE_NOT_FOUND` until
-/// the graph's node list is provided. Free the block with `PeerGraphFreeData`.
-///
-/// # Safety
-/// `ppNodeInfo` is writable.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn PeerGraphGetNodeInfo(
-    hGraph: HGRAPH,
-    ullNodeId: ULONGLONG,
-    ppNodeInfo: *mut *mut PEER_NODE_INFO,
-) -> HRESULT {
-    with_library(|library| {
-        let graph = match graph_of(library, hGraph) {
-            Ok(graph) => graph,
-            Err(error) => return error,
-        };
-        if ppNodeInfo.is_null() {
-            return E_INVALIDARG;
-        }
-        let info = match library.node.node_info(graph) {
-            Ok(info) => info,
-            Err(HandleError::NotInitialized) => return PEER_E_NOT_INITIALIZED,
-            Err(_) => return PEER_E_INVALID_GRAPH,
-        };
-        if ullNodeId != 0 && ullNodeId != info.node_id.get() {
-            return PEER_E_NODE_NOT_FOUND;
-        }
-        let mut block = Block {
-            addresses: library
-                .node
-                .local_addr()
-                .map(peer_address)
-                .into_iter()
-                .collect(),
-            ..Block::default()
-        };
-        let mut node = Box::new(PEER_NODE_INFO {
-            dwSize: size_of::<PEER_NODE_INFO>() as DWORD,
-            ullNodeId: info.node_id.get(),
-            pwzPeerId: block.string(&info.peer_id),
-            cAddresses: block.addresses.len() as ULONG,
-            pAddresses: if block.addresses.is_empty() {
-                std::ptr::null_mut()
-            } else {
-                block.addresses.as_mut_ptr()
-            },
-            pwzAttributes: std::ptr::null_mut(),
-        });
-        let pointer: *mut PEER_NODE_INFO = &mut *node;
-        block.node = Some(node);
-        state::hand_out(pointer.cast(), block);
-        // SAFETY: checked non-null; the caller promises it is writable.
-        unsafe { put(ppNodeInfo, pointer) };
-        S_OK
     })
 }
 

@@ -145,10 +145,25 @@ impl Handoff {
     }
 }
 
-/// A snapshot of a graph's connections and how far C has read it.
+/// A snapshot of a graph's connections or nodes and how far C has read it.
 pub(crate) struct Enumeration {
-    pub(crate) items: Vec<ConnectionInfo>,
+    pub(crate) items: Items,
     pub(crate) next: usize,
+}
+
+/// What an enumeration lists.
+pub(crate) enum Items {
+    Connections(Vec<ConnectionInfo>),
+    Nodes(Vec<peergraph::NodeInfo>),
+}
+
+impl Items {
+    pub(crate) fn len(&self) -> usize {
+        match self {
+            Self::Connections(items) => items.len(),
+            Self::Nodes(items) => items.len(),
+        }
+    }
 }
 
 /// Memory handed to C, owned here until `PeerGraphFreeData`. Everything the top-level pointer
@@ -161,7 +176,8 @@ pub(crate) struct Block {
     pub(crate) connections: Box<[crate::abi::PEER_CONNECTION_INFO]>,
     pub(crate) items: Box<[*mut c_void]>,
     pub(crate) node: Option<Box<crate::abi::PEER_NODE_INFO>>,
-    pub(crate) addresses: Box<[crate::abi::PEER_ADDRESS]>,
+    pub(crate) nodes: Box<[crate::abi::PEER_NODE_INFO]>,
+    pub(crate) addresses: Vec<Box<[crate::abi::PEER_ADDRESS]>>,
 }
 
 // SAFETY: a block's raw pointers point only into the block's own heap allocations (boxed
@@ -177,6 +193,20 @@ impl Block {
         let mut boxed = units.into_boxed_slice();
         let pointer = boxed.as_mut_ptr();
         self.strings.push(boxed);
+        pointer
+    }
+
+    /// Keeps `addresses` in this block; the address of the first (null if there is none).
+    pub(crate) fn addresses(
+        &mut self,
+        addresses: Vec<crate::abi::PEER_ADDRESS>,
+    ) -> *mut crate::abi::PEER_ADDRESS {
+        if addresses.is_empty() {
+            return std::ptr::null_mut();
+        }
+        let mut boxed = addresses.into_boxed_slice();
+        let pointer = boxed.as_mut_ptr();
+        self.addresses.push(boxed);
         pointer
     }
 
