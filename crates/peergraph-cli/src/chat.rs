@@ -28,7 +28,7 @@ pub(crate) async fn run(args: ChatArgs) -> Outcome {
     }
     let mut dialing = HashMap::new();
     for target in &args.connect {
-        dialing.insert(local.open(target)?, target.to_string());
+        dialing.insert(local.open_target(target)?, target.to_string());
     }
     let mut connected: HashSet<ConnectionId> = HashSet::new();
     let mut lines = stdin_lines();

@@ -198,7 +198,8 @@ pub(crate) struct ChatArgs {
     /// Accept peers on this address (prints `listening: LOCATOR`).
     #[arg(long, value_name = "ADDR")]
     pub(crate) listen: Option<SocketAddr>,
-    /// Connect to this peer before reading stdin (repeatable).
-    #[arg(long, value_name = "PEER@HOST:PORT[#IDENTITY]")]
-    pub(crate) connect: Vec<PeerLocator>,
+    /// Connect to this peer before reading stdin (repeatable): a locator, or with --bootstrap a
+    /// peer id found in the graph.
+    #[arg(long, value_name = "PEER@HOST:PORT[#IDENTITY] | PEER")]
+    pub(crate) connect: Vec<Target>,
 }

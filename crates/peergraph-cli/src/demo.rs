@@ -1,5 +1,7 @@
-//! `peergraph demo`: alice and bob on loopback in one process; open, data both ways, close,
-//! with every event printed and the figures at the end.
+//! `peergraph demo`: a small graph forms on loopback in one process (bob creates it, carol joins
+//! through bob, alice through carol and so learns of bob from the graph), then alice opens a
+//! direct connection to bob by name alone; data both ways, close, with every event printed and
+//! the figures at the end.
 
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -10,9 +12,9 @@ use peergraph::{
     TransportKind,
 };
 
-use crate::cli::DemoArgs;
+use crate::cli::{DemoArgs, Target};
 use crate::exit::{ErrorClass, Failure, Outcome};
-use crate::node::{EVENTS, LocalNode};
+use crate::node::{GRAPH_EVENTS, LocalNode};
 
 /// The type id of demo messages.
 const DEMO_TYPE: [u8; 16] = *b"peergraph.demo\0\0";
@@ -45,30 +47,50 @@ pub(crate) async fn run(args: DemoArgs) -> Outcome {
     );
     let node = |kind| PeerGraph::new(Config::new(kind)).map_err(Failure::other);
     let loopback = "127.0.0.1:0".parse().ok();
-    let mut alice = LocalNode::with_graph(
-        node(kind)?,
-        GraphConfig::new("demo", "alice"),
-        None,
-        false,
-        EVENTS,
-    )
-    .await?;
     let mut bob = LocalNode::with_graph(
         node(kind)?,
         GraphConfig::new("demo", "bob"),
         loopback,
         false,
-        EVENTS,
+        GRAPH_EVENTS,
     )
     .await?;
-    let target = bob
+    let bob_at = bob
         .locator()
         .ok_or_else(|| Failure::other("bob is not listening"))?;
-    println!("[bob] listening at {target}");
+    println!("[bob] created graph `demo`, listening at {bob_at}");
+    let mut carol = LocalNode::with_graph(
+        node(kind)?,
+        GraphConfig::new("demo", "carol"),
+        loopback,
+        true,
+        GRAPH_EVENTS,
+    )
+    .await?;
+    carol.bootstraps = vec![bob_at];
+    println!("[carol] joining through bob");
+    within("carol joining", carol.join()).await??;
+    let carol_at = carol
+        .locator()
+        .ok_or_else(|| Failure::other("carol is not listening"))?;
+    let mut alice = LocalNode::with_graph(
+        node(kind)?,
+        GraphConfig::new("demo", "alice"),
+        None,
+        true,
+        GRAPH_EVENTS,
+    )
+    .await?;
+    alice.bootstraps = vec![carol_at];
+    println!("[alice] joining through carol");
+    within("alice joining", alice.join()).await??;
 
     let opened = Instant::now();
-    let alice_id = alice.open(&target)?;
-    println!("[alice] opening connection #{} to bob", alice_id.get());
+    let alice_id = alice.open_target(&Target::Named("bob".into()))?;
+    println!(
+        "[alice] opening connection #{} to bob, found in the graph",
+        alice_id.get()
+    );
     within(
         "alice's connection",
         wait_connected(&mut alice, Direction::Outbound),

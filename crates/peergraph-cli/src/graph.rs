@@ -56,12 +56,18 @@ impl LocalNode {
         ids
     }
 
-    /// Opens a direct connection to `target` and waits for its outcome: at its locator, or to
-    /// the node of the graph with that peer id (at the address it announced, with its identity
-    /// pinned).
+    /// Opens a direct connection to `target` and waits for its outcome (see
+    /// [`open_target`](Self::open_target)).
     pub(crate) async fn connect_to(&mut self, target: &Target) -> Result<ConnectionId, Failure> {
+        let id = self.open_target(target)?;
+        self.await_outcome(id, &target.to_string()).await
+    }
+
+    /// Starts a direct connection to `target`: at its locator, or to the node of the graph with
+    /// that peer id (at the address it announced, with its identity pinned).
+    pub(crate) fn open_target(&mut self, target: &Target) -> Result<ConnectionId, Failure> {
         match target {
-            Target::At(locator) => self.connect(locator).await,
+            Target::At(locator) => self.open(locator),
             Target::Named(peer_id) => {
                 let node = self.find(peer_id)?;
                 let id = self
@@ -71,7 +77,7 @@ impl LocalNode {
                         Failure::other(format!("cannot connect to {}: {error}", Shown(peer_id)))
                     })?;
                 self.peers.insert(id, peer_id.clone());
-                self.await_outcome(id, peer_id).await
+                Ok(id)
             }
         }
     }

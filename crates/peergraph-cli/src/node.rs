@@ -19,7 +19,7 @@ use crate::transfer::Message;
 pub(crate) const EVENTS: &[EventType] = &[EventType::DirectConnection, EventType::IncomingData];
 
 /// The events of a node in a graph: every command's, and the graph's own.
-const GRAPH_EVENTS: &[EventType] = &[
+pub(crate) const GRAPH_EVENTS: &[EventType] = &[
     EventType::DirectConnection,
     EventType::IncomingData,
     EventType::NeighborConnection,
@@ -145,12 +145,6 @@ impl LocalNode {
             .map_err(|error| Failure::other(format!("cannot connect to {target}: {error}")))?;
         self.peers.insert(id, target.peer_id.clone());
         Ok(id)
-    }
-
-    /// Opens a connection to `target` and waits for its outcome, printing every event.
-    pub(crate) async fn connect(&mut self, target: &PeerLocator) -> Result<ConnectionId, Failure> {
-        let id = self.open(target)?;
-        self.await_outcome(id, &target.to_string()).await
     }
 
     /// Waits for the outcome of connection `id` to `target`, printing every event.
