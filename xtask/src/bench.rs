@@ -427,6 +427,17 @@ const FIGURES: &[Figure] = &[
         "bytes/conn",
         Goal::AtMost(1.20),
     ),
+    graph_figure(
+        "graph/converge_200_nodes",
+        "converge_seconds",
+        "s (virtual)",
+    ),
+    graph_figure("graph/copies_per_link", "copies_per_link", "copies/link"),
+    graph_figure(
+        "graph/memory_per_known_node",
+        "bytes_per_known_node",
+        "bytes/node",
+    ),
 ];
 
 /// The throughput a bench declared (criterion's `benchmark.json`).
@@ -482,6 +493,7 @@ pub(crate) fn run(root: &Path, quick: bool) -> Result<()> {
         bail!("cargo bench failed ({status})");
     }
     run_extras(root, &target, &extra_dir)?;
+    run_graph(root, &target, &extra_dir)?;
 
     let mut measurements = read_criterion(&target.join("criterion"), started)?;
     measurements.extend(read_extras(&extra_dir)?);
@@ -534,6 +546,47 @@ fn run_extras(root: &Path, target: &Path, extra_dir: &Path) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Builds and runs the `graph` binary (the simulated 200-node graph); a failed run leaves its
+/// figures "not measured".
+fn run_graph(root: &Path, target: &Path, extra_dir: &Path) -> Result<()> {
+    let status = cargo(root)
+        .args([
+            "build",
+            "--release",
+            "-p",
+            "peergraph-benches",
+            "--bin",
+            "graph",
+        ])
+        .status()
+        .context("building the graph binary")?;
+    if !status.success() {
+        bail!("building the graph binary failed ({status})");
+    }
+    let binary = target.join("release").join("graph");
+    let status = Command::new(&binary)
+        .arg("--out")
+        .arg(extra_dir.join("graph.json"))
+        .status()
+        .with_context(|| format!("running {}", binary.display()))?;
+    if !status.success() {
+        eprintln!("graph failed ({status}); not measured");
+    }
+    Ok(())
+}
+
+/// A figure of the simulated graph (`graph` binary, `graph.json`), reported without a baseline.
+const fn graph_figure(name: &'static str, key: &'static str, unit: &'static str) -> Figure {
+    Figure {
+        name,
+        transport: "sim",
+        peergraph: Source::Extra { file: "graph", key },
+        baseline: Baseline::None,
+        unit: Unit::Reported(unit),
+        goal: Goal::None,
+    }
 }
 
 /// Every number of every result file in `dir`, as `file/key`.

@@ -11,6 +11,7 @@
 
 mod cluster;
 mod rng;
+pub mod scenario;
 
 pub use cluster::{Cluster, NetConfig, SimNode, StepLimitExceeded};
 pub use rng::SimRng;
