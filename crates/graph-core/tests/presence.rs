@@ -359,21 +359,41 @@ fn a_lone_opened_graph_asks_for_a_connection_once_and_a_created_one_does_not() {
     };
     assert_eq!(required(&cluster, 0), 0);
     assert_eq!(required(&cluster, 1), 1);
-    // A neighbor, then none again: asked once more.
+    // A neighbor it did not dial, then none again: asked once more.
     let now = cluster.now();
-    let address = cluster.address(0);
-    let id = cluster.node(1).connect(now, opened, None, address).unwrap();
+    let address = cluster.address(1);
+    cluster.node(0).connect(now, created, None, address).unwrap();
     cluster.run_for(Duration::from_secs(10)).unwrap();
     let neighbors = cluster
-        .node(0)
-        .enum_connections(created, ConnectionKinds::NEIGHBOR)
+        .node(1)
+        .enum_connections(opened, ConnectionKinds::NEIGHBOR)
         .unwrap();
     assert_eq!(neighbors.len(), 1);
+    assert_eq!(required(&cluster, 1), 1);
     cluster.node(0).close_graph(created).unwrap();
     cluster.run_for(Duration::from_secs(10)).unwrap();
-    let _ = id;
     // The creator's announcement was withdrawn with its graph: node 1 knows nobody to try.
     assert_eq!(required(&cluster, 1), 2);
+}
+
+#[test]
+fn maintenance_neither_counts_nor_sheds_direct_connections() {
+    let mut world = world_with(8, config);
+    let max = config(0).limits.max_neighbors;
+    let mut opened = Vec::new();
+    for index in 1..8 {
+        opened.push(world.open(0, index));
+    }
+    world.neighbor(1, 0, None).unwrap();
+    world.cluster.run_for(Duration::from_secs(30)).unwrap();
+    assert!(opened.len() > max);
+    for id in opened {
+        assert!(
+            matches!(world.changes_for(0, id)[..], [ConnectionStatus::Connected(_)]),
+            "{:?}",
+            world.changes_for(0, id)
+        );
+    }
 }
 
 #[test]
