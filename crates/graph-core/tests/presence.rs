@@ -362,7 +362,10 @@ fn a_lone_opened_graph_asks_for_a_connection_once_and_a_created_one_does_not() {
     // A neighbor it did not dial, then none again: asked once more.
     let now = cluster.now();
     let address = cluster.address(1);
-    cluster.node(0).connect(now, created, None, address).unwrap();
+    cluster
+        .node(0)
+        .connect(now, created, None, address)
+        .unwrap();
     cluster.run_for(Duration::from_secs(10)).unwrap();
     let neighbors = cluster
         .node(1)
@@ -389,7 +392,10 @@ fn maintenance_neither_counts_nor_sheds_direct_connections() {
     assert!(opened.len() > max);
     for id in opened {
         assert!(
-            matches!(world.changes_for(0, id)[..], [ConnectionStatus::Connected(_)]),
+            matches!(
+                world.changes_for(0, id)[..],
+                [ConnectionStatus::Connected(_)]
+            ),
             "{:?}",
             world.changes_for(0, id)
         );
@@ -529,4 +535,71 @@ fn publish_refuses_the_librarys_kinds_and_lifetimes_out_of_range() {
         ),
         invalid("lifetime", ArgumentProblem::TooLong)
     );
+}
+
+#[test]
+fn a_node_at_exactly_max_neighbors_keeps_them_all() {
+    let mut world = world_with(5, config);
+    let max = config(0).limits.max_neighbors;
+    for index in 1..=max {
+        world.neighbor(index, 0, None).unwrap();
+    }
+    world.cluster.run_for(Duration::from_secs(30)).unwrap();
+    assert_eq!(established_neighbors(&mut world, 0), max);
+}
+
+#[test]
+fn shedding_takes_links_peers_opened_and_keeps_the_nodes_own() {
+    let mut world = world_with(11, config);
+    let own: Vec<_> = [1, 2]
+        .map(|to| world.neighbor(0, to, None).unwrap())
+        .to_vec();
+    world.cluster.settle().unwrap();
+    for index in 3..11 {
+        world.neighbor(index, 0, None).unwrap();
+    }
+    world.cluster.settle().unwrap();
+    assert_eq!(established_neighbors(&mut world, 0), 10);
+    world.cluster.run_for(Duration::from_secs(10)).unwrap();
+    assert!(established_neighbors(&mut world, 0) <= config(0).limits.max_neighbors + 1);
+    let graph = world.graphs[0];
+    let still: Vec<_> = world
+        .cluster
+        .node(0)
+        .enum_connections(graph, ConnectionKinds::NEIGHBOR)
+        .unwrap()
+        .into_iter()
+        .map(|info| info.id)
+        .collect();
+    for id in own {
+        assert!(still.contains(&id), "node 0's own link {id:?} was shed");
+    }
+}
+
+#[test]
+fn a_node_at_its_maximum_still_takes_new_links_shedding_at_random() {
+    let mut world = world_with(10, config);
+    let max = config(0).limits.max_neighbors;
+    for index in 1..=max {
+        world.neighbor(index, 0, None).unwrap();
+    }
+    world.cluster.run_for(Duration::from_secs(5)).unwrap();
+    // Each newcomer's link makes node 0 one over its maximum; shedding the newest link would
+    // undo every one of them.
+    let mut kept = 0;
+    for index in max + 1..10 {
+        let id = world.neighbor(index, 0, None).unwrap();
+        world.cluster.run_for(Duration::from_secs(3)).unwrap();
+        let graph = world.graphs[index];
+        let up = world
+            .cluster
+            .node(index)
+            .enum_connections(graph, ConnectionKinds::NEIGHBOR)
+            .unwrap()
+            .iter()
+            .any(|info| info.id == id);
+        kept += usize::from(up);
+    }
+    assert!(kept > 0, "every newcomer's link to a full node was shed");
+    assert!(established_neighbors(&mut world, 0) <= max + 1);
 }
