@@ -180,6 +180,9 @@ mod tests {
             store.items(at(10)).next().unwrap().lifetime,
             Duration::from_secs(5)
         );
+        // At its expiry instant an item is no longer offered: it would travel with no lifetime
+        // left, which a receiver takes for a broken item.
+        assert_eq!(store.items(at(15)).count(), 0);
         assert_eq!(
             store.expire(at(15)),
             [(FIRST_APPLICATION_KIND, Bytes::from_static(b"a"))]

@@ -603,3 +603,110 @@ fn a_node_at_its_maximum_still_takes_new_links_shedding_at_random() {
     assert!(kept > 0, "every newcomer's link to a full node was shed");
     assert!(established_neighbors(&mut world, 0) <= max + 1);
 }
+
+/// Whether the established neighbor links of `nodes` connect them all.
+fn connected(world: &mut World, nodes: usize) -> bool {
+    let ids: Vec<NodeId> = (0..nodes).map(|index| node_id(world, index)).collect();
+    let mut seen = vec![false; nodes];
+    let mut stack = vec![0];
+    seen[0] = true;
+    while let Some(index) = stack.pop() {
+        let graph = world.graphs[index];
+        let links = world
+            .cluster
+            .node(index)
+            .enum_connections(graph, ConnectionKinds::NEIGHBOR)
+            .unwrap();
+        for info in links {
+            let Some(next) = info
+                .node_id
+                .and_then(|id| ids.iter().position(|known| *known == id))
+            else {
+                continue;
+            };
+            if info.state == ConnectionState::Connected && !seen[next] {
+                seen[next] = true;
+                stack.push(next);
+            }
+        }
+    }
+    seen.into_iter().all(|seen| seen)
+}
+
+#[test]
+fn two_halves_cut_apart_until_their_links_time_out_find_each_other_again() {
+    let mut world = world_with(8, config);
+    // Two rings of four joined by one link: every node at its minimum or above.
+    for ring in [0, 4] {
+        for index in 0..4 {
+            world
+                .neighbor(ring + index, ring + (index + 1) % 4, None)
+                .unwrap();
+        }
+    }
+    world.neighbor(0, 4, None).unwrap();
+    world.cluster.settle().unwrap();
+    assert!(connected(&mut world, 8));
+    for a in 0..4 {
+        for b in 4..8 {
+            world.cluster.partition(a, b);
+        }
+    }
+    world.cluster.run_for(Duration::from_secs(45)).unwrap();
+    assert!(!connected(&mut world, 8), "the cut ended the links across");
+    for a in 0..4 {
+        for b in 4..8 {
+            world.cluster.heal(a, b);
+        }
+    }
+    world.cluster.run_for(Duration::from_secs(60)).unwrap();
+    assert!(
+        connected(&mut world, 8),
+        "the halves found each other again"
+    );
+}
+
+#[test]
+fn a_node_below_its_minimum_dials_only_the_neighbors_it_lacks() {
+    let mut world = world_with(7, config);
+    for index in 1..6 {
+        world.neighbor(index, index + 1, None).unwrap();
+    }
+    world.neighbor(0, 1, None).unwrap();
+    world.cluster.settle().unwrap();
+    assert_eq!(listed(&mut world, 0).len(), 7, "node 0 knows every node");
+    let min = config(0).limits.min_neighbors;
+    let graph = world.graphs[0];
+    let mut most = 0;
+    for _ in 0..30 {
+        world.cluster.run_for(Duration::from_millis(100)).unwrap();
+        let count = world
+            .cluster
+            .node(0)
+            .enum_connections(graph, ConnectionKinds::NEIGHBOR)
+            .unwrap()
+            .len();
+        most = most.max(count);
+    }
+    // One maintenance round: the one neighbor it lacks (and no exploring in that round).
+    assert_eq!(most, min, "node 0 held {most} neighbor connections");
+}
+
+#[test]
+fn a_node_at_exactly_its_minimum_still_explores() {
+    let mut world = world_with(3, |index| {
+        let mut config = config(index);
+        config.limits.min_neighbors = 1;
+        config
+    });
+    world.neighbor(0, 1, None).unwrap();
+    world.neighbor(1, 2, None).unwrap();
+    world.cluster.settle().unwrap();
+    assert_eq!(established_neighbors(&mut world, 0), 1);
+    world.cluster.run_for(Duration::from_secs(120)).unwrap();
+    assert_eq!(
+        established_neighbors(&mut world, 0),
+        2,
+        "node 0 explored to node 2"
+    );
+}
