@@ -710,3 +710,16 @@ fn a_node_at_exactly_its_minimum_still_explores() {
         "node 0 explored to node 2"
     );
 }
+
+#[test]
+fn a_node_that_knows_fewer_nodes_than_it_lacks_connects_to_all_of_them() {
+    let mut world = world_with(3, |index| {
+        let mut config = config(index);
+        config.limits.min_neighbors = 3;
+        config
+    });
+    world.neighbor(0, 1, None).unwrap();
+    world.neighbor(1, 2, None).unwrap();
+    world.cluster.run_for(Duration::from_secs(10)).unwrap();
+    assert_eq!(established_neighbors(&mut world, 0), 2);
+}
