@@ -183,6 +183,11 @@ fn attribute_and_presence_changes_reach_every_node() {
     world
         .cluster
         .node(2)
+        .set_node_attributes(graph, Some(&"x".repeat(MAX_ATTRIBUTES_LEN)))
+        .unwrap();
+    world
+        .cluster
+        .node(2)
         .set_node_attributes(graph, None)
         .unwrap();
     world.cluster.settle().unwrap();
@@ -722,4 +727,23 @@ fn a_node_that_knows_fewer_nodes_than_it_lacks_connects_to_all_of_them() {
     world.neighbor(1, 2, None).unwrap();
     world.cluster.run_for(Duration::from_secs(10)).unwrap();
     assert_eq!(established_neighbors(&mut world, 0), 2);
+}
+
+#[test]
+fn a_node_refreshes_its_announcement_at_half_its_lifetime_and_no_more() {
+    let lifetime = Duration::from_secs(40);
+    let mut world = world_with(2, |index| {
+        let mut config = config(index);
+        config.timeouts.presence_lifetime = lifetime;
+        config
+    });
+    world.neighbor(0, 1, None).unwrap();
+    world.cluster.settle().unwrap();
+    let before = world.cluster.flood_items_delivered(1);
+    world.cluster.run_for(lifetime * 5).unwrap();
+    let delivered = world.cluster.flood_items_delivered(1) - before;
+    // Each node announces itself every 20 s, and each announcement crosses the link once: ten
+    // refreshes each over 200 s, give or take one at either end.
+    assert!((18..=22).contains(&delivered), "{delivered} announcements");
+    assert_eq!(listed(&mut world, 0).len(), 2, "still listed");
 }
