@@ -747,3 +747,33 @@ fn a_node_refreshes_its_announcement_at_half_its_lifetime_and_no_more() {
     assert!((18..=22).contains(&delivered), "{delivered} announcements");
     assert_eq!(listed(&mut world, 0).len(), 2, "still listed");
 }
+
+#[test]
+fn a_node_at_its_maximum_does_not_explore() {
+    let mut world = world_with(6, config);
+    let max = config(0).limits.max_neighbors;
+    for index in 1..=max {
+        world.neighbor(index, 0, None).unwrap();
+    }
+    // Node 5 is known to node 0 and not linked to it: a node still exploring would dial it.
+    world.neighbor(5, 1, None).unwrap();
+    world.cluster.settle().unwrap();
+    let mut most = 0;
+    for _ in 0..600 {
+        world.cluster.run_for(Duration::from_millis(100)).unwrap();
+        let graph = world.graphs[0];
+        let count = world
+            .cluster
+            .node(0)
+            .enum_connections(graph, ConnectionKinds::NEIGHBOR)
+            .unwrap()
+            .into_iter()
+            .filter(|info| info.direction == Direction::Outbound)
+            .count();
+        most = most.max(count);
+    }
+    assert_eq!(
+        most, 0,
+        "node 0 opened a neighbor connection while at its maximum"
+    );
+}
