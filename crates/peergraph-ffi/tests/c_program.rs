@@ -1,6 +1,7 @@
 //! C programs written against `include/p2p.h` alone, built with the system C compiler and linked
 //! to `libp2pgraph.so`: `tests/c/graphchat.c`, in the spirit of Windows' GraphChat sample (two
-//! processes chat over a direct connection, and each prints what it saw), and
+//! processes chat over a direct connection, and each prints what it saw; a third joins the graph
+//! and lists its nodes), and
 //! `tests/c/bad_input.c` (bad input gets its documented HRESULT). Under valgrind both show no
 //! invalid access and no leak.
 
@@ -198,6 +199,35 @@ fn a_c_process_with_another_secret_is_told_not_authenticated_and_bob_sees_nothin
     assert!(rest.is_empty(), "bob saw {rest:?}");
 }
 
+/// Alice joins bob's graph through a neighbor connection and lists its nodes
+/// (`PeerGraphEnumNodes`, `PeerGraphGetNodeInfo` for another node, `NODE_CHANGED`). Alice may
+/// run under valgrind.
+fn nodes(valgrind: bool) {
+    let mut bob = spawn(&["listen", "bob", "s3cret"], false);
+    let bob_lines = lines_of(&mut bob);
+    let first = bob_lines.recv_timeout(STEP).expect("bob listens");
+    let port = first.strip_prefix("listening ").unwrap().to_owned();
+    let alice = finish(spawn(&["nodes", "alice", &port, "s3cret"], valgrind));
+    assert_eq!(
+        text(&alice.stdout),
+        [format!("node bob port {port}")],
+        "valgrind {valgrind}: {}",
+        String::from_utf8_lossy(&alice.stderr)
+    );
+    assert!(
+        alice.status.success(),
+        "valgrind {valgrind}: {}",
+        alice.status
+    );
+    bob.kill().unwrap();
+    let _ = bob.wait();
+}
+
+#[test]
+fn a_c_process_lists_the_graphs_nodes() {
+    nodes(false);
+}
+
 /// One side at a time: a target waits 3 s of wall-clock time for its initiator's Hello and
 /// Confirm, and a process under valgrind runs tens of times slower, so two of them together
 /// would time each other out.
@@ -205,6 +235,7 @@ fn a_c_process_with_another_secret_is_told_not_authenticated_and_bob_sees_nothin
 fn the_chat_runs_clean_under_valgrind_on_each_side() {
     chat(true, false);
     chat(false, true);
+    nodes(true);
 }
 
 #[test]

@@ -10,10 +10,12 @@ use std::ptr::{null, null_mut};
 
 use p2pgraph::abi::*;
 use p2pgraph::*;
+use support::{End, wide};
 
-fn wide(text: &str) -> Vec<u16> {
-    text.encode_utf16().chain([0]).collect()
-}
+mod support;
+
+/// A node as read from a `PEER_NODE_INFO`: node id, peer id, addresses, attributes.
+type NodeSeen = (u64, String, Vec<PEER_ADDRESS>, Option<String>);
 
 /// # Safety
 /// `text` is a NUL-terminated UTF-16 string.
@@ -28,54 +30,20 @@ unsafe fn read_wide(text: *const u16) -> String {
     }
 }
 
-/// A graph `chat` as `peer_id`, registered for neighbor and node events on a fresh eventfd.
-struct End {
-    graph: HGRAPH,
-    events: HPEEREVENT,
-    fd: i32,
+/// The graphs' events: neighbor connections and nodes.
+const KINDS: [i32; 2] = [
+    PEER_GRAPH_EVENT_NEIGHBOR_CONNECTION,
+    PEER_GRAPH_EVENT_NODE_CHANGED,
+];
+
+/// What these tests read of a graph.
+trait Nodes {
+    fn node_change(&self) -> (i32, u64, String);
+    fn node_info(&self, node: u64) -> Result<NodeSeen, HRESULT>;
+    fn enum_nodes(&self, peer_id: Option<&str>) -> Vec<NodeSeen>;
 }
 
-impl End {
-    fn new(peer_id: &str) -> Self {
-        let (chat, peer) = (wide("chat"), wide(peer_id));
-        let properties = PEER_GRAPH_PROPERTIES {
-            dwSize: size_of::<PEER_GRAPH_PROPERTIES>() as DWORD,
-            dwFlags: 0,
-            dwScope: 0,
-            dwMaxRecordSize: 0,
-            pwzGraphId: chat.as_ptr().cast_mut(),
-            pwzCreatorId: peer.as_ptr().cast_mut(),
-            pwzFriendlyName: null_mut(),
-            pwzComment: null_mut(),
-            ulPresenceLifetime: 0,
-            cPresenceMax: 0,
-        };
-        let kinds = [
-            PEER_GRAPH_EVENT_NEIGHBOR_CONNECTION,
-            PEER_GRAPH_EVENT_NODE_CHANGED,
-        ]
-        .map(|event_type| PEER_GRAPH_EVENT_REGISTRATION {
-            eventType: event_type,
-            pType: null_mut(),
-        });
-        let (mut graph, mut events) = (null_mut(), null_mut());
-        // SAFETY: every pointer points to a live value of the right type; the eventfd is ours.
-        unsafe {
-            assert_eq!(
-                PeerGraphCreate(&properties, null(), null(), &mut graph),
-                S_OK
-            );
-            let fd = libc::eventfd(0, libc::EFD_CLOEXEC);
-            assert!(fd >= 0);
-            let handle = fd as isize as HANDLE;
-            assert_eq!(
-                PeerGraphRegisterEvent(graph, handle, 2, kinds.as_ptr(), &mut events),
-                S_OK
-            );
-            Self { graph, events, fd }
-        }
-    }
-
+impl Nodes for End {
     /// The next node event (neighbor events are skipped): change type, node id, peer id.
     fn node_change(&self) -> (i32, u64, String) {
         loop {
@@ -98,17 +66,7 @@ impl End {
                             return change;
                         }
                     }
-                    PEER_S_NO_EVENT_DATA => {
-                        let mut ready = libc::pollfd {
-                            fd: self.fd,
-                            events: libc::POLLIN,
-                            revents: 0,
-                        };
-                        assert_eq!(libc::poll(&mut ready, 1, 20_000), 1, "an event within 20 s");
-                        let mut count = 0u64;
-                        let read = libc::read(self.fd, std::ptr::from_mut(&mut count).cast(), 8);
-                        assert_eq!(read, 8);
-                    }
+                    PEER_S_NO_EVENT_DATA => self.wait(),
                     other => panic!("PeerGraphGetEventData: {other:#x}"),
                 }
             }
@@ -117,10 +75,7 @@ impl End {
 
     /// `PeerGraphGetNodeInfo`: the result, and (on success) peer id, address count and
     /// attributes.
-    fn node_info(
-        &self,
-        node: u64,
-    ) -> Result<(u64, String, Vec<PEER_ADDRESS>, Option<String>), HRESULT> {
+    fn node_info(&self, node: u64) -> Result<NodeSeen, HRESULT> {
         let mut info: *mut PEER_NODE_INFO = null_mut();
         // SAFETY: `info` is writable; the block is read, then freed once.
         unsafe {
@@ -135,10 +90,7 @@ impl End {
     }
 
     /// `PeerGraphEnumNodes` with an optional peer id: every item, read in twos.
-    fn enum_nodes(
-        &self,
-        peer_id: Option<&str>,
-    ) -> Vec<(u64, String, Vec<PEER_ADDRESS>, Option<String>)> {
+    fn enum_nodes(&self, peer_id: Option<&str>) -> Vec<NodeSeen> {
         let filter = peer_id.map(wide);
         let mut list = null_mut();
         let mut nodes = Vec::new();
@@ -175,7 +127,7 @@ impl End {
 
 /// # Safety
 /// `info` came from the library and is not freed yet.
-unsafe fn read_node(info: &PEER_NODE_INFO) -> (u64, String, Vec<PEER_ADDRESS>, Option<String>) {
+unsafe fn read_node(info: &PEER_NODE_INFO) -> NodeSeen {
     assert_eq!(info.dwSize as usize, size_of::<PEER_NODE_INFO>());
     // SAFETY: the library's strings are NUL-terminated, its address array holds cAddresses.
     unsafe {
@@ -201,7 +153,7 @@ fn nodes_attributes_and_presence_through_the_abi() {
     // SAFETY: `version` is writable.
     let started = unsafe { PeerGraphStartup(PEER_GRAPH_VERSION, &mut version) };
     assert_eq!(started, S_OK);
-    let (alice, bob) = (End::new("alice"), End::new("bob"));
+    let (alice, bob) = (End::new("alice", &KINDS), End::new("bob", &KINDS));
     assert_eq!(
         PeerGraphListen(bob.graph, PEER_GRAPH_SCOPE_LOOPBACK, 0, 0),
         S_OK
@@ -290,9 +242,7 @@ fn nodes_attributes_and_presence_through_the_abi() {
         );
         assert_eq!(PeerGraphSetPresence(null_mut(), 1), PEER_E_INVALID_GRAPH);
         for end in [&alice, &bob] {
-            assert_eq!(PeerGraphUnregisterEvent(end.events), S_OK);
-            assert_eq!(PeerGraphClose(end.graph), S_OK);
-            libc::close(end.fd);
+            end.close();
         }
     }
     assert_eq!(blocks_outstanding(), 0, "every block was freed");

@@ -10,67 +10,27 @@ use std::ptr::{null, null_mut};
 
 use p2pgraph::abi::*;
 use p2pgraph::*;
+use support::{End, wide};
+
+mod support;
 
 /// Messages sent: more than the receive window and the library's hand-off together hold.
 const MESSAGES: u32 = 20_000;
 /// Bytes per message.
 const SIZE: usize = 1024;
 
-fn wide(text: &str) -> Vec<u16> {
-    text.encode_utf16().chain([0]).collect()
+/// Alice's and Bob's graphs: connection and data events.
+const KINDS: [i32; 3] = [
+    PEER_GRAPH_EVENT_DIRECT_CONNECTION,
+    PEER_GRAPH_EVENT_NEIGHBOR_CONNECTION,
+    PEER_GRAPH_EVENT_INCOMING_DATA,
+];
+
+trait Events {
+    fn next(&self) -> (i32, u64, i32, Vec<u8>);
 }
 
-/// A graph of the process's library: `chat` as `peer_id`, registered for connection and data
-/// events on a fresh eventfd.
-struct End {
-    graph: HGRAPH,
-    events: HPEEREVENT,
-    fd: i32,
-}
-
-impl End {
-    fn new(peer_id: &str) -> Self {
-        let (chat, peer) = (wide("chat"), wide(peer_id));
-        let properties = PEER_GRAPH_PROPERTIES {
-            dwSize: size_of::<PEER_GRAPH_PROPERTIES>() as DWORD,
-            dwFlags: 0,
-            dwScope: 0,
-            dwMaxRecordSize: 0,
-            pwzGraphId: chat.as_ptr().cast_mut(),
-            pwzCreatorId: peer.as_ptr().cast_mut(),
-            pwzFriendlyName: null_mut(),
-            pwzComment: null_mut(),
-            ulPresenceLifetime: 0,
-            cPresenceMax: 0,
-        };
-        let mut graph = null_mut();
-        let kinds = [
-            PEER_GRAPH_EVENT_DIRECT_CONNECTION,
-            PEER_GRAPH_EVENT_NEIGHBOR_CONNECTION,
-            PEER_GRAPH_EVENT_INCOMING_DATA,
-        ]
-        .map(|event_type| PEER_GRAPH_EVENT_REGISTRATION {
-            eventType: event_type,
-            pType: null_mut(),
-        });
-        let mut events = null_mut();
-        // SAFETY: every pointer points to a live value of the right type; the eventfd is ours.
-        unsafe {
-            assert_eq!(
-                PeerGraphCreate(&properties, null(), null(), &mut graph),
-                S_OK
-            );
-            let fd = libc::eventfd(0, libc::EFD_CLOEXEC);
-            assert!(fd >= 0);
-            let handle = fd as isize as HANDLE;
-            assert_eq!(
-                PeerGraphRegisterEvent(graph, handle, 3, kinds.as_ptr(), &mut events),
-                S_OK
-            );
-            Self { graph, events, fd }
-        }
-    }
-
+impl Events for End {
     /// The next event, waiting on the eventfd when none is queued: its type, connection id,
     /// status (connection events) and payload (data events).
     fn next(&self) -> (i32, u64, i32, Vec<u8>) {
@@ -103,17 +63,7 @@ impl End {
                         PeerGraphFreeData(event.cast());
                         return taken;
                     }
-                    PEER_S_NO_EVENT_DATA => {
-                        let mut ready = libc::pollfd {
-                            fd: self.fd,
-                            events: libc::POLLIN,
-                            revents: 0,
-                        };
-                        assert_eq!(libc::poll(&mut ready, 1, 20_000), 1, "an event within 20 s");
-                        let mut count = 0u64;
-                        let read = libc::read(self.fd, std::ptr::from_mut(&mut count).cast(), 8);
-                        assert_eq!(read, 8);
-                    }
+                    PEER_S_NO_EVENT_DATA => self.wait(),
                     other => panic!("PeerGraphGetEventData: {other:#x}"),
                 }
             }
@@ -134,7 +84,7 @@ fn every_message_arrives_in_order_through_the_abi_with_the_reader_behind() {
     // SAFETY: `version` is writable.
     let started = unsafe { PeerGraphStartup(PEER_GRAPH_VERSION, &mut version) };
     assert_eq!(started, S_OK);
-    let (alice, bob) = (End::new("alice"), End::new("bob"));
+    let (alice, bob) = (End::new("alice", &KINDS), End::new("bob", &KINDS));
     assert_eq!(
         PeerGraphListen(bob.graph, PEER_GRAPH_SCOPE_LOOPBACK, 0, 0),
         S_OK
@@ -273,26 +223,21 @@ fn every_message_arrives_in_order_through_the_abi_with_the_reader_behind() {
         assert_eq!(PeerGraphEndEnumeration(list), S_OK);
     }
 
-    // SAFETY: the handles are the library's; the eventfds are ours.
-    unsafe {
-        assert_eq!(
-            PeerGraphCloseDirectConnection(alice.graph, connection),
-            S_OK
-        );
-        let (kind, id, status, _) = bob.next();
-        assert_eq!(
-            (kind, id, status),
-            (
-                PEER_GRAPH_EVENT_DIRECT_CONNECTION,
-                at_bob,
-                PEER_DISCONNECTED
-            )
-        );
-        for end in [&alice, &bob] {
-            assert_eq!(PeerGraphUnregisterEvent(end.events), S_OK);
-            assert_eq!(PeerGraphClose(end.graph), S_OK);
-            libc::close(end.fd);
-        }
+    assert_eq!(
+        PeerGraphCloseDirectConnection(alice.graph, connection),
+        S_OK
+    );
+    let (kind, id, status, _) = bob.next();
+    assert_eq!(
+        (kind, id, status),
+        (
+            PEER_GRAPH_EVENT_DIRECT_CONNECTION,
+            at_bob,
+            PEER_DISCONNECTED
+        )
+    );
+    for end in [&alice, &bob] {
+        end.close();
     }
     assert_eq!(PeerGraphShutdown(), S_OK);
 }

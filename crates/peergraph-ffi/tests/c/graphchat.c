@@ -9,6 +9,11 @@
  *   graphchat send PEER_ID TARGET_ID PORT SECRET LINE...
  *       joins graph "chat" as PEER_ID, connects to TARGET_ID at [::1]:PORT, sends each LINE,
  *       prints each answer, then closes the connection and exits.
+ *   graphchat nodes PEER_ID PORT SECRET
+ *       joins graph "chat" as PEER_ID through a neighbor connection to whichever member is at
+ *       [::1]:PORT, waits for the first node it learns of (PEER_GRAPH_EVENT_NODE_CHANGED), then
+ *       prints every other node of the graph as "node PEER port PORT" (PeerGraphEnumNodes, then
+ *       PeerGraphGetNodeInfo for each) and exits.
  *
  * Every p2p.h call is checked; a failure prints the function and its HRESULT and exits 1.
  */
@@ -114,6 +119,17 @@ static void peer_of(HGRAPH graph, ULONGLONG connection, char *buf, size_t size) 
     CHECK(PeerGraphEndEnumeration(list));
 }
 
+/* [::1]:PORT. */
+static PEER_ADDRESS loopback(const char *port) {
+    PEER_ADDRESS address;
+    memset(&address, 0, sizeof address);
+    address.dwSize = sizeof address;
+    address.sin6.sin6_family = AF_INET6;
+    address.sin6.sin6_port = htons((uint16_t)atoi(port));
+    inet_pton(AF_INET6, "::1", address.sin6.sin6_addr);
+    return address;
+}
+
 static void send_line(HGRAPH graph, ULONGLONG connection, const char *line) {
     CHECK(PeerGraphSendData(graph, connection, &CHAT_LINE, (ULONG)strlen(line), (void *)line));
 }
@@ -176,12 +192,7 @@ static int send_main(const char *peer_id, const char *target, const char *port, 
     int fd = eventfd(0, EFD_CLOEXEC);
     HPEEREVENT events = subscribe(graph, fd);
 
-    PEER_ADDRESS address;
-    memset(&address, 0, sizeof address);
-    address.dwSize = sizeof address;
-    address.sin6.sin6_family = AF_INET6;
-    address.sin6.sin6_port = htons((uint16_t)atoi(port));
-    inet_pton(AF_INET6, "::1", address.sin6.sin6_addr);
+    PEER_ADDRESS address = loopback(port);
     WCHAR *target_id = wide(target);
     ULONGLONG connection = 0;
     CHECK(PeerGraphOpenDirectConnection(graph, target_id, &address, &connection));
@@ -221,10 +232,77 @@ static int send_main(const char *peer_id, const char *target, const char *port, 
     return 0;
 }
 
+static int nodes_main(const char *peer_id, const char *port, const char *secret) {
+    PEER_VERSION_DATA version;
+    CHECK(PeerGraphStartup(PEER_GRAPH_VERSION, &version));
+    HGRAPH graph = join(peer_id, secret);
+    int fd = eventfd(0, EFD_CLOEXEC);
+    PEER_GRAPH_EVENT_REGISTRATION kinds[2] = {
+        {PEER_GRAPH_EVENT_NEIGHBOR_CONNECTION, NULL},
+        {PEER_GRAPH_EVENT_NODE_CHANGED, NULL},
+    };
+    HPEEREVENT events = NULL;
+    CHECK(PeerGraphRegisterEvent(graph, (HANDLE)(intptr_t)fd, 2, kinds, &events));
+
+    PEER_ADDRESS address = loopback(port);
+    ULONGLONG neighbor = 0;
+    CHECK(PeerGraphConnect(graph, NULL, &address, &neighbor));
+
+    int known = 0;
+    while (!known) {
+        wait_for_events(fd);
+        PEER_GRAPH_EVENT_DATA *event = NULL;
+        while (PeerGraphGetEventData(events, &event) == S_OK) {
+            if (event->eventType == PEER_GRAPH_EVENT_NEIGHBOR_CONNECTION &&
+                event->u.connectionChangeData.status == PEER_CONNECTION_FAILED) {
+                printf("failed 0x%08x\n", (unsigned)event->u.connectionChangeData.hrConnectionFailedReason);
+                return 2;
+            }
+            if (event->eventType == PEER_GRAPH_EVENT_NODE_CHANGED &&
+                event->u.nodeChangeData.changeType == PEER_NODE_CHANGE_CONNECTED)
+                known = 1;
+            PeerGraphFreeData(event);
+        }
+    }
+
+    PEER_NODE_INFO *self = NULL;
+    CHECK(PeerGraphGetNodeInfo(graph, 0, &self));
+    HPEERENUM list = NULL;
+    CHECK(PeerGraphEnumNodes(graph, NULL, &list));
+    for (;;) {
+        ULONG count = 4;
+        void **items = NULL;
+        CHECK(PeerGraphGetNextItem(list, &count, &items));
+        if (count == 0) break;
+        for (ULONG i = 0; i < count; i++) {
+            PEER_NODE_INFO *listed = items[i];
+            if (listed->ullNodeId == self->ullNodeId) continue;
+            PEER_NODE_INFO *node = NULL;
+            CHECK(PeerGraphGetNodeInfo(graph, listed->ullNodeId, &node));
+            char name[64];
+            narrow(node->pwzPeerId, name, sizeof name);
+            if (node->cAddresses < 1) return 1;
+            printf("node %s port %u\n", name, ntohs(node->pAddresses[0].sin6.sin6_port));
+            PeerGraphFreeData(node);
+        }
+        PeerGraphFreeData(items);
+    }
+    CHECK(PeerGraphEndEnumeration(list));
+    PeerGraphFreeData(self);
+    fflush(stdout);
+    CHECK(PeerGraphUnregisterEvent(events));
+    close(fd);
+    CHECK(PeerGraphClose(graph));
+    CHECK(PeerGraphShutdown());
+    return 0;
+}
+
 int main(int argc, char **argv) {
     if (argc == 4 && strcmp(argv[1], "listen") == 0) return listen_main(argv[2], argv[3]);
     if (argc >= 7 && strcmp(argv[1], "send") == 0)
         return send_main(argv[2], argv[3], argv[4], argv[5], argc - 6, argv + 6);
-    fprintf(stderr, "usage: graphchat listen PEER_ID SECRET | send PEER_ID TARGET_ID PORT SECRET LINE...\n");
+    if (argc == 5 && strcmp(argv[1], "nodes") == 0) return nodes_main(argv[2], argv[3], argv[4]);
+    fprintf(stderr, "usage: graphchat listen PEER_ID SECRET | send PEER_ID TARGET_ID PORT SECRET LINE... "
+                    "| nodes PEER_ID PORT SECRET\n");
     return 2;
 }
