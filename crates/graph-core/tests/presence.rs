@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use common::{World, peer};
 use peergraph_core::{
-    ArgumentProblem, ConnectionKinds, ConnectionState, ConnectionStatus, Direction, EventType,
-    FIRST_APPLICATION_KIND, GraphConfig, GraphEvent, GraphStatus, InvalidArgument,
+    ArgumentProblem, ConnectionInfo, ConnectionKinds, ConnectionState, ConnectionStatus, Direction,
+    EventType, FIRST_APPLICATION_KIND, GraphConfig, GraphEvent, GraphStatus, InvalidArgument,
     MAX_ATTRIBUTES_LEN, NodeChange, NodeChangeKind, NodeConfig, NodeError, NodeId, OpenError,
     PresenceError, PublishError,
 };
@@ -88,13 +88,18 @@ fn node_changes(world: &World, index: usize) -> Vec<(String, NodeChangeKind)> {
         .collect()
 }
 
-fn established_neighbors(world: &mut World, index: usize) -> usize {
+/// Node `index`'s neighbor connections, pending and established.
+fn neighbor_links(world: &mut World, index: usize) -> Vec<ConnectionInfo> {
     let graph = world.graphs[index];
     world
         .cluster
         .node(index)
         .enum_connections(graph, ConnectionKinds::NEIGHBOR)
         .unwrap()
+}
+
+fn established_neighbors(world: &mut World, index: usize) -> usize {
+    neighbor_links(world, index)
         .into_iter()
         .filter(|info| info.state == ConnectionState::Connected)
         .count()
@@ -440,12 +445,7 @@ fn two_nodes_that_dial_each_other_at_once_keep_the_link_the_lower_node_id_opened
         1
     };
     for index in 0..2 {
-        let graph = world.graphs[index];
-        let links = world
-            .cluster
-            .node(index)
-            .enum_connections(graph, ConnectionKinds::NEIGHBOR)
-            .unwrap();
+        let links = neighbor_links(&mut world, index);
         assert_eq!(links.len(), 1, "node {index}: {links:?}");
         let expected = if index == lower {
             Direction::Outbound
@@ -455,16 +455,7 @@ fn two_nodes_that_dial_each_other_at_once_keep_the_link_the_lower_node_id_opened
         assert_eq!(links[0].direction, expected, "node {index}");
     }
     let kept = if lower == 0 { zero } else { one };
-    let graph = world.graphs[lower];
-    assert_eq!(
-        world
-            .cluster
-            .node(lower)
-            .enum_connections(graph, ConnectionKinds::NEIGHBOR)
-            .unwrap()[0]
-            .id,
-        kept
-    );
+    assert_eq!(neighbor_links(&mut world, lower)[0].id, kept);
 }
 
 #[test]
@@ -567,12 +558,7 @@ fn shedding_takes_links_peers_opened_and_keeps_the_nodes_own() {
     assert_eq!(established_neighbors(&mut world, 0), 10);
     world.cluster.run_for(Duration::from_secs(10)).unwrap();
     assert!(established_neighbors(&mut world, 0) <= config(0).limits.max_neighbors + 1);
-    let graph = world.graphs[0];
-    let still: Vec<_> = world
-        .cluster
-        .node(0)
-        .enum_connections(graph, ConnectionKinds::NEIGHBOR)
-        .unwrap()
+    let still: Vec<_> = neighbor_links(&mut world, 0)
         .into_iter()
         .map(|info| info.id)
         .collect();
@@ -595,12 +581,7 @@ fn a_node_at_its_maximum_still_takes_new_links_shedding_at_random() {
     for index in max + 1..10 {
         let id = world.neighbor(index, 0, None).unwrap();
         world.cluster.run_for(Duration::from_secs(3)).unwrap();
-        let graph = world.graphs[index];
-        let up = world
-            .cluster
-            .node(index)
-            .enum_connections(graph, ConnectionKinds::NEIGHBOR)
-            .unwrap()
+        let up = neighbor_links(&mut world, index)
             .iter()
             .any(|info| info.id == id);
         kept += usize::from(up);
@@ -616,12 +597,7 @@ fn connected(world: &mut World, nodes: usize) -> bool {
     let mut stack = vec![0];
     seen[0] = true;
     while let Some(index) = stack.pop() {
-        let graph = world.graphs[index];
-        let links = world
-            .cluster
-            .node(index)
-            .enum_connections(graph, ConnectionKinds::NEIGHBOR)
-            .unwrap();
+        let links = neighbor_links(world, index);
         for info in links {
             let Some(next) = info
                 .node_id
@@ -681,16 +657,10 @@ fn a_node_below_its_minimum_dials_only_the_neighbors_it_lacks() {
     world.cluster.settle().unwrap();
     assert_eq!(listed(&mut world, 0).len(), 7, "node 0 knows every node");
     let min = config(0).limits.min_neighbors;
-    let graph = world.graphs[0];
     let mut most = 0;
     for _ in 0..30 {
         world.cluster.run_for(Duration::from_millis(100)).unwrap();
-        let count = world
-            .cluster
-            .node(0)
-            .enum_connections(graph, ConnectionKinds::NEIGHBOR)
-            .unwrap()
-            .len();
+        let count = neighbor_links(&mut world, 0).len();
         most = most.max(count);
     }
     // One maintenance round: the one neighbor it lacks (and no exploring in that round).
@@ -761,12 +731,7 @@ fn a_node_at_its_maximum_does_not_explore() {
     let mut most = 0;
     for _ in 0..600 {
         world.cluster.run_for(Duration::from_millis(100)).unwrap();
-        let graph = world.graphs[0];
-        let count = world
-            .cluster
-            .node(0)
-            .enum_connections(graph, ConnectionKinds::NEIGHBOR)
-            .unwrap()
+        let count = neighbor_links(&mut world, 0)
             .into_iter()
             .filter(|info| info.direction == Direction::Outbound)
             .count();
