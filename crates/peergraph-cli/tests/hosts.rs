@@ -2,7 +2,9 @@
 //! creates the namespaces and removes them; traffic stays on their addresses): they join one
 //! graph through one bootstrap address, each lists all the others, a direct connection opened
 //! by peer id alone crosses hosts, and after two nodes are killed without a word the others
-//! drop them and the graph still serves. Needs root (`ip netns`).
+//! drop them and the graph still serves. Each host drops 2% of the packets it receives, at
+//! random (nftables), so every TCP link runs through retransmissions. Needs root (`ip netns`)
+//! and `nft`.
 
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
@@ -30,8 +32,25 @@ fn ip(args: &[&str]) {
     );
 }
 
+/// In percent: the packets each host drops as they arrive, at random.
+const LOSS_PERCENT: u32 = 2;
+
+/// Runs `nft RULE` inside network namespace `netns`, failing the test if it fails.
+fn nft(netns: &str, rule: &str) {
+    let output = Command::new("ip")
+        .args(["netns", "exec", netns, "nft", rule])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "nft {rule}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
 /// A bridge namespace and `HOSTS` host namespaces, each with one veth on the bridge and the
-/// address 10.77.0.N/24 (N from 1); removed when dropped.
+/// address 10.77.0.N/24 (N from 1), dropping [`LOSS_PERCENT`] of what arrives; removed when
+/// dropped.
 struct Hosts {
     prefix: String,
 }
@@ -64,6 +83,17 @@ impl Hosts {
             ]);
             ip(&["-n", &netns, "link", "set", "eth0", "up"]);
             ip(&["-n", &netns, "link", "set", "lo", "up"]);
+            nft(&netns, "add table inet loss");
+            nft(
+                &netns,
+                "add chain inet loss input { type filter hook input priority 0 ; policy accept ; }",
+            );
+            nft(
+                &netns,
+                &format!(
+                    "add rule inet loss input iifname eth0 numgen random mod 100 < {LOSS_PERCENT} drop"
+                ),
+            );
         }
         hosts
     }
