@@ -227,6 +227,12 @@ pub struct Timeouts {
     pub maintenance: Duration,
 }
 
+impl Timeouts {
+    /// The longest any timeout or lifetime may be: the longest lifetime a `Flood` item carries
+    /// (`u32::MAX` milliseconds, about 49.7 days). A node takes a longer one as this.
+    pub const LONGEST: Duration = Duration::from_millis(u32::MAX as u64);
+}
+
 impl Default for Timeouts {
     fn default() -> Self {
         Self {

@@ -742,3 +742,49 @@ fn a_node_at_its_maximum_does_not_explore() {
         "node 0 opened a neighbor connection while at its maximum"
     );
 }
+
+#[test]
+fn timeouts_and_lifetimes_of_any_length_run_without_overflow() {
+    let mut world = world_with(2, |index| {
+        let mut config = config(index);
+        let timeouts = &mut config.timeouts;
+        for timeout in [
+            &mut timeouts.idle,
+            &mut timeouts.keepalive,
+            &mut timeouts.presence_lifetime,
+            &mut timeouts.max_flood_lifetime,
+            &mut timeouts.maintenance,
+        ] {
+            *timeout = Duration::MAX;
+        }
+        config
+    });
+    world.neighbor(0, 1, None).unwrap();
+    world.cluster.settle().unwrap();
+    let now = world.cluster.now();
+    let graph = world.graphs[0];
+    let longest = peergraph_core::Timeouts::LONGEST;
+    assert_eq!(world.cluster.node(0).config().timeouts.maintenance, longest);
+    world
+        .cluster
+        .node(0)
+        .publish(
+            now,
+            graph,
+            FIRST_APPLICATION_KIND,
+            b"a",
+            1,
+            longest,
+            "x".into(),
+        )
+        .unwrap();
+    world.cluster.run_for(Duration::from_secs(3600)).unwrap();
+    let graph = world.graphs[1];
+    let held = world
+        .cluster
+        .node(1)
+        .flooded_items(graph, FIRST_APPLICATION_KIND)
+        .unwrap();
+    assert_eq!(held.len(), 1);
+    assert_eq!(listed(&mut world, 1).len(), 2);
+}

@@ -68,12 +68,20 @@ fn registrations_beyond_max_registrations_are_refused_until_one_ends() {
 #[test]
 fn validate_names_each_zero_timeout_and_a_message_size_beyond_32_bits() {
     assert_eq!(NodeConfig::default().validate(), Ok(()));
-    for name in ["handshake", "idle", "keepalive"] {
+    for name in [
+        "handshake",
+        "idle",
+        "keepalive",
+        "presence_lifetime",
+        "maintenance",
+    ] {
         let mut config = NodeConfig::default();
         let timeout = match name {
             "handshake" => &mut config.timeouts.handshake,
             "idle" => &mut config.timeouts.idle,
-            _ => &mut config.timeouts.keepalive,
+            "keepalive" => &mut config.timeouts.keepalive,
+            "presence_lifetime" => &mut config.timeouts.presence_lifetime,
+            _ => &mut config.timeouts.maintenance,
         };
         *timeout = Duration::ZERO;
         assert_eq!(config.validate(), Err(ConfigError::ZeroTimeout(name)));
@@ -83,6 +91,13 @@ fn validate_names_each_zero_timeout_and_a_message_size_beyond_32_bits() {
     assert_eq!(config.validate(), Ok(()), "the largest frame fits 32 bits");
     config.limits.max_message_size += 1;
     assert_eq!(config.validate(), Err(ConfigError::MessageSizeOutOfRange));
+    for (min, max, cap) in [(5, 4, 32), (3, 40, 32)] {
+        let mut config = NodeConfig::default();
+        config.limits.min_neighbors = min;
+        config.limits.max_neighbors = max;
+        config.limits.max_neighbors_per_graph = cap;
+        assert_eq!(config.validate(), Err(ConfigError::NeighborBounds));
+    }
 }
 
 #[test]

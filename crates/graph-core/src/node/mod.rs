@@ -72,17 +72,20 @@ pub struct Node {
 
 impl Node {
     /// A node with no startup outstanding. Zero timeouts become one millisecond (see
-    /// [`NodeConfig::validate`]).
+    /// [`NodeConfig::validate`]); timeouts and lifetimes longer than
+    /// [`Timeouts::LONGEST`](crate::Timeouts::LONGEST) become that.
     pub fn new(mut config: NodeConfig) -> Self {
         let shortest = std::time::Duration::from_millis(1);
         for timeout in [
             &mut config.timeouts.handshake,
             &mut config.timeouts.idle,
             &mut config.timeouts.keepalive,
+            &mut config.timeouts.hello,
             &mut config.timeouts.presence_lifetime,
+            &mut config.timeouts.max_flood_lifetime,
             &mut config.timeouts.maintenance,
         ] {
-            *timeout = (*timeout).max(shortest);
+            *timeout = (*timeout).clamp(shortest, crate::Timeouts::LONGEST);
         }
         Self {
             graphs: Graphs::new(config.rng_seed),
