@@ -788,3 +788,66 @@ fn timeouts_and_lifetimes_of_any_length_run_without_overflow() {
     assert_eq!(held.len(), 1);
     assert_eq!(listed(&mut world, 1).len(), 2);
 }
+
+#[test]
+fn dialing_by_node_id_goes_on_to_the_next_announced_address_under_the_same_id() {
+    let mut world = line(3);
+    let unreachable: std::net::SocketAddr = "127.200.0.1:7000".parse().unwrap();
+    let (real, identity) = (world.cluster.nodes[2].addr, world.cluster.nodes[2].identity);
+    world
+        .cluster
+        .node(2)
+        .set_listen_addresses(identity, &[unreachable, unreachable, real]);
+    world.cluster.settle().unwrap();
+    let far = node_id(&mut world, 2);
+    let graph = world.graphs[0];
+    assert_eq!(
+        world
+            .cluster
+            .node(0)
+            .node_info_of(graph, far)
+            .unwrap()
+            .addresses,
+        [unreachable, unreachable, real]
+    );
+    let now = world.cluster.now();
+    let id = world
+        .cluster
+        .node(0)
+        .open_direct_connection_to_node(now, graph, far)
+        .unwrap();
+    world.cluster.settle().unwrap();
+    let [ConnectionStatus::Connected(remote)] = &world.changes_for(0, id)[..] else {
+        panic!("{:?}", world.changes_for(0, id));
+    };
+    assert_eq!(remote.node_id, far);
+
+    // A node none of whose addresses answers: one failure, for the id.
+    world
+        .cluster
+        .node(2)
+        .set_listen_addresses(identity, &[unreachable, unreachable]);
+    world.cluster.settle().unwrap();
+    let now = world.cluster.now();
+    let id = world
+        .cluster
+        .node(0)
+        .open_direct_connection_to_node(now, graph, far)
+        .unwrap();
+    world.cluster.settle().unwrap();
+    assert_eq!(
+        world.changes_for(0, id),
+        [ConnectionStatus::Failed(
+            peergraph_core::FailReason::Unreachable
+        )]
+    );
+    let pending = world
+        .cluster
+        .node(0)
+        .enum_connections(graph, ConnectionKinds::DIRECT)
+        .unwrap()
+        .into_iter()
+        .filter(|info| info.state == ConnectionState::Connecting)
+        .count();
+    assert_eq!(pending, 0, "nothing left dialing");
+}

@@ -105,6 +105,9 @@ pub(crate) struct Link {
     pub(crate) last_sent: Instant,
     /// The deadline this link has in the timer set, if any.
     timer_at: Option<Instant>,
+    /// Outbound, dialed by node id: the node's other announced addresses, tried in order if
+    /// this one cannot be reached (a boxed slice: almost every link has none).
+    pub(crate) fallbacks: Box<[crate::address::PeerAddress]>,
 }
 
 impl Link {
@@ -136,6 +139,7 @@ impl Link {
             last_received: now,
             last_sent: now,
             timer_at: None,
+            fallbacks: Box::default(),
         }
     }
 

@@ -123,6 +123,38 @@ impl Node {
         connection
     }
 
+    /// A link dialed by node id could not reach its address: its connection goes on to the
+    /// node's next announced address, as a new link, within the same handshake deadline, and no
+    /// event is raised for the address that failed.
+    pub(super) fn dial_fallback(&mut self, now: Instant, link_id: LinkId) {
+        let Some(link) = self.links.get_mut(link_id) else {
+            return;
+        };
+        let Some((&address, rest)) = link.fallbacks.split_first() else {
+            return;
+        };
+        let rest: Box<[PeerAddress]> = rest.into();
+        let mut next = Link::new(
+            LinkState::Dialing,
+            Direction::Outbound,
+            now,
+            link.handshake_deadline,
+        );
+        next.kind = link.kind;
+        next.graph = link.graph;
+        next.connection = link.connection;
+        next.remote_peer_id = std::mem::take(&mut link.remote_peer_id);
+        next.remote_addr = Some(address.socket);
+        next.fallbacks = rest;
+        // Released without an event and without touching the graph's counts: the connection
+        // lives on in the new link.
+        self.links.release(link_id);
+        self.links.remove(link_id);
+        let next = self.links.insert(next);
+        self.links.dial(next, address);
+        self.links.schedule(next, &self.config.timeouts);
+    }
+
     /// Queues a typed message on an established connection (`PeerGraphSendData`). Returns once
     /// queued; the peer's `IncomingData` events arrive in send order.
     pub fn send_data(

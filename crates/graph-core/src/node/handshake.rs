@@ -205,10 +205,16 @@ impl Node {
 
     /// A link ended (dial failure, clean close, loss, or the close the node asked for).
     pub fn handle_link_closed(&mut self, now: Instant, link_id: LinkId, reason: LinkCloseReason) {
-        self.advance(now);
+        let now = self.advance(now);
         let Some(link) = self.links.get(link_id) else {
             return;
         };
+        if link.state == LinkState::Dialing
+            && reason == LinkCloseReason::Unreachable
+            && !link.fallbacks.is_empty()
+        {
+            return self.dial_fallback(now, link_id);
+        }
         let status = match (link.state, reason) {
             (LinkState::Closing | LinkState::AwaitingHello | LinkState::AwaitingConfirm, _) => None,
             (LinkState::Dialing | LinkState::AwaitingAccept, reason) => {

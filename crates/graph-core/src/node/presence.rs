@@ -112,7 +112,8 @@ impl Node {
     /// Opens a direct connection to a node found in the graph, at the first address its
     /// announcement lists and pinned to the identity it announced: as
     /// [`open_direct_connection`](Self::open_direct_connection), without an address from the
-    /// caller.
+    /// caller. Should an address be unreachable, the next one announced is dialed, under the
+    /// same id and within the same handshake timeout.
     pub fn open_direct_connection_to_node(
         &mut self,
         now: Instant,
@@ -131,7 +132,20 @@ impl Node {
         };
         let peer_id = announcement.peer_id.clone();
         let address = PeerAddress::pinned(*socket, identity);
-        self.open_direct_connection(now, graph, &peer_id, address)
+        let fallbacks: Vec<PeerAddress> = announcement.addresses[1..]
+            .iter()
+            .map(|socket| PeerAddress::pinned(*socket, identity))
+            .collect();
+        let connection = self.open_direct_connection(now, graph, &peer_id, address)?;
+        if !fallbacks.is_empty()
+            && let Some(link) = self
+                .links
+                .link_of(connection)
+                .and_then(|link| self.links.get_mut(link))
+        {
+            link.fallbacks = fallbacks.into_boxed_slice();
+        }
+        Ok(connection)
     }
 
     /// This node in `graph`, which the caller checked is live.
