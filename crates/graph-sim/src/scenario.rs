@@ -44,8 +44,6 @@ pub struct GraphRun {
     pub graphs: Vec<Option<GraphHandle>>,
     /// Nodes in the graph now: joined, not left, not vanished.
     pub live: BTreeSet<usize>,
-    /// Nodes cut off from every other for good.
-    pub vanished: BTreeSet<usize>,
     limits: peergraph_core::Limits,
     nodes: usize,
 }
@@ -67,7 +65,6 @@ impl GraphRun {
             rng: SimRng::new(seed),
             graphs: vec![None; nodes],
             live: BTreeSet::new(),
-            vanished: BTreeSet::new(),
             limits,
             nodes,
         };

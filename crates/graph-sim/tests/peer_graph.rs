@@ -44,7 +44,6 @@ fn run(seed: u64) {
             let handle = graph.graphs[index].take().unwrap();
             graph.cluster.node(index).close_graph(handle).unwrap();
         } else {
-            graph.vanished.insert(index);
             for other in 0..NODES {
                 if other != index {
                     graph.cluster.partition(index, other);

@@ -106,12 +106,7 @@ impl Node {
     /// Items from the neighbor on `link_id`: the newer ones are kept and sent on; announcements
     /// update the list of nodes. The last frame of the neighbor's greeting synchronizes the
     /// graph.
-    pub(super) fn on_flood(
-        &mut self,
-        link_id: LinkId,
-        mut items: Vec<FloodItem>,
-        greeting_done: bool,
-    ) {
+    pub(super) fn on_flood(&mut self, link_id: LinkId, items: Vec<FloodItem>, greeting_done: bool) {
         let Some(link) = self.links.get(link_id) else {
             return;
         };
@@ -130,12 +125,17 @@ impl Node {
         if malformed {
             return self.violation(link_id, ProtocolViolation::InvalidFloodItem);
         }
-        let mut announcements = Vec::new();
-        for item in items.iter().filter(|item| item.kind == PRESENCE_KIND) {
-            let Some(announcement) = Announcement::decode(&item.id, &item.payload) else {
-                return self.violation(link_id, ProtocolViolation::InvalidFloodItem);
+        // Every presence item must carry a valid announcement, before anything is kept.
+        let mut decoded = Vec::with_capacity(items.len());
+        for item in &items {
+            let announcement = match item.kind {
+                PRESENCE_KIND => match Announcement::decode(&item.id, &item.payload) {
+                    Some(announcement) => Some(announcement),
+                    None => return self.violation(link_id, ProtocolViolation::InvalidFloodItem),
+                },
+                _ => None,
             };
-            announcements.push((item.version, announcement));
+            decoded.push(announcement);
         }
         let limit = limits.max_flood_items_per_graph;
         let longest = self.config.timeouts.max_flood_lifetime;
@@ -144,32 +144,30 @@ impl Node {
         };
         let own_id = crate::presence::item_id(state.node_id());
         let mut own_version = None;
-        items.retain_mut(|item| {
+        let mut kept = Vec::with_capacity(items.len());
+        let mut announcements = Vec::new();
+        for (mut item, announcement) in items.into_iter().zip(decoded) {
             if item.kind == PRESENCE_KIND && item.id.as_ref() == own_id {
                 // This node's own announcement, back (or forged): the next one outranks it.
-                own_version = Some(item.version);
-                return false;
+                own_version = own_version.max(Some(item.version));
+                continue;
             }
             item.lifetime = item.lifetime.min(longest).saturating_sub(HOP_COST);
-            !item.lifetime.is_zero() && state.items.offer(item, now, limit) == Offered::Kept
-        });
+            if !item.lifetime.is_zero() && state.items.offer(&item, now, limit) == Offered::Kept {
+                announcements.extend(announcement);
+                kept.push(item);
+            }
+        }
         if let Some(version) = own_version.filter(|version| *version > state.presence.version) {
             state.presence.version = version;
             state.presence.changed = true;
             self.graphs_due.push(graph);
         }
-        for (version, announcement) in announcements {
-            let kept = items.iter().any(|item| {
-                item.kind == PRESENCE_KIND
-                    && item.version == version
-                    && item.id.as_ref() == crate::presence::item_id(announcement.node_id)
-            });
-            if kept {
-                self.on_announcement(graph, announcement);
-            }
+        for announcement in announcements {
+            self.on_announcement(graph, announcement);
         }
-        if !items.is_empty() {
-            self.forward(graph, Some(link_id), &items);
+        if !kept.is_empty() {
+            self.forward(graph, Some(link_id), &kept);
         }
         if greeting_done {
             self.greeting_received(graph);
