@@ -178,6 +178,8 @@ impl CorePair {
                 Output::Events { registration } => self.take_events(side, registration),
                 // Events are taken as they come, so no receive window fills.
                 Output::Resume { .. } => {}
+                // The pair writes no records.
+                Output::Store { .. } => {}
                 Output::Timeout(_) => return progressed,
             }
             progressed = true;

@@ -112,6 +112,7 @@ impl End {
                 Output::Dial { .. } => panic!("no dial after the first"),
                 // Events are taken as they come, so no receive window fills.
                 Output::Resume { .. } => panic!("no link is held"),
+                Output::Store { .. } => panic!("no record is written"),
                 Output::Timeout(_) => return,
             }
         }

@@ -85,6 +85,8 @@ fn drive(nodes: &mut [Node; 2], graphs: &[GraphHandle; 2], index: usize, net: &m
             // This application takes every event at once, so no receive window fills and no
             // link is ever held (a runtime stops reading while `link_readable` is false).
             Output::Resume { .. } => {}
+            // This application writes no records; a runtime makes the writes durable.
+            Output::Store { .. } => {}
             Output::Events { registration } => {
                 while let Some(event) = nodes[index].take_event(registration).unwrap() {
                     on_event(nodes, graphs, index, event);

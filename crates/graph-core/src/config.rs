@@ -40,6 +40,12 @@ pub enum ConfigError {
         "neighbor bounds must satisfy min_neighbors <= max_neighbors <= max_neighbors_per_graph"
     )]
     NeighborBounds,
+    /// `max_record_size` must lie within [`RECORD_SIZE_BOUNDS`](crate::RECORD_SIZE_BOUNDS)
+    /// and be at most `max_message_size` (a record travels in one frame).
+    #[error(
+        "max_record_size must lie within 1,024 bytes to 60 MiB and not exceed max_message_size"
+    )]
+    RecordSize,
 }
 
 impl NodeConfig {
@@ -62,6 +68,12 @@ impl NodeConfig {
             || limits.max_neighbors > limits.max_neighbors_per_graph
         {
             return Err(ConfigError::NeighborBounds);
+        }
+        let (least, most) = crate::records::RECORD_SIZE_BOUNDS;
+        if !(least..=most).contains(&limits.max_record_size)
+            || limits.max_record_size > limits.max_message_size
+        {
+            return Err(ConfigError::RecordSize);
         }
         if u32::try_from(self.limits.max_frame_len()).is_err() {
             return Err(ConfigError::MessageSizeOutOfRange);
@@ -144,6 +156,20 @@ pub struct Limits {
     /// arrives as its own `IncomingData`, in order. 0: every message travels in a frame of its
     /// own, both ways. Default 64 KiB.
     pub batch_frame_len: usize,
+    /// Largest encoded record (`dwMaxRecordSize`): its data, attributes and header. A larger
+    /// local record fails with [`RecordError::TooLarge`](crate::RecordError::TooLarge); a
+    /// larger one from a neighbor is not kept. Within
+    /// [`RECORD_SIZE_BOUNDS`](crate::RECORD_SIZE_BOUNDS) (Windows' 1,024 bytes to 60 MB) and at
+    /// most `max_message_size`, since a record travels in one frame. Default 16 MiB (the
+    /// default `max_message_size`; Windows' default is its 60 MB upper bound).
+    pub max_record_size: usize,
+    /// Records (tombstones included) one graph keeps; a new one beyond it is not kept (a local
+    /// add fails with [`RecordError::StoreFull`](crate::RecordError::StoreFull)). Default
+    /// 1,000,000.
+    pub max_records_per_graph: usize,
+    /// Bytes of signed records one graph keeps, bounded as `max_records_per_graph`. Default
+    /// 1 GiB.
+    pub max_record_bytes_per_graph: usize,
     /// Graphs open at once on one node. Default 64.
     pub max_graphs: usize,
     /// Event registrations alive at once on one node. Default 1,024.
@@ -193,6 +219,9 @@ impl Default for Limits {
             receive_window_messages: 8192,
             receive_window_bytes: 8 << 20,
             batch_frame_len: 64 * 1024,
+            max_record_size: 16 << 20,
+            max_records_per_graph: 1_000_000,
+            max_record_bytes_per_graph: 1 << 30,
             max_graphs: 64,
             max_registrations: 1024,
         }
@@ -257,6 +286,9 @@ pub struct GraphConfig {
     /// When set, peers must prove knowledge of it (SPAKE2 bound to the TLS session, PROTOCOL.md
     /// section 3) before anything reaches the application; its exact bytes count.
     pub secret: Option<Vec<u8>>,
+    /// Record types whose `Synchronized` event the graph raises, in this order, when its
+    /// records first synchronize (`PeerGraphOpen`'s sync precedence list; empty: none).
+    pub sync_precedence: Vec<[u8; 16]>,
 }
 
 impl GraphConfig {
@@ -266,6 +298,7 @@ impl GraphConfig {
             graph_id: graph_id.into(),
             peer_id: peer_id.into(),
             secret: None,
+            sync_precedence: Vec::new(),
         }
     }
 

@@ -13,8 +13,13 @@ pub enum ArgumentProblem {
     /// The value has a bit or member this operation does not know.
     Unknown,
     /// The value is reserved for the library (a flooded item kind below
-    /// [`FIRST_APPLICATION_KIND`](crate::FIRST_APPLICATION_KIND)).
+    /// [`FIRST_APPLICATION_KIND`](crate::FIRST_APPLICATION_KIND), an attribute name
+    /// starting with `peer`).
     Reserved,
+    /// The value names the same thing twice (an attribute name).
+    Duplicate,
+    /// The value must equal what it replaces (an updated record's type).
+    Changed,
 }
 
 /// An invalid argument, naming it (`E_INVALIDARG`).
@@ -196,6 +201,59 @@ operation_error! {
         Stale => "the graph has this item at this version or a newer one",
         /// The graph holds `max_flood_items_per_graph` items.
         StoreFull => "the graph holds its most items",
+    }
+}
+
+operation_error! {
+    /// A record command failed; nothing changed.
+    RecordError {
+        /// The handle is closed or stale (`PEER_E_INVALID_GRAPH`).
+        InvalidGraph => "the graph handle is closed or stale",
+        /// The graph has not synchronized its records yet (`PEER_E_GRAPH_NOT_READY`).
+        NotReady => "the graph's records are not synchronized yet",
+        /// An attribute is invalid, reserved or repeated, or an update changes the type.
+        InvalidArgument {
+            /// Which argument, and what is wrong with it.
+            argument: InvalidArgument
+        } => "{argument}",
+        /// No record with this id, or it was deleted (`PEER_E_RECORD_NOT_FOUND`).
+        RecordNotFound => "no record with this id",
+        /// Another identity wrote the record: only its author may change it
+        /// (`PEER_E_ACCESS_DENIED`).
+        AccessDenied => "only the record's author may change it",
+        /// The expiry is not in the future, or an update moves it earlier
+        /// (`PEER_E_INVALID_RECORD_EXPIRATION`).
+        InvalidExpiration => "the expiry must be in the future and may only move later",
+        /// The encoded record exceeds `max_record_size` (`PEER_E_MAX_RECORD_SIZE_EXCEEDED`).
+        TooLarge {
+            /// The encoded record's size.
+            size: usize,
+            /// The configured maximum.
+            max: usize
+        } => "record of {size} bytes exceeds the maximum of {max}",
+        /// The graph holds `max_records_per_graph` records or `max_record_bytes_per_graph` bytes.
+        StoreFull => "the graph holds its most records",
+        /// No signing key was given ([`Node::set_signing_key`](crate::Node::set_signing_key)).
+        NoIdentity => "the node has no signing key",
+    }
+}
+
+operation_error! {
+    /// Records from a database or an export file were refused; nothing was kept.
+    RestoreError {
+        /// The handle is closed or stale (`PEER_E_INVALID_GRAPH`).
+        InvalidGraph => "the graph handle is closed or stale",
+        /// The record at this position does not decode (`PEER_E_INVALID_DATABASE`).
+        Corrupt {
+            /// Its position, from 0.
+            index: usize
+        } => "record {index} does not decode",
+        /// The record at this position is not signed by its author for this graph
+        /// (`PEER_E_INVALID_DATABASE`).
+        Forged {
+            /// Its position, from 0.
+            index: usize
+        } => "record {index} is not signed by its author for this graph",
     }
 }
 

@@ -5,20 +5,19 @@ use bytes::Bytes;
 use crate::identity::PeerIdentity;
 use crate::ids::{ConnectionId, NodeId};
 pub use crate::presence::NodeChangeKind;
+use crate::records::RecordChange;
 use crate::status::GraphStatus;
 
 /// The event types an application can register for (`PEER_GRAPH_EVENT_TYPE`, values 1..=9).
 ///
-/// Record and property events belong to the record store, which this crate does not implement
-/// yet; registering for them is valid and they are never raised.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[repr(u8)]
 pub enum EventType {
     /// The graph's status flags changed.
     StatusChanged = 1,
-    /// The graph's properties changed (never raised).
+    /// The graph's properties changed (never raised: graph properties are not replicated).
     PropertyChanged = 2,
-    /// A record changed (never raised).
+    /// A record was added, updated, deleted or expired.
     RecordChanged = 3,
     /// A direct connection opened, failed or closed.
     DirectConnection = 4,
@@ -31,7 +30,7 @@ pub enum EventType {
     ConnectionRequired = 7,
     /// A node of the graph announced itself, changed, or left.
     NodeChanged = 8,
-    /// A record type finished synchronizing (never raised).
+    /// A record type of the graph's sync precedence list finished synchronizing.
     Synchronized = 9,
 }
 
@@ -75,6 +74,14 @@ pub enum GraphEvent {
     ConnectionRequired,
     /// A node of the graph changed (`PEER_GRAPH_EVENT_NODE_CHANGED`).
     NodeChanged(NodeChange),
+    /// A record changed (`PEER_GRAPH_EVENT_RECORD_CHANGED`).
+    RecordChanged(RecordChange),
+    /// The records of this type (from the graph's sync precedence list) are synchronized
+    /// (`PEER_GRAPH_EVENT_SYNCHRONIZED`).
+    Synchronized {
+        /// The record type.
+        record_type: [u8; 16],
+    },
 }
 
 /// How a node of the graph changed (`PEER_EVENT_NODE_CHANGE_DATA`).
@@ -97,6 +104,8 @@ impl GraphEvent {
             Self::IncomingData(_) => EventType::IncomingData,
             Self::ConnectionRequired => EventType::ConnectionRequired,
             Self::NodeChanged(_) => EventType::NodeChanged,
+            Self::RecordChanged(_) => EventType::RecordChanged,
+            Self::Synchronized { .. } => EventType::Synchronized,
         }
     }
 
@@ -257,6 +266,12 @@ pub enum ProtocolViolation {
     /// payload, no lifetime, an announcement that does not decode).
     #[error("invalid flooded item")]
     InvalidFloodItem,
+    /// A record did not decode, or its id or signature is not its author's.
+    #[error("invalid or forged record")]
+    InvalidRecord,
+    /// A reconciliation round was malformed, or its ranges not sorted and disjoint.
+    #[error("invalid reconciliation round")]
+    InvalidReconcile,
 }
 
 /// A message that arrived on a direct connection (`PEER_EVENT_INCOMING_DATA`).

@@ -10,6 +10,7 @@ use crate::ids::{GraphHandle, NodeId, RegistrationHandle};
 use crate::info::ConnectionKind;
 use crate::presence::{LocalPresence, Nodes};
 use crate::proof::GraphKey;
+use crate::records::RecordStore;
 use crate::rng::SplitMix64;
 use crate::slots::Slots;
 use crate::status::GraphStatus;
@@ -30,6 +31,12 @@ pub(crate) struct Graph {
     status: GraphStatus,
     /// The items the graph floods.
     pub(crate) items: Store,
+    /// The graph's records.
+    pub(crate) records: RecordStore,
+    /// Record types to raise `Synchronized` for, in order.
+    pub(crate) sync_precedence: Vec<[u8; 16]>,
+    /// A neighbor's greeting arrived once (or the graph was created here).
+    pub(crate) greeted: bool,
     /// This node's own announcement.
     pub(crate) presence: LocalPresence,
     /// The other nodes that announce themselves.
@@ -158,6 +165,11 @@ impl Graphs {
         self.slots.len()
     }
 
+    /// 64 random bits (record nonces).
+    pub(crate) fn random(&mut self) -> u64 {
+        self.rng.next_u64()
+    }
+
     /// Adds a graph with a fresh node id. The caller has validated `config`. A graph this node
     /// created starts synchronized; one it opened is once a neighbor has sent it what it holds.
     pub(crate) fn insert(
@@ -179,6 +191,9 @@ impl Graphs {
             neighbors: 0,
             established: 0,
             items: Store::default(),
+            records: RecordStore::new(synchronized),
+            sync_precedence: config.sync_precedence,
+            greeted: synchronized,
             presence: LocalPresence::default(),
             nodes: Nodes::default(),
             maintain_at: None,

@@ -66,6 +66,7 @@ mod node;
 mod output;
 mod presence;
 mod proof;
+mod records;
 mod registrations;
 mod rng;
 mod slots;
@@ -79,7 +80,7 @@ pub use config::{ConfigError, GraphConfig, Limits, NodeConfig, Timeouts};
 pub use error::{
     ArgumentProblem, CloseError, ConnectError, EnumError, EventError, GraphError, HandleError,
     InvalidArgument, LinkCloseReason, NodeError, NotInitialized, OpenError, PresenceError,
-    PublishError, RegisterError, SendError, StartupError,
+    PublishError, RecordError, RegisterError, RestoreError, SendError, StartupError,
 };
 pub use event::{
     AuthFailure, ConnectionChange, ConnectionStatus, Direction, DisconnectReason, EventType,
@@ -96,6 +97,11 @@ pub use info::{
 pub use node::{Node, PEER_GRAPH_VERSION};
 pub use output::Output;
 pub use presence::{MAX_ADDRESSES, MAX_ATTRIBUTES_LEN};
+pub use records::{
+    Attribute, AttributeValue, Comparison, Condition, MAX_ATTRIBUTE_NAME_LEN, MAX_ATTRIBUTES,
+    ParseRecordIdError, RECORD_SIZE_BOUNDS, Record, RecordChange, RecordChangeKind, RecordContent,
+    RecordId, RecordQuery, RecordStats, SigningKeyError, StoreWrite,
+};
 /// The seeded generator behind node ids, shared with the simulation so both replay from seeds.
 #[doc(hidden)]
 pub use rng::SplitMix64;

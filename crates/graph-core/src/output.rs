@@ -3,7 +3,7 @@
 use std::time::Instant;
 
 use crate::address::PeerAddress;
-use crate::ids::{LinkId, RegistrationHandle};
+use crate::ids::{GraphHandle, LinkId, RegistrationHandle};
 #[cfg(doc)]
 use crate::node::Node;
 
@@ -15,6 +15,12 @@ use crate::node::Node;
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[must_use]
 pub enum Output {
+    /// `graph`'s record store changed: take the writes with [`Node::take_store_writes`] and
+    /// make them durable, in order, before acting on what follows (it always comes first).
+    Store {
+        /// The graph.
+        graph: GraphHandle,
+    },
     /// Open a link to `address`, then report [`Node::handle_link_up`] or
     /// [`Node::handle_link_closed`] for `link`.
     Dial {

@@ -11,7 +11,13 @@ use peergraph_core::{
     PEER_GRAPH_VERSION, PeerAddress, PeerIdentity, RegistrationHandle,
 };
 
+use ring::rand::SystemRandom;
+use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
+
 use crate::rng::SimRng;
+
+/// The wall-clock time every simulated node reads at the start of a run (2026-01-01 UTC).
+pub const SIM_EPOCH: Duration = Duration::from_secs(1_767_225_600);
 
 /// How the simulated network behaves.
 #[derive(Debug, Clone, Copy)]
@@ -55,6 +61,8 @@ pub struct SimNode {
     /// Whether the cluster takes events from its ready registrations into `events`; when false
     /// they stay queued in the node, for tests of the queues themselves.
     pub drain_events: bool,
+    /// Record store writes the node asked to make durable.
+    pub store_writes: u64,
 }
 
 /// A run took more steps than [`Cluster::step_limit`]: a livelock, or a bound set too low.
@@ -163,18 +171,26 @@ pub struct Cluster {
 impl Cluster {
     /// `count` nodes, each started up and listening, with `config(i)` as node `i`'s config.
     pub fn new(count: usize, net: NetConfig, mut config: impl FnMut(usize) -> NodeConfig) -> Self {
-        let mut rng = SimRng::new(net.seed);
+        let rng = SimRng::new(net.seed);
+        #[allow(clippy::disallowed_methods)] // the origin only; all later times are offsets
+        let origin = Instant::now();
         let nodes = (0..count)
             .map(|index| {
                 let mut node = Node::new(config(index));
                 node.startup(PEER_GRAPH_VERSION)
                     .expect("version 1.0 is supported");
                 node.set_listening(true).expect("started up above");
-                let mut identity = [0u8; 32];
-                for chunk in identity.chunks_exact_mut(8) {
-                    chunk.copy_from_slice(&rng.next_u64().to_le_bytes());
-                }
-                let identity = PeerIdentity::from_spki_sha256(identity);
+                // ring draws the key itself: record ids and signatures differ from run to
+                // run, what the nodes do with them does not.
+                let key = EcdsaKeyPair::generate_pkcs8(
+                    &ECDSA_P256_SHA256_FIXED_SIGNING,
+                    &SystemRandom::new(),
+                )
+                .expect("the system's generator works");
+                let identity = node
+                    .set_signing_key(key.as_ref())
+                    .expect("ring made a P-256 key");
+                node.set_wall_clock(origin, SIM_EPOCH);
                 let host = u32::try_from(index + 1).expect("fewer than 2^32 nodes");
                 let addr = SocketAddr::from((Ipv4Addr::from(0x7f00_0000 | host), 7000));
                 node.set_listen_addresses(identity, &[addr]);
@@ -186,11 +202,11 @@ impl Cluster {
                     event_times: Vec::new(),
                     listening: true,
                     drain_events: true,
+                    store_writes: 0,
                 }
             })
             .collect();
-        #[allow(clippy::disallowed_methods)] // the origin only; all later times are offsets
-        let now = Instant::now();
+        let now = origin;
         Self {
             nodes,
             step_limit: 10_000_000,
@@ -311,6 +327,10 @@ impl Cluster {
                     self.close_end(index, link);
                 }
                 Output::Resume { link } => self.resume(index, link),
+                Output::Store { graph } => {
+                    let writes = self.nodes[index].node.take_store_writes(graph);
+                    self.nodes[index].store_writes += writes.len() as u64;
+                }
                 Output::Events { registration } => self.record_events(index, registration),
                 Output::Timeout(at) => {
                     self.wake_at[index] = at;

@@ -13,5 +13,5 @@ mod cluster;
 mod rng;
 pub mod scenario;
 
-pub use cluster::{Cluster, NetConfig, SimNode, StepLimitExceeded};
+pub use cluster::{Cluster, NetConfig, SIM_EPOCH, SimNode, StepLimitExceeded};
 pub use rng::SimRng;

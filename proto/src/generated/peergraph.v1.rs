@@ -2,7 +2,7 @@
 /// One message on a link.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct Frame {
-    #[prost(oneof = "frame::Kind", tags = "1, 2, 3, 4, 5, 6, 7, 8, 9")]
+    #[prost(oneof = "frame::Kind", tags = "1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11")]
     pub kind: ::core::option::Option<frame::Kind>,
 }
 /// Nested message and enum types in `Frame`.
@@ -27,6 +27,10 @@ pub mod frame {
         Confirm(super::Confirm),
         #[prost(message, tag = "9")]
         Flood(super::Flood),
+        #[prost(message, tag = "10")]
+        Records(super::Records),
+        #[prost(message, tag = "11")]
+        Reconcile(super::Reconcile),
     }
 }
 /// Sent by the initiator as the first frame of a link: which graph and which
@@ -198,6 +202,144 @@ pub struct SocketAddress {
     pub ip: ::prost::bytes::Bytes,
     #[prost(uint32, tag = "2")]
     pub port: u32,
+}
+/// Records of the graph's record store, sent on neighbor connections only:
+/// records a node added, updated or deleted, records it passes on, and records
+/// a reconciliation found the receiver lacks. Each record the receiver ranks
+/// above the one it holds (see Record) is kept and sent on to its other
+/// neighbors, once.
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct Records {
+    /// Each an encoded SignedRecord.
+    #[prost(bytes = "bytes", repeated, tag = "1")]
+    pub records: ::prost::alloc::vec::Vec<::prost::bytes::Bytes>,
+}
+/// A record as its author signed it.
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct SignedRecord {
+    /// An encoded Record: exactly the bytes signed, decoded by the receiver.
+    #[prost(bytes = "bytes", tag = "1")]
+    pub record: ::prost::bytes::Bytes,
+    /// The author's public key: an uncompressed P-256 point (65 bytes). The
+    /// author's identity is the SHA-256 of the SubjectPublicKeyInfo holding it,
+    /// as for a transport identity.
+    #[prost(bytes = "bytes", tag = "2")]
+    pub author_key: ::prost::bytes::Bytes,
+    /// ECDSA P-256 with SHA-256 over "peergraph/1 record", a zero byte, the
+    /// graph id in UTF-8, a zero byte, then `record`; r and s as two 32-byte
+    /// big-endian integers (64 bytes).
+    #[prost(bytes = "bytes", tag = "3")]
+    pub signature: ::prost::bytes::Bytes,
+}
+/// One version of a record. Ranking two versions of one record id: the higher
+/// version, then the later modified_ms, then the greater SHA-256 of the encoded
+/// Record, compared as bytes. The id binds the record to its author, so only
+/// the author can make a version that others accept.
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct Record {
+    /// What kind of record it is: 16 bytes, the application's choice.
+    #[prost(bytes = "bytes", tag = "1")]
+    pub type_id: ::prost::bytes::Bytes,
+    /// The first 16 bytes of SHA-256("peergraph/1 record id", a zero byte, the
+    /// author's identity (32 bytes), nonce as 8 bytes big-endian).
+    #[prost(bytes = "bytes", tag = "2")]
+    pub id: ::prost::bytes::Bytes,
+    #[prost(fixed64, tag = "3")]
+    pub nonce: u64,
+    /// 1 for the first version; each update or delete adds one.
+    #[prost(uint32, tag = "4")]
+    pub version: u32,
+    /// A tombstone: the record was deleted. A tombstone carries no attributes
+    /// and no data, and lives until expires_ms like the record did.
+    #[prost(bool, tag = "5")]
+    pub deleted: bool,
+    /// The peer ids of the node that added the record and of the one that made
+    /// this version (the rules of Hello.source_peer_id).
+    #[prost(string, tag = "6")]
+    pub creator_id: ::prost::alloc::string::String,
+    #[prost(string, tag = "7")]
+    pub modified_by_id: ::prost::alloc::string::String,
+    /// Milliseconds since 1970-01-01 UTC.
+    #[prost(uint64, tag = "8")]
+    pub created_ms: u64,
+    #[prost(uint64, tag = "9")]
+    pub modified_ms: u64,
+    /// Every node drops the record (or tombstone) once its clock passes this.
+    #[prost(uint64, tag = "10")]
+    pub expires_ms: u64,
+    #[prost(message, repeated, tag = "11")]
+    pub attributes: ::prost::alloc::vec::Vec<Attribute>,
+    #[prost(bytes = "bytes", tag = "12")]
+    pub data: ::prost::bytes::Bytes,
+}
+/// A named, typed value the record store can search.
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct Attribute {
+    /// 1 to 64 bytes of UTF-8; names starting with "peer" are reserved.
+    #[prost(string, tag = "1")]
+    pub name: ::prost::alloc::string::String,
+    #[prost(oneof = "attribute::Value", tags = "2, 3")]
+    pub value: ::core::option::Option<attribute::Value>,
+}
+/// Nested message and enum types in `Attribute`.
+pub mod attribute {
+    #[derive(Clone, PartialEq, Eq, Hash, ::prost::Oneof)]
+    pub enum Value {
+        #[prost(string, tag = "2")]
+        Text(::prost::alloc::string::String),
+        #[prost(sint64, tag = "3")]
+        Integer(i64),
+    }
+}
+/// One round of range-based set reconciliation of two nodes' record stores
+/// (docs/PROTOCOL.md section 5). Each record is an item: its id (16 bytes) and
+/// the first 16 bytes of the SHA-256 of its encoded Record. A round may take
+/// several frames; the last has `last` set, and the receiver answers a round
+/// once it has all of it. A round with no ranges and no wants ends the
+/// reconciliation.
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct Reconcile {
+    #[prost(message, repeated, tag = "1")]
+    pub ranges: ::prost::alloc::vec::Vec<ReconcileRange>,
+    /// Ids of records the receiver is to send (in a Records frame) before its
+    /// answer.
+    #[prost(bytes = "bytes", repeated, tag = "2")]
+    pub want: ::prost::alloc::vec::Vec<::prost::bytes::Bytes>,
+    #[prost(bool, tag = "3")]
+    pub last: bool,
+}
+/// The items whose ids lie in [lower, upper), compared as bytes; an empty
+/// bound is the start or the end of the id space.
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct ReconcileRange {
+    #[prost(bytes = "bytes", tag = "1")]
+    pub lower: ::prost::bytes::Bytes,
+    #[prost(bytes = "bytes", tag = "2")]
+    pub upper: ::prost::bytes::Bytes,
+    #[prost(oneof = "reconcile_range::Kind", tags = "3, 4")]
+    pub kind: ::core::option::Option<reconcile_range::Kind>,
+}
+/// Nested message and enum types in `ReconcileRange`.
+pub mod reconcile_range {
+    #[derive(Clone, PartialEq, Eq, Hash, ::prost::Oneof)]
+    pub enum Kind {
+        /// What the sender holds there, summarized.
+        #[prost(message, tag = "3")]
+        Fingerprint(super::Fingerprint),
+        /// Every item the sender holds there: 32 bytes each, the id then the
+        /// digest.
+        #[prost(bytes, tag = "4")]
+        Items(::prost::bytes::Bytes),
+    }
+}
+/// A summary of a range: how many items, and the sum of their digests, each
+/// read as a 128-bit little-endian integer, modulo 2^128 (16 bytes, little-endian).
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct Fingerprint {
+    #[prost(uint64, tag = "1")]
+    pub count: u64,
+    #[prost(bytes = "bytes", tag = "2")]
+    pub sum: ::prost::bytes::Bytes,
 }
 /// Why a target refused a Hello.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, ::prost::Enumeration)]

@@ -70,7 +70,7 @@ pub(crate) struct Accept<'a> {
 }
 
 /// A decoded frame.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, PartialEq)]
 pub(crate) enum Inbound<'a> {
     Hello(Hello<'a>),
     Accept(Accept<'a>),
@@ -82,6 +82,10 @@ pub(crate) enum Inbound<'a> {
         /// The last frame of the sender's greeting.
         greeting_done: bool,
     },
+    /// Signed records (neighbor connections only), each an encoded `SignedRecord`.
+    Records(Vec<Bytes>),
+    /// Part of a reconciliation round (neighbor connections only).
+    Reconcile(wire::Reconcile),
     Refuse(RefuseReason),
     Data {
         type_id: [u8; 16],
@@ -160,6 +164,8 @@ fn decode_general(frame: Bytes) -> Result<Inbound<'static>, ProtocolViolation> {
                 .collect(),
             greeting_done: flood.greeting_done,
         },
+        Kind::Records(records) => Inbound::Records(records.records),
+        Kind::Reconcile(reconcile) => Inbound::Reconcile(reconcile),
         Kind::Refuse(refuse) => Inbound::Refuse(refuse_reason(refuse.reason)),
         Kind::Close(close) => Inbound::Close(close_reason(close.reason)),
         Kind::Data(data) => Inbound::Data {
@@ -364,6 +370,24 @@ pub(crate) fn flood(items: &[FloodItem], greeting_done: bool) -> Transmit {
             items,
             greeting_done,
         })),
+    };
+    Transmit::whole(Bytes::from(frame.encode_to_vec()))
+}
+
+/// `Frame { records: { records } }`, written by prost.
+pub(crate) fn records(records: &[Bytes]) -> Transmit {
+    let frame = wire::Frame {
+        kind: Some(Kind::Records(wire::Records {
+            records: records.to_vec(),
+        })),
+    };
+    Transmit::whole(Bytes::from(frame.encode_to_vec()))
+}
+
+/// `Frame { reconcile }`, written by prost.
+pub(crate) fn reconcile(reconcile: wire::Reconcile) -> Transmit {
+    let frame = wire::Frame {
+        kind: Some(Kind::Reconcile(reconcile)),
     };
     Transmit::whole(Bytes::from(frame.encode_to_vec()))
 }

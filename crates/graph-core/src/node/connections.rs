@@ -376,9 +376,13 @@ impl Node {
                     self.end_link(duplicate, Some(status), Some(CloseReason::Application));
                     if duplicate != link_id {
                         self.greet_neighbor(link_id, graph);
+                        self.start_reconcile(link_id, graph);
                     }
                 }
-                None => self.greet_neighbor(link_id, graph),
+                None => {
+                    self.greet_neighbor(link_id, graph);
+                    self.start_reconcile(link_id, graph);
+                }
             }
         }
     }
@@ -421,6 +425,7 @@ impl Node {
         if released.connection.is_some() || released.previous == LinkState::AwaitingConfirm {
             graph_state.remove(released.kind);
         }
+        graph_state.records.sessions.remove(&link_id);
         let last = released.previous == LinkState::Connected && graph_state.remove_established();
         if let (Some(connection), Some(status)) = (released.connection, status) {
             let change = ConnectionChange { connection, status };

@@ -178,6 +178,10 @@ impl Node {
                     greeting_done,
                 },
             ) => self.on_flood(link_id, items, greeting_done),
+            (LinkState::Connected, Inbound::Records(records)) => self.on_records(link_id, records),
+            (LinkState::Connected, Inbound::Reconcile(round)) => {
+                self.on_reconcile(link_id, round);
+            }
             (LinkState::Connected, Inbound::Close(reason)) => {
                 let reason = match reason {
                     CloseReason::GraphClosed => DisconnectReason::PeerGraphClosed,

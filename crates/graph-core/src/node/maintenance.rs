@@ -50,6 +50,7 @@ impl Node {
         let expired = state.items.expire(now);
         let maintain = state.maintain_at.is_none_or(|at| at <= now);
         self.forget_nodes(graph, &expired);
+        self.expire_records(now, graph);
         self.refresh_presence(now, graph);
         if maintain {
             self.maintain(now, graph);
@@ -62,7 +63,11 @@ impl Node {
         let Some(state) = self.graphs.get_mut(graph) else {
             return;
         };
-        let next = state.next_deadline();
+        let next = match (state.next_deadline(), self.next_record_expiry(graph)) {
+            (Some(own), Some(records)) => Some(own.min(records)),
+            (own, records) => own.or(records),
+        };
+        let state = self.graphs.get_mut(graph).expect("looked up above");
         if next == state.timer_at {
             return;
         }

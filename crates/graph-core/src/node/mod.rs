@@ -9,13 +9,14 @@ mod handshake;
 mod maintenance;
 mod output;
 mod presence;
+mod records;
 
 use std::time::Instant;
 
 use crate::config::NodeConfig;
 use crate::error::{
     CloseError, ConnectError, EnumError, HandleError, NodeError, NotInitialized, OpenError,
-    PresenceError, PublishError, RegisterError, SendError, StartupError,
+    PresenceError, PublishError, RecordError, RegisterError, RestoreError, SendError, StartupError,
 };
 use crate::event::GraphEvent;
 use crate::graphs::{Graph, Graphs};
@@ -68,6 +69,12 @@ pub struct Node {
     /// announcement).
     graphs_due: Vec<GraphHandle>,
     listening_at: presence::Listening,
+    /// Signs the records this node writes.
+    signer: Option<crate::records::Signer>,
+    /// Reads record times.
+    clock: crate::records::WallClock,
+    /// Graphs whose record stores have writes for the driver.
+    stores_due: Vec<GraphHandle>,
 }
 
 impl Node {
@@ -94,6 +101,9 @@ impl Node {
             graph_timers: Timers::default(),
             graphs_due: Vec::new(),
             listening_at: presence::Listening::default(),
+            signer: None,
+            clock: crate::records::WallClock::unset(),
+            stores_due: Vec::new(),
             config,
             startups: 0,
             listening: false,
@@ -259,6 +269,8 @@ from_lookup!(
     PublishError,
     NodeError,
     PresenceError,
+    RecordError,
+    RestoreError,
     SendError,
     CloseError,
     EnumError

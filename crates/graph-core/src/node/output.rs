@@ -20,6 +20,9 @@ impl Node {
     pub fn poll_output(&mut self, now: Instant) -> Output {
         let now = self.advance(now);
         loop {
+            if let Some(graph) = self.stores_due.pop() {
+                return Output::Store { graph };
+            }
             if let Some(command) = self.links.poll_command() {
                 return command;
             }
@@ -66,7 +69,10 @@ impl Node {
     #[inline]
     #[must_use]
     pub fn has_output(&self) -> bool {
-        self.links.has_output() || self.registrations.has_ready() || !self.graphs_due.is_empty()
+        self.links.has_output()
+            || self.registrations.has_ready()
+            || !self.graphs_due.is_empty()
+            || !self.stores_due.is_empty()
     }
 
     /// The next frame to write on `link`, in order.

@@ -281,7 +281,10 @@ impl Node {
 
     /// A neighbor's greeting is complete: an opened graph is now synchronized.
     pub(super) fn greeting_received(&mut self, graph: GraphHandle) {
-        self.update_status(graph, GraphStatus::SYNCHRONIZED, true);
+        if let Some(state) = self.graphs.get_mut(graph) {
+            state.greeted = true;
+        }
+        self.check_synchronized(graph);
     }
 }
 

@@ -180,6 +180,11 @@ impl Shared {
                     }
                     link
                 }
+                Output::Store { graph } => {
+                    // Kept in memory only, so far.
+                    drop(state.node.take_store_writes(graph));
+                    continue;
+                }
                 Output::Resume { link } | Output::Transmit { link } => link,
                 Output::Events { registration } => {
                     if let Some(waker) = state.wakers.remove(&registration) {
