@@ -40,11 +40,8 @@ pub enum ConfigError {
         "neighbor bounds must satisfy min_neighbors <= max_neighbors <= max_neighbors_per_graph"
     )]
     NeighborBounds,
-    /// `max_record_size` must lie within [`RECORD_SIZE_BOUNDS`](crate::RECORD_SIZE_BOUNDS)
-    /// and be at most `max_message_size` (a record travels in one frame).
-    #[error(
-        "max_record_size must lie within 1,024 bytes to 60 MiB and not exceed max_message_size"
-    )]
+    /// `max_record_size` must lie within [`RECORD_SIZE_BOUNDS`](crate::RECORD_SIZE_BOUNDS).
+    #[error("max_record_size must lie within 1,024 bytes and 60 MiB")]
     RecordSize,
 }
 
@@ -70,9 +67,7 @@ impl NodeConfig {
             return Err(ConfigError::NeighborBounds);
         }
         let (least, most) = crate::records::RECORD_SIZE_BOUNDS;
-        if !(least..=most).contains(&limits.max_record_size)
-            || limits.max_record_size > limits.max_message_size
-        {
+        if !(least..=most).contains(&limits.max_record_size) {
             return Err(ConfigError::RecordSize);
         }
         if u32::try_from(self.limits.max_frame_len()).is_err() {
@@ -159,8 +154,8 @@ pub struct Limits {
     /// Largest encoded record (`dwMaxRecordSize`): its data, attributes and header. A larger
     /// local record fails with [`RecordError::TooLarge`](crate::RecordError::TooLarge); a
     /// larger one from a neighbor is not kept. Within
-    /// [`RECORD_SIZE_BOUNDS`](crate::RECORD_SIZE_BOUNDS) (Windows' 1,024 bytes to 60 MB) and at
-    /// most `max_message_size`, since a record travels in one frame. Default 16 MiB (the
+    /// [`RECORD_SIZE_BOUNDS`](crate::RECORD_SIZE_BOUNDS) (Windows' 1,024 bytes to 60 MB). A
+    /// record travels in one frame, so `max_message_size` bounds it too. Default 16 MiB (the
     /// default `max_message_size`; Windows' default is its 60 MB upper bound).
     pub max_record_size: usize,
     /// Records (tombstones included) one graph keeps; a new one beyond it is not kept (a local
@@ -183,6 +178,11 @@ impl Limits {
     /// The largest frame a transport should accept: the largest message plus its envelope.
     pub fn max_frame_len(&self) -> usize {
         self.max_message_size.saturating_add(Self::FRAME_OVERHEAD)
+    }
+
+    /// The largest encoded record: `max_record_size`, within a frame.
+    pub(crate) fn record_size(&self) -> usize {
+        self.max_record_size.min(self.max_message_size)
     }
 
     /// The longest batch frame this node sends to a peer that announced `peer_limit`.

@@ -305,7 +305,7 @@ impl Node {
         };
         let now = self.now.expect("a frame arrived, so the clock has started");
         let now_ms = self.clock.unix_ms(now);
-        let max_size = self.config.limits.max_record_size;
+        let max_size = self.config.limits.record_size();
         let mut entries = Vec::with_capacity(records.len());
         let mut rejected = false;
         for signed in records {
@@ -537,7 +537,7 @@ impl Node {
             data: content.data.clone(),
         };
         let record = unsigned.encode(signer);
-        let max = self.config.limits.max_record_size;
+        let max = self.config.limits.record_size();
         if record.len() > max {
             return Err(RecordError::TooLarge {
                 size: record.len(),
