@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use peergraph::{
     Config, ConnectionId, ConnectionStatus, Direction, EventStream, EventType, GraphConfig,
-    GraphError, GraphEvent, GraphHandle, NodeChangeKind, NodeConfig, PEER_GRAPH_VERSION, PeerGraph,
-    PeerLocator, RemotePeer,
+    GraphError, GraphEvent, GraphHandle, GraphOpenError, NodeChangeKind, NodeConfig,
+    PEER_GRAPH_VERSION, PeerGraph, PeerLocator, RemotePeer,
 };
 
 use crate::cli::NodeArgs;
@@ -106,12 +106,12 @@ impl LocalNode {
         node.startup(PEER_GRAPH_VERSION).map_err(Failure::other)?;
         let peer_id = graph.peer_id.clone();
         let graph = if open {
-            node.open_graph(graph)
+            node.open_graph(graph).map(|(graph, _)| graph)
         } else {
             node.create_graph(graph)
         }
         .map_err(|error| match error {
-            GraphError::InvalidArgument { argument } => {
+            GraphOpenError::Graph(GraphError::InvalidArgument { argument }) => {
                 Failure::new(ErrorClass::Usage, argument.to_string())
             }
             other => Failure::other(other),

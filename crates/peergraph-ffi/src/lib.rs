@@ -46,8 +46,8 @@ use std::time::Duration;
 use abi::*;
 use convert::{put, read_secret, read_string};
 use peergraph::{
-    Config, GraphConfig, GraphError, HandleError, ListenError, PeerGraph, StartupError,
-    TransportKind,
+    Config, DatabaseError, GraphConfig, GraphData, GraphError, GraphOpenError, HandleError,
+    ListenError, PeerGraph, StartupError, TransportKind,
 };
 use state::{Kind, Library, key, library};
 
@@ -67,11 +67,13 @@ fn with_library(body: impl FnOnce(&mut Library) -> HRESULT) -> HRESULT {
     })
 }
 
-fn graph_error(error: GraphError) -> HRESULT {
+fn graph_error(error: GraphOpenError) -> HRESULT {
     match error {
-        GraphError::NotInitialized => PEER_E_NOT_INITIALIZED,
-        GraphError::DuplicateGraph => PEER_E_DUPLICATE_GRAPH,
-        GraphError::TooManyGraphs => E_OUTOFMEMORY,
+        GraphOpenError::Graph(GraphError::NotInitialized) => PEER_E_NOT_INITIALIZED,
+        GraphOpenError::Graph(GraphError::DuplicateGraph) => PEER_E_DUPLICATE_GRAPH,
+        GraphOpenError::Graph(GraphError::TooManyGraphs) => E_OUTOFMEMORY,
+        GraphOpenError::Database(DatabaseError::Access { .. }) => PEER_E_DATABASE_ACCESSDENIED,
+        GraphOpenError::Database(_) => PEER_E_INVALID_DATABASE,
         _ => E_INVALIDARG,
     }
 }
@@ -238,12 +240,18 @@ unsafe fn add_graph(
         secret,
         ..GraphConfig::new(graph_id, peer_id)
     };
-    let (added, success) = match join {
-        Join::Create => (library.node.create_graph(config), S_OK),
-        Join::Open => (library.node.open_graph(config), PEER_S_GRAPH_DATA_CREATED),
+    let added = match join {
+        Join::Create => library.node.create_graph(config).map(|graph| (graph, S_OK)),
+        Join::Open => library.node.open_graph(config).map(|(graph, data)| {
+            let success = match data {
+                GraphData::Opened => S_OK,
+                GraphData::Created => PEER_S_GRAPH_DATA_CREATED,
+            };
+            (graph, success)
+        }),
     };
     match added {
-        Ok(graph) => {
+        Ok((graph, success)) => {
             let handle = library.handle(Kind::Graph);
             library.graphs.insert(handle, graph);
             // SAFETY: the caller promises a non-null, writable pointer.

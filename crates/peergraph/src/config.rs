@@ -34,6 +34,10 @@ pub struct Config {
     pub deterministic_seed: bool,
     /// What the listener lets strangers hold before they have authenticated.
     pub inbound: InboundLimits,
+    /// Where each graph's record database lives (one file per graph and peer id, see
+    /// [`PeerGraph::database_path`](crate::PeerGraph::database_path)); `None`: records are kept
+    /// in memory only, and every `open_graph` starts from nothing.
+    pub data_dir: Option<PathBuf>,
 }
 
 /// Bounds on what inbound connections may hold before they have authenticated. Each has a
@@ -79,7 +83,14 @@ impl Config {
             node: NodeConfig::default(),
             deterministic_seed: false,
             inbound: InboundLimits::default(),
+            data_dir: None,
         }
+    }
+
+    /// The same, with each graph's records kept in a database in `dir` (created if absent).
+    pub fn with_data_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.data_dir = Some(dir.into());
+        self
     }
 
     /// The same, with the identity kept in `dir`.

@@ -15,6 +15,9 @@ pub enum BuildError {
     /// The core's limits or timeouts are unusable.
     #[error("invalid node configuration")]
     InvalidConfig(#[from] peergraph_core::ConfigError),
+    /// The identity's key cannot sign records (it is not an ECDSA P-256 key).
+    #[error("the identity key cannot sign records")]
+    SigningKey,
     /// `PeerGraph::new` was called outside a tokio runtime.
     #[error("a tokio runtime is required")]
     NoRuntime,

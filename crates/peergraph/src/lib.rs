@@ -33,6 +33,8 @@ mod error;
 mod events;
 mod link;
 mod peer_graph;
+mod records;
+mod store;
 mod transport;
 
 pub use address::{LocatorError, PeerLocator};
@@ -40,6 +42,8 @@ pub use config::{Config, IdentitySource, InboundLimits};
 pub use error::{BatchSendError, BuildError, ListenError};
 pub use events::EventStream;
 pub use peer_graph::PeerGraph;
+pub use records::{DeleteGraphError, GraphData, GraphOpenError, RecordsError, TransferError};
+pub use store::DatabaseError;
 pub use transport::{TransportKind, UnknownTransport};
 
 pub use peergraph_core::{
@@ -52,4 +56,8 @@ pub use peergraph_core::{
     NotInitialized, OpenError, PEER_GRAPH_VERSION, PeerAddress, PeerIdentity, PresenceError,
     ProtocolViolation, PublishError, RegisterError, RegistrationHandle, RemotePeer, SendError,
     StartupError, Timeouts, VersionData,
+};
+pub use peergraph_core::{
+    Attribute, AttributeValue, Comparison, Condition, Record, RecordChange, RecordChangeKind,
+    RecordContent, RecordError, RecordId, RecordQuery, RecordStats, RestoreError,
 };

@@ -7,9 +7,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use peergraph_core::{
     CloseError, ConnectError, ConnectionId, ConnectionInfo, ConnectionKinds, EnumError, EventType,
-    FloodItem, GraphConfig, GraphError, GraphHandle, HandleError, Node, NodeError, NodeId,
-    NodeInfo, NotInitialized, OpenError, PeerAddress, PeerIdentity, PresenceError, PublishError,
-    RegisterError, SendError, StartupError, VersionData,
+    FloodItem, GraphHandle, HandleError, Node, NodeError, NodeId, NodeInfo, NotInitialized,
+    OpenError, PeerAddress, PeerIdentity, PresenceError, PublishError, RegisterError, SendError,
+    StartupError, VersionData,
 };
 use peergraph_transport::Identity;
 use tokio::task::AbortHandle;
@@ -36,6 +36,7 @@ pub struct PeerGraph {
 
 struct Inner {
     shared: Arc<Shared>,
+    data_dir: Option<std::path::PathBuf>,
     identity: PeerIdentity,
     transport: TransportKind,
     timer: AbortHandle,
@@ -45,6 +46,8 @@ impl Drop for Inner {
     fn drop(&mut self) {
         self.timer.abort();
         let mut state = self.shared.lock();
+        state.save_all();
+        state.databases.clear();
         while state.node.shutdown().is_ok() {}
         if let Some((_, listener)) = state.listener.take() {
             listener.abort();
@@ -69,11 +72,19 @@ impl PeerGraph {
         if !config.deterministic_seed {
             node_config.rng_seed = fresh_seed(&identity.peer_identity());
         }
-        let shared = Shared::new(Node::new(node_config), transport, runtime.clone());
+        let mut node = Node::new(node_config);
+        node.set_signing_key(identity.key_pkcs8())
+            .map_err(|_| BuildError::SigningKey)?;
+        let since_epoch = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        node.set_wall_clock(now(), since_epoch);
+        let shared = Shared::new(node, transport, runtime.clone());
         let timer = runtime.spawn(shared.clone().timer_loop()).abort_handle();
         Ok(Self {
             inner: Arc::new(Inner {
                 shared,
+                data_dir: config.data_dir.clone(),
                 identity: identity.peer_identity(),
                 transport: config.transport,
                 timer,
@@ -81,8 +92,12 @@ impl PeerGraph {
         })
     }
 
-    fn shared(&self) -> &Arc<Shared> {
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
         &self.inner.shared
+    }
+
+    pub(crate) fn data_dir(&self) -> Option<&std::path::Path> {
+        self.inner.data_dir.as_deref()
     }
 
     /// This node's verified identity, as peers see it.
@@ -104,8 +119,10 @@ impl PeerGraph {
     /// (peers see `Disconnected`), ends every event stream and stops listening.
     pub fn shutdown(&self) -> Result<(), NotInitialized> {
         self.shared().with(|state| {
+            state.save_all();
             state.node.shutdown()?;
             if !state.node.is_initialized() {
+                state.databases.clear();
                 if let Some((_, listener)) = state.listener.take() {
                     listener.abort();
                 }
@@ -223,21 +240,13 @@ impl PeerGraph {
             .map(|(addr, _)| *addr)
     }
 
-    /// Creates a graph (`PeerGraphCreate`).
-    pub fn create_graph(&self, config: GraphConfig) -> Result<GraphHandle, GraphError> {
-        self.shared().with(|state| state.node.create_graph(config))
-    }
-
-    /// Joins a graph (`PeerGraphOpen`).
-    pub fn open_graph(&self, config: GraphConfig) -> Result<GraphHandle, GraphError> {
-        self.shared().with(|state| state.node.open_graph(config))
-    }
-
-    /// Closes a graph (`PeerGraphClose`): its connections end on both sides and its event
-    /// streams end.
+    /// Closes a graph (`PeerGraphClose`): its connections end on both sides, its event
+    /// streams end, and its database is closed.
     pub fn close_graph(&self, graph: GraphHandle) -> Result<(), HandleError> {
         self.shared().with(|state| {
+            state.save(graph);
             state.node.close_graph(graph)?;
+            state.databases.remove(&graph);
             Shared::wake_all_streams(state);
             Ok(())
         })

@@ -69,6 +69,11 @@ pub enum IdentityError {
 }
 
 impl Identity {
+    /// The private key, PKCS#8 DER (ECDSA P-256): what signs this node's records.
+    pub fn key_pkcs8(&self) -> &[u8] {
+        &self.inner.key_pkcs8
+    }
+
     /// A fresh identity that lives only in memory.
     pub fn generate() -> Result<Self, IdentityError> {
         let key =

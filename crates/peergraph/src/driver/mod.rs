@@ -13,7 +13,8 @@ use std::task::Waker;
 use std::time::{Duration, Instant};
 
 use peergraph_core::{
-    IdBuildHasher, LinkCloseReason, LinkId, LinkUp, Node, Output, PeerAddress, RegistrationHandle,
+    GraphHandle, IdBuildHasher, LinkCloseReason, LinkId, LinkUp, Node, Output, PeerAddress,
+    RegistrationHandle,
 };
 use peergraph_transport::Link;
 use tokio::sync::Notify;
@@ -21,6 +22,7 @@ use tokio::task::AbortHandle;
 use tracing::{Instrument, Span, debug, debug_span, field};
 
 use crate::link::{self, LinkCell, Waiters};
+use crate::store::GraphDb;
 use crate::transport::{self, Transport};
 
 mod turn;
@@ -54,6 +56,29 @@ pub(crate) struct State {
     /// link opening, establishing and closing costs the timer task no wake-up.
     armed: Option<Instant>,
     pub(crate) listener: Option<(SocketAddr, AbortHandle)>,
+    /// The databases of the open graphs (none without a data directory).
+    pub(crate) databases: HashMap<GraphHandle, GraphDb>,
+}
+
+impl State {
+    /// Makes the graph's pending record writes durable. A failure is logged: what came from
+    /// the network comes again from the next reconciliation.
+    pub(crate) fn save(&mut self, graph: GraphHandle) {
+        let writes = self.node.take_store_writes(graph);
+        if let Some(db) = self.databases.get(&graph) {
+            if let Err(error) = db.apply(&writes) {
+                tracing::error!(%error, "records were not saved");
+            }
+        }
+    }
+
+    /// [`save`](Self::save) for every graph with a database.
+    pub(crate) fn save_all(&mut self) {
+        let graphs: Vec<GraphHandle> = self.databases.keys().copied().collect();
+        for graph in graphs {
+            self.save(graph);
+        }
+    }
 }
 
 enum LinkSlot {
@@ -92,6 +117,7 @@ impl Shared {
                 wakers: HashMap::default(),
                 armed: None,
                 listener: None,
+                databases: HashMap::new(),
             }),
             transport,
             timer: Notify::new(),
@@ -181,8 +207,7 @@ impl Shared {
                     link
                 }
                 Output::Store { graph } => {
-                    // Kept in memory only, so far.
-                    drop(state.node.take_store_writes(graph));
+                    state.save(graph);
                     continue;
                 }
                 Output::Resume { link } | Output::Transmit { link } => link,
