@@ -414,7 +414,16 @@ pub(crate) struct RecordStore {
     pub(crate) synchronized: bool,
     /// Reconciliations in progress, by neighbor link.
     pub(crate) sessions: BTreeMap<crate::ids::LinkId, Session>,
+    /// The latest modification time seen in a record (one from too far ahead of this node's
+    /// clock aside): a record this node writes is stamped later, so that times order every
+    /// record after those its author had seen, whatever the clocks' skew.
+    latest_ms: u64,
 }
+
+/// How far ahead of this node's clock a record's time may be and still move the node's
+/// stamps: a member with a clock (or a record) from the far future cannot drag every node's
+/// times there.
+const SKEW_ALLOWANCE_MS: u64 = 60_000;
 
 impl RecordStore {
     /// An empty store; `synchronized` for a graph created here.
@@ -518,6 +527,18 @@ impl RecordStore {
         self.synchronized = true;
         self.writes.push(StoreWrite::Synchronized);
         true
+    }
+
+    /// The time to stamp a record written now: `now_ms`, or later than every record seen.
+    pub(crate) fn stamp(&self, now_ms: u64) -> u64 {
+        now_ms.max(self.latest_ms.saturating_add(1))
+    }
+
+    /// Notes a record's modification time (see `latest_ms`).
+    pub(crate) fn observe(&mut self, modified_ms: u64, now_ms: u64) {
+        if modified_ms <= now_ms.saturating_add(SKEW_ALLOWANCE_MS) {
+            self.latest_ms = self.latest_ms.max(modified_ms);
+        }
     }
 
     pub(crate) fn has_writes(&self) -> bool {

@@ -726,3 +726,26 @@ fn a_malformed_reconciliation_round_ends_the_link() {
         "{events:?}"
     );
 }
+
+#[test]
+fn a_node_whose_clock_runs_behind_still_stamps_its_records_after_those_it_has_seen() {
+    let mut world = line(2);
+    let now = world.cluster.now();
+    // Node 0's clock is half a minute behind node 1's.
+    world
+        .cluster
+        .node(0)
+        .set_wall_clock(now, SIM_EPOCH - Duration::from_secs(30));
+    let first = add(&mut world, 1, content(CHAT, "first")).unwrap();
+    world.cluster.settle().unwrap();
+    let reply = add(&mut world, 0, content(CHAT, "reply")).unwrap();
+    world.cluster.settle().unwrap();
+    let graph = world.graphs[1];
+    let node = world.cluster.node(1);
+    let (first, reply) = (
+        node.get_record(graph, first).unwrap(),
+        node.get_record(graph, reply).unwrap(),
+    );
+    assert!(reply.created_at > first.created_at);
+    assert!(reply.modified_at > first.modified_at);
+}

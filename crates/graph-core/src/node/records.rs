@@ -66,9 +66,10 @@ impl Node {
         content: RecordContent,
     ) -> Result<RecordId, RecordError> {
         let now = self.advance(now);
+        let now_ms = self.clock.unix_ms(now);
         let state = self.records_ready(graph)?;
         let peer_id = state.peer_id().to_owned();
-        let now_ms = self.clock.unix_ms(now);
+        let created_ms = state.records.stamp(now_ms);
         check_content(&content, now_ms)?;
         let version = Version {
             content: &content,
@@ -76,7 +77,7 @@ impl Node {
             version: 1,
             deleted: false,
             creator_id: &peer_id,
-            created_ms: now_ms,
+            created_ms,
             after_ms: 0,
         };
         let entry = self.make_version(now, graph, &version)?;
@@ -251,6 +252,7 @@ impl Node {
         let limits = self.store_limits(usize::MAX);
         let state = self.graphs.get_mut(graph).expect("checked live above");
         for entry in entries {
+            state.records.observe(entry.modified_ms, entry.modified_ms);
             state.records.offer(entry, limits, false);
         }
         if synchronized {
@@ -364,6 +366,7 @@ impl Node {
                 entry.record.record_type,
                 entry.signed.clone(),
             );
+            state.records.observe(entry.modified_ms, now_ms);
             if let Offered::Kept(change) = state.records.offer(entry, limits, true) {
                 state.records.stats.received += u64::from(from.is_some());
                 kept.push(signed);
@@ -530,8 +533,9 @@ impl Node {
             creator_id: version.creator_id,
             modified_by_id: state.peer_id(),
             created_ms: version.created_ms,
-            // Later than the version replaced, even if the clock went back.
-            modified_ms: now_ms.max(version.after_ms),
+            // Later than the version replaced and every record seen, even if the clock went
+            // back or runs behind the authors' of those.
+            modified_ms: state.records.stamp(now_ms).max(version.after_ms),
             expires_ms: to_ms(content.expires_at),
             attributes: &content.attributes,
             data: content.data.clone(),
@@ -560,6 +564,7 @@ impl Node {
             entry.record.record_type,
             entry.signed.clone(),
         );
+        state.records.observe(entry.modified_ms, entry.modified_ms);
         match state.records.offer(entry, limits, true) {
             Offered::Kept(change) => {
                 if let Some(change) = change {
