@@ -1,40 +1,52 @@
-//! `peergraph chat`: stdin lines to every connected peer, their lines to stdout (GraphChat).
+//! `peergraph chat`: a room for the whole graph, as the GraphChat sample is. Each stdin line is
+//! a chat record flooded to every node (a node that joins later sees the history once it has
+//! synchronized); `/w PEER TEXT` whispers to one peer over a direct connection.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::io::BufRead;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
-use peergraph::{ConnectionId, ConnectionStatus, GraphEvent};
+use bytes::Bytes;
+use peergraph::{
+    ConnectionId, ConnectionStatus, GraphEvent, Record, RecordChangeKind, RecordContent,
+};
 use tokio::sync::mpsc;
-use tokio::time::Instant;
 
-use crate::cli::ChatArgs;
+use crate::cli::{ChatArgs, Target};
 use crate::exit::{Failure, Outcome};
 use crate::listen::print_listening;
 use crate::node::{LocalNode, linger};
 use crate::shown::Shown;
 use crate::transfer::{Ack, Message, sha256};
 
-/// How long to wait, after stdin ends, for peers to close in answer to `bye`.
-const BYE_PATIENCE: Duration = Duration::from_secs(5);
+/// The record type of chat lines.
+const CHAT_TYPE: &str = "graphchat";
+
+/// How long a chat line stays in the room.
+const CHAT_LIFETIME: Duration = Duration::from_secs(24 * 60 * 60);
 
 pub(crate) async fn run(args: ChatArgs) -> Outcome {
-    let mut local = LocalNode::start(&args.node, args.listen, false).await?;
-    if !local.bootstraps.is_empty() {
-        local.join().await?;
-    }
+    let chat_type = crate::records::record_type(CHAT_TYPE).expect("a valid type name");
+    let mut local = LocalNode::start(&args.node, args.listen, true).await?;
+    local.show_records = false;
     if args.listen.is_some() {
         print_listening(&local);
     }
-    let mut dialing = HashMap::new();
-    for target in &args.connect {
-        dialing.insert(local.open_target(target)?, target.to_string());
+    if !local.bootstraps.is_empty() {
+        local.join().await?;
     }
-    let mut connected: HashSet<ConnectionId> = HashSet::new();
+    let mut history = local
+        .node
+        .enum_records(local.graph, Some(chat_type), None)
+        .map_err(Failure::other)?;
+    history.sort_by_key(|record| record.created_at);
+    for record in &history {
+        println!("{}", chat_line(record));
+    }
+    // Whisper connections by peer id, and lines waiting for theirs to open.
+    let mut whispers: HashMap<String, ConnectionId> = HashMap::new();
+    let mut waiting: HashMap<ConnectionId, Vec<String>> = HashMap::new();
     let mut lines = stdin_lines();
-    // Stdin is read only once every --connect has its outcome, so no early line is lost.
-    let mut stdin_open = true;
-    let mut leaving: Option<Instant> = None;
     let interrupt = tokio::signal::ctrl_c();
     tokio::pin!(interrupt);
     loop {
@@ -43,89 +55,114 @@ pub(crate) async fn run(args: ChatArgs) -> Outcome {
                 let event = event?;
                 local.print(&event);
                 match event {
-                    GraphEvent::DirectConnection(change) => {
-                        let id = change.connection;
-                        match change.status {
-                            ConnectionStatus::Connected(_) => {
-                                dialing.remove(&id);
-                                connected.insert(id);
-                            }
-                            ConnectionStatus::Failed(reason) => {
-                                if let Some(target) = dialing.remove(&id) {
-                                    return Err(Failure::connect(&target, reason));
-                                }
-                            }
-                            _ => {
-                                connected.remove(&id);
+                    GraphEvent::RecordChanged(change) if change.change == RecordChangeKind::Added
+                        && change.record_type == chat_type =>
+                    {
+                        if let Ok(record) = local.node.get_record(local.graph, change.record_id) {
+                            if record.author != local.node.identity() {
+                                println!("{}", chat_line(&record));
                             }
                         }
                     }
+                    GraphEvent::DirectConnection(change) => match change.status {
+                        ConnectionStatus::Connected(_) => {
+                            for text in waiting.remove(&change.connection).unwrap_or_default() {
+                                let _ = local.send(change.connection, Message::Text(text)).await;
+                            }
+                        }
+                        _ => {
+                            waiting.remove(&change.connection);
+                            whispers.retain(|_, id| *id != change.connection);
+                        }
+                    },
                     GraphEvent::IncomingData(data) => {
                         let from = local.peers.get(&data.connection).cloned().unwrap_or_default();
-                        let reply = match Message::decode(data.type_id, data.data) {
-                            Ok(Message::Text(text)) => {
-                                println!("<{}> {}", Shown(&from), Shown(&text));
-                                Some(Ack::Ok { sha256: sha256(text.as_bytes()) })
-                            }
-                            Ok(Message::FileEnd { .. }) => Some(Ack::Err("chat does not accept files".into())),
-                            Ok(Message::Bye) => {
-                                let _ = local.node.close_direct_connection(local.graph, data.connection);
-                                None
-                            }
-                            _ => None,
-                        };
-                        if let Some(ack) = reply {
+                        if let Ok(Message::Text(text)) = Message::decode(data.type_id, data.data) {
+                            println!("<{}> (whisper) {}", Shown(&from), Shown(&text));
+                            let ack = Ack::Ok { sha256: sha256(text.as_bytes()) };
                             let _ = local.send(data.connection, Message::Ack(ack)).await;
                         }
+                    }
+                    GraphEvent::ConnectionRequired => {
+                        local.connect_bootstraps();
                     }
                     _ => {}
                 }
             }
-            line = lines.recv(), if stdin_open && dialing.is_empty() => match line {
-                Some(line) => {
-                    for &id in &connected {
-                        // A peer that left meanwhile shows up as its Disconnected event.
-                        let _ = local.send(id, Message::Text(line.clone())).await;
+            line = lines.recv() => match line {
+                Some(line) => match line.strip_prefix("/w ") {
+                    Some(whisper) => {
+                        whisper_to(&mut local, &mut whispers, &mut waiting, whisper).await;
                     }
-                }
-                None => {
-                    stdin_open = false;
-                    for &id in &connected {
-                        let _ = local.send(id, Message::Bye).await;
+                    None if line.trim().is_empty() => {}
+                    None => {
+                        let content = RecordContent {
+                            record_type: chat_type,
+                            attributes: Vec::new(),
+                            data: Bytes::from(line),
+                            expires_at: SystemTime::now() + CHAT_LIFETIME,
+                        };
+                        if let Err(error) = local.node.add_record(local.graph, content) {
+                            println!("[{}] not sent: {error}", local.peer_id);
+                        }
                     }
-                    leaving = Some(Instant::now() + BYE_PATIENCE);
-                }
+                },
+                None => break,
             },
-            () = sleep_until(leaving), if leaving.is_some() => {
-                for &id in &connected {
-                    let _ = local.node.close_direct_connection(local.graph, id);
-                }
-                linger(&local.node).await;
-                return Ok(());
-            }
-            _ = &mut interrupt => {
-                local.node.shutdown().map_err(Failure::other)?;
-                linger(&local.node).await;
-                return Ok(());
+            _ = &mut interrupt => break,
+        }
+    }
+    local.node.shutdown().map_err(Failure::other)?;
+    linger(&local.node).await;
+    Ok(())
+}
+
+/// `/w PEER TEXT`: sends TEXT to PEER over a direct connection (opened by peer id the first
+/// time).
+async fn whisper_to(
+    local: &mut LocalNode,
+    whispers: &mut HashMap<String, ConnectionId>,
+    waiting: &mut HashMap<ConnectionId, Vec<String>>,
+    whisper: &str,
+) {
+    let Some((peer, text)) = whisper.trim().split_once(' ') else {
+        println!("[{}] usage: /w PEER TEXT", local.peer_id);
+        return;
+    };
+    let text = text.trim().to_owned();
+    if let Some(&id) = whispers.get(peer) {
+        match waiting.get_mut(&id) {
+            Some(queue) => queue.push(text),
+            None => {
+                let _ = local.send(id, Message::Text(text)).await;
             }
         }
-        if !stdin_open && connected.is_empty() && dialing.is_empty() {
-            return Ok(());
+        return;
+    }
+    match local.open_target(&Target::Named(peer.to_owned())) {
+        Ok(id) => {
+            whispers.insert(peer.to_owned(), id);
+            waiting.insert(id, vec![text]);
         }
+        Err(failure) => println!("[{}] cannot whisper: {failure}", local.peer_id),
     }
 }
 
-/// Waits until `deadline`, or forever without one.
-async fn sleep_until(deadline: Option<Instant>) {
-    match deadline {
-        Some(deadline) => tokio::time::sleep_until(deadline).await,
-        None => std::future::pending().await,
-    }
+/// `<PEER#IDENTITY> TEXT`: the author's peer id (a claim) and the start of the identity that
+/// signed the line.
+fn chat_line(record: &Record) -> String {
+    let identity = record.author.to_string();
+    format!(
+        "<{}#{}> {}",
+        Shown(&record.creator_id),
+        &identity[..8],
+        Shown(&String::from_utf8_lossy(&record.data))
+    )
 }
 
 /// Stdin lines on a plain thread: tokio's stdin would keep the runtime from shutting down while
 /// a read blocks.
-fn stdin_lines() -> mpsc::Receiver<String> {
+pub(crate) fn stdin_lines() -> mpsc::Receiver<String> {
     let (tx, rx) = mpsc::channel(64);
     std::thread::spawn(move || {
         for line in std::io::stdin().lock().lines() {

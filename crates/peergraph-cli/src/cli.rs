@@ -25,11 +25,15 @@ pub(crate) enum Command {
     /// Send one text message or one file to a listening peer and wait for its confirmation.
     #[command(after_help = crate::exit::help_table())]
     Send(SendArgs),
-    /// Line-based chat: stdin lines go to every connected peer, received lines go to stdout.
+    /// A chat room for the whole graph (GraphChat): each stdin line is a record every node
+    /// prints, a node that joins later prints the history, and `/w PEER TEXT` whispers to one
+    /// peer over a direct connection. Without --bootstrap this node opens the room.
     #[command(after_help = crate::exit::help_table())]
     Chat(ChatArgs),
-    /// Stay in a graph: keep neighbors, print node and neighbor events, accept direct
-    /// connections as `listen` does. Without --bootstrap this node starts the graph.
+    /// Stay in a graph: keep neighbors, print node, neighbor and record events, accept direct
+    /// connections as `listen` does, and take record commands on stdin (`add`, `update`,
+    /// `delete`, `get`, `list`, `search`, `export`, `import`, `stats`; see USAGE.md). Without
+    /// --bootstrap this node starts the graph.
     #[command(after_help = crate::exit::help_table())]
     Join(ListenArgs),
     /// Join a graph through --bootstrap, print its nodes once synchronized, and leave.
@@ -121,6 +125,11 @@ pub(crate) struct NodeArgs {
     /// the others' lists within it.
     #[arg(long, value_name = "SECS", default_value_t = 300)]
     pub(crate) presence_lifetime: u64,
+    /// Directory keeping the graph's records (a database per graph and peer id), so they
+    /// survive restarts; a node started again opens the graph from it. Without it records are
+    /// kept in memory.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) data_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -198,8 +207,4 @@ pub(crate) struct ChatArgs {
     /// Accept peers on this address (prints `listening: LOCATOR`).
     #[arg(long, value_name = "ADDR")]
     pub(crate) listen: Option<SocketAddr>,
-    /// Connect to this peer before reading stdin (repeatable): a locator, or with --bootstrap a
-    /// peer id found in the graph.
-    #[arg(long, value_name = "PEER@HOST:PORT[#IDENTITY] | PEER")]
-    pub(crate) connect: Vec<Target>,
 }

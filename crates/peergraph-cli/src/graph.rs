@@ -84,6 +84,13 @@ impl LocalNode {
 
     /// The node of the graph with `peer_id` (the first listed, if several claim it).
     fn find(&self, peer_id: &str) -> Result<NodeInfo, Failure> {
+        let nodes = self
+            .node
+            .enum_nodes(self.graph, Some(peer_id))
+            .map_err(Failure::other)?;
+        if let Some(node) = nodes.into_iter().next() {
+            return Ok(node);
+        }
         if self.bootstraps.is_empty() {
             return Err(Failure::new(
                 ErrorClass::Usage,
@@ -93,16 +100,10 @@ impl LocalNode {
                 ),
             ));
         }
-        let nodes = self
-            .node
-            .enum_nodes(self.graph, Some(peer_id))
-            .map_err(Failure::other)?;
-        nodes.into_iter().next().ok_or_else(|| {
-            Failure::new(
-                ErrorClass::Refused,
-                format!("no node of the graph has peer id {}", Shown(peer_id)),
-            )
-        })
+        Err(Failure::new(
+            ErrorClass::Refused,
+            format!("no node of the graph has peer id {}", Shown(peer_id)),
+        ))
     }
 }
 

@@ -37,9 +37,23 @@ pub(crate) async fn run(args: ListenArgs, in_graph: bool) -> Outcome {
     };
     let interrupt = tokio::signal::ctrl_c();
     tokio::pin!(interrupt);
+    // A node in a graph takes record commands on stdin; `listen` reads nothing.
+    let mut commands = in_graph.then(crate::chat::stdin_lines);
     loop {
         let event = tokio::select! {
             event = local.next_event() => event?,
+            line = next_line(&mut commands) => {
+                match line {
+                    Some(line) => {
+                        for output in crate::records::run_command(&local, &line) {
+                            println!("{output}");
+                        }
+                    }
+                    // Stdin ended: the node stays until interrupted.
+                    None => commands = None,
+                }
+                continue;
+            }
             _ = &mut interrupt => break,
         };
         local.print(&event);
@@ -65,6 +79,14 @@ pub(crate) async fn run(args: ListenArgs, in_graph: bool) -> Outcome {
     local.node.shutdown().map_err(Failure::other)?;
     linger(&local.node).await;
     Ok(())
+}
+
+/// The next line of `lines`, or never without them.
+async fn next_line(lines: &mut Option<tokio::sync::mpsc::Receiver<String>>) -> Option<String> {
+    match lines {
+        Some(lines) => lines.recv().await,
+        None => std::future::pending().await,
+    }
 }
 
 /// The line tests and users parse: `listening: PEER@ADDR#IDENTITY`.

@@ -9,6 +9,7 @@ mod exit;
 mod graph;
 mod listen;
 mod node;
+mod records;
 mod save;
 mod secret;
 mod send;

@@ -26,6 +26,7 @@ pub(crate) const GRAPH_EVENTS: &[EventType] = &[
     EventType::NodeChanged,
     EventType::ConnectionRequired,
     EventType::StatusChanged,
+    EventType::RecordChanged,
 ];
 
 /// One node with one graph and one event registration.
@@ -38,6 +39,8 @@ pub(crate) struct LocalNode {
     pub(crate) peers: HashMap<ConnectionId, String>,
     /// The members this node joins the graph through (`--bootstrap`).
     pub(crate) bootstraps: Vec<PeerLocator>,
+    /// Whether record changes print a line (chat prints its own).
+    pub(crate) show_records: bool,
 }
 
 impl LocalNode {
@@ -73,14 +76,21 @@ impl LocalNode {
         if let Some(dir) = &args.identity_dir {
             config = config.with_identity_dir(dir);
         }
+        if let Some(dir) = &args.data_dir {
+            config = config.with_data_dir(dir);
+        }
         let node = PeerGraph::new(config).map_err(Failure::other)?;
         let joining = !args.bootstrap.is_empty();
+        // A node that kept the graph's records opens them again, as the creator or not.
+        let stored = node
+            .database_path(&args.graph, &args.peer_id)
+            .is_some_and(|path| path.exists());
         let events = if joining || in_graph {
             GRAPH_EVENTS
         } else {
             EVENTS
         };
-        let mut local = Self::with_graph(node, graph, listen, joining, events).await?;
+        let mut local = Self::with_graph(node, graph, listen, joining || stored, events).await?;
         local.bootstraps.clone_from(&args.bootstrap);
         if !args.advertise.is_empty() {
             local.node.set_listen_addresses(&args.advertise);
@@ -129,6 +139,7 @@ impl LocalNode {
             peer_id,
             peers: HashMap::new(),
             bootstraps: Vec::new(),
+            show_records: true,
         })
     }
 
@@ -208,7 +219,13 @@ impl LocalNode {
                 self.peers.insert(change.connection, peer_name(remote));
             }
         }
-        if let Some(line) = describe(&self.peer_id, event, &self.peers) {
+        if let GraphEvent::RecordChanged(_) = event {
+            if let Some(line) =
+                crate::records::change_line(self, event).filter(|_| self.show_records)
+            {
+                println!("{line}");
+            }
+        } else if let Some(line) = describe(&self.peer_id, event, &self.peers) {
             println!("{line}");
         }
         if event.is_terminal() {
@@ -299,6 +316,10 @@ pub(crate) fn describe(
             format!("[{me}] the graph has no neighbor and knows no node to try")
         }
         GraphEvent::StatusChanged(status) => format!("[{me}] status {status:?}"),
+        GraphEvent::Synchronized { record_type } => format!(
+            "[{me}] synchronized type:{}",
+            crate::records::type_name(record_type)
+        ),
         GraphEvent::IncomingData(_) => return None,
         other => format!("[{me}] {other:?}"),
     })

@@ -81,31 +81,27 @@ async fn text_from_a_peer_reaches_the_terminal_with_its_control_characters_escap
     assert_eq!(text, "\\u{1b}[2Jgone", "escaped, not sent to the terminal");
 }
 
-/// Two chat processes driven through piped stdin; EOF on one side closes and exits 0.
+/// A chat room of three processes driven through piped stdin: lines flood as records to every
+/// node, a node that joins later prints the history, a whisper reaches only its peer, and EOF
+/// leaves the room with exit 0.
 async fn two_chats_exchange_lines(transport: &str) {
-    let mut ann = Running::spawn(&[
-        "chat",
-        "--graph",
-        "g",
-        "--peer-id",
-        "ann",
-        "--transport",
-        transport,
-        "--listen",
-        "127.0.0.1:0",
-    ]);
+    let chat = |peer_id: &str, extra: &[&str]| {
+        let mut args = vec![
+            "chat",
+            "--graph",
+            "g",
+            "--peer-id",
+            peer_id,
+            "--transport",
+            transport,
+        ];
+        args.extend_from_slice(extra);
+        Running::spawn(&args)
+    };
+    let mut ann = chat("ann", &["--listen", "127.0.0.1:0"]);
     let locator = ann.locator().await;
-    let mut ben = Running::spawn(&[
-        "chat",
-        "--graph",
-        "g",
-        "--peer-id",
-        "ben",
-        "--transport",
-        transport,
-        "--connect",
-        &locator,
-    ]);
+    let mut ben = chat("ben", &["--bootstrap", &locator]);
+    ben.line_containing("SYNCHRONIZED").await;
     ben.write_line("hello from ben").await;
     let line = ann.line_starting("<ben#").await;
     assert!(line.ends_with("> hello from ben"), "{line}");
@@ -113,16 +109,30 @@ async fn two_chats_exchange_lines(transport: &str) {
     let line = ben.line_starting("<ann#").await;
     assert!(line.ends_with("> hi ben"), "{line}");
 
-    ben.close_stdin();
-    let ben = ben.exit().await;
-    ben.expect_code(0);
+    // Carol joins later and sees the room's history, in order.
+    let mut carol = chat("carol", &["--bootstrap", &locator]);
+    let first = carol.line_starting("<").await;
+    assert!(first.ends_with("> hello from ben"), "{first}");
+    let second = carol.line_starting("<").await;
+    assert!(second.ends_with("> hi ben"), "{second}");
+
+    ben.write_line("/w ann psst").await;
+    let line = ann.line_containing("(whisper)").await;
     assert!(
-        ben.stdout.contains("disconnected: closed by the peer"),
-        "{ben:#?}"
+        line.starts_with("<ben#") && line.ends_with("(whisper) psst"),
+        "{line}"
     );
-    ann.line_containing("with ben#").await;
-    ann.close_stdin();
-    ann.exit().await.expect_code(0);
+    ben.write_line("for everyone").await;
+    carol.line_containing("> for everyone").await;
+
+    for (name, mut node) in [("ben", ben), ("carol", carol), ("ann", ann)] {
+        node.close_stdin();
+        let finished = node.exit().await;
+        finished.expect_code(0);
+        if name == "carol" {
+            assert!(!finished.stdout.contains("psst"), "{finished:#?}");
+        }
+    }
 }
 
 #[tokio::test]
