@@ -2,7 +2,9 @@
 //! creates the namespaces and removes them; traffic stays on their addresses): they join one
 //! graph through one bootstrap address, each lists all the others, a direct connection opened
 //! by peer id alone crosses hosts, and after two nodes are killed without a word the others
-//! drop them and the graph still serves. Each host drops 2% of the packets it receives, at
+//! drop them and the graph still serves; a record added on one host reaches every host, and a
+//! host that was down while records were added restarts from its database and learns them
+//! from its neighbors. Each host drops 2% of the packets it receives, at
 //! random (nftables), so every TCP link runs through retransmissions. Needs root (`ip netns`)
 //! and `nft`.
 
@@ -195,6 +197,10 @@ async fn send_by_name(hosts: &Hosts, bootstrap: &str, to: &str, text: &str) {
 async fn eight_hosts_join_one_graph_list_each_other_and_survive_two_kills() {
     let hosts = Hosts::new();
     let listen = |host: usize| format!("{}:{PORT}", address(host));
+    // Host 4 keeps its identity and records on disk, so that it can restart as itself.
+    let dirs = tempfile::tempdir().unwrap();
+    let data = dirs.path().join("data").to_str().unwrap().to_owned();
+    let identity = dirs.path().join("identity").to_str().unwrap().to_owned();
     let join = |host: usize, bootstrap: Option<&str>| {
         let peer_id = peer(host);
         let listen = listen(host);
@@ -211,6 +217,9 @@ async fn eight_hosts_join_one_graph_list_each_other_and_survive_two_kills() {
         ];
         if let Some(bootstrap) = bootstrap {
             args.extend(["--bootstrap", bootstrap]);
+        }
+        if host == RESTARTED {
+            args.extend(["--data-dir", &data, "--identity-dir", &identity]);
         }
         Running::spawn_in(&hosts.netns(host), &args)
     };
@@ -267,6 +276,59 @@ async fn eight_hosts_join_one_graph_list_each_other_and_survive_two_kills() {
     assert_eq!(listed(&hosts, &bootstrap).await, survivors);
     send_by_name(&hosts, &bootstrap, &peer(7), "still here").await;
     node_of(&mut nodes, 7).line_containing("> still here").await;
+
+    // A record added on one host reaches every host.
+    let writer = node_of(&mut nodes, 2);
+    writer.write_line("add type:hosts seen by all").await;
+    let first = added(writer).await;
+    for (_, node) in &mut nodes {
+        node.line_containing(&format!("added: record {first} "))
+            .await;
+    }
+    // Host 4 goes down; records are added meanwhile; it comes back with its database and
+    // learns them from its neighbors.
+    let index = nodes
+        .iter()
+        .position(|(host, _)| *host == RESTARTED)
+        .unwrap();
+    let (_, down) = nodes.remove(index);
+    down.kill().await;
+    let writer = node_of(&mut nodes, 2);
+    let mut missed = Vec::new();
+    for n in 0..3 {
+        writer
+            .write_line(&format!("add type:hosts while host4 was down {n}"))
+            .await;
+        missed.push(added(writer).await);
+    }
+    let mut back = join(RESTARTED, Some(&bootstrap));
+    for id in &missed {
+        back.line_containing(&format!("added: record {id} ")).await;
+    }
+    back.write_line("list type:hosts").await;
+    let mut listed_ids = BTreeSet::new();
+    loop {
+        let line = back
+            .line_where("a record or the count", |line| {
+                line.starts_with("record ") || line.starts_with("found ")
+            })
+            .await;
+        if line.starts_with("found ") {
+            break;
+        }
+        listed_ids.insert(line.split_whitespace().nth(1).unwrap().to_owned());
+    }
+    let expected: BTreeSet<String> = missed.into_iter().chain([first]).collect();
+    assert_eq!(listed_ids, expected);
+}
+
+/// The host that restarts with its database.
+const RESTARTED: usize = 4;
+
+/// The id in `node`'s next line `added ID`.
+async fn added(node: &mut Running) -> String {
+    let line = node.line_starting("added ").await;
+    line["added ".len()..].to_owned()
 }
 
 fn node_of(nodes: &mut [(usize, Running)], host: usize) -> &mut Running {
