@@ -16,6 +16,18 @@
 // `PEER_NODE_CHANGE_UPDATED`: a node's attributes or addresses changed.
 #define PEER_NODE_CHANGE_UPDATED 3
 
+// `PEER_RECORD_CHANGE_TYPE` values: a record is new here.
+#define PEER_RECORD_ADDED 1
+
+// See [`PEER_RECORD_ADDED`]: a newer version replaced the one held.
+#define PEER_RECORD_UPDATED 2
+
+// See [`PEER_RECORD_ADDED`]: its author deleted it (or this node deleted it locally).
+#define PEER_RECORD_DELETED 3
+
+// See [`PEER_RECORD_ADDED`]: its expiry passed.
+#define PEER_RECORD_EXPIRED 4
+
 // `PEER_GRAPH_EVENT_TYPE` values.
 #define PEER_GRAPH_EVENT_STATUS_CHANGED 1
 
@@ -184,7 +196,9 @@ typedef void *HANDLE;
 typedef struct {
   // A `PEER_GRAPH_EVENT_TYPE`.
   int32_t eventType;
-  // Record type filter (record events only; ignored).
+  // Record type filter, for `PEER_GRAPH_EVENT_RECORD_CHANGED` and
+  // `PEER_GRAPH_EVENT_SYNCHRONIZED` only: null takes every record type, otherwise only
+  // events about records of this type reach the registration.
   GUID *pType;
 } PEER_GRAPH_EVENT_REGISTRATION;
 
@@ -211,13 +225,13 @@ typedef struct {
   PEER_DATA data;
 } PEER_EVENT_INCOMING_DATA;
 
-// `PEER_EVENT_RECORD_CHANGE_DATA` (records are not provided yet; kept for the union's layout).
+// `PEER_EVENT_RECORD_CHANGE_DATA`: a record was added, updated, deleted or expired.
 typedef struct {
   // Structure size.
   DWORD dwSize;
-  // The change.
+  // `PEER_RECORD_ADDED`, `_UPDATED`, `_DELETED` or `_EXPIRED`.
   int32_t changeType;
-  // The record.
+  // The record (the id `PeerGraphAddRecord` returned).
   GUID recordId;
   // The record's type.
   GUID recordType;
@@ -252,7 +266,8 @@ typedef struct {
   PWSTR pwzPeerId;
 } PEER_EVENT_NODE_CHANGE_DATA;
 
-// `PEER_EVENT_SYNCHRONIZED_DATA` (not raised yet; kept for the union's layout).
+// `PEER_EVENT_SYNCHRONIZED_DATA`: the records of one type of the graph's sync precedence list
+// (`PeerGraphOpen`'s `pRecordTypeSyncPrecedence`) are synchronized.
 typedef struct {
   // Structure size.
   DWORD dwSize;
@@ -305,6 +320,55 @@ typedef struct {
 // Windows' boolean: 0 is false.
 typedef int32_t BOOL;
 
+// `FILETIME`: 100-nanosecond intervals since 1601-01-01 UTC, in two halves.
+typedef struct {
+  // The low 32 bits.
+  DWORD dwLowDateTime;
+  // The high 32 bits.
+  DWORD dwHighDateTime;
+} FILETIME;
+
+// `PEER_RECORD`: one record of a graph.
+//
+// In: `PeerGraphAddRecord` reads `dwSize`, `type`, `dwFlags` (must be 0), `pwzAttributes`,
+// `ftExpiration` and `data`; `PeerGraphUpdateRecord` also `id`. The creator and modifier, the
+// other times, the version and `securityData` are the library's and are ignored.
+//
+// Out (`PeerGraphGetRecord`, the items of `PeerGraphEnumRecords` and
+// `PeerGraphSearchRecords`): every field, in one block freed with `PeerGraphFreeData`;
+// `pwzAttributes` is null for a record without attributes, `securityData` is empty.
+//
+// `pwzAttributes` is this library's attribute text, not Windows' XML: see
+// `PeerGraphAddRecord`.
+typedef struct {
+  // `sizeof(PEER_RECORD)`.
+  DWORD dwSize;
+  // The record's type: the application's choice.
+  GUID type;
+  // The record's id, given by the library.
+  GUID id;
+  // 1 for the first version; each update adds one.
+  DWORD dwVersion;
+  // `PEER_RECORD_FLAGS`.
+  DWORD dwFlags;
+  // The peer id that added the record.
+  PWSTR pwzCreatorId;
+  // The peer id that made this version.
+  PWSTR pwzModifiedById;
+  // The attributes, as text (null: none).
+  PWSTR pwzAttributes;
+  // When it was added.
+  FILETIME ftCreation;
+  // When every node drops it.
+  FILETIME ftExpiration;
+  // When this version was made.
+  FILETIME ftLastModified;
+  // Security data (always empty here: records are signed by their author's identity).
+  PEER_DATA securityData;
+  // The record's data.
+  PEER_DATA data;
+} PEER_RECORD;
+
 // `PEER_CONNECTION_INFO`.
 typedef struct {
   // `sizeof(PEER_CONNECTION_INFO)`.
@@ -353,6 +417,13 @@ typedef struct {
 
 // `PEER_E_ALREADY_LISTENING`.
 #define PEER_E_ALREADY_LISTENING (int32_t)2153971975u
+
+// `PEER_RECORD_FLAGS` values: `AUTOREFRESH` (not supported: `PeerGraphAddRecord` refuses it).
+#define PEER_RECORD_FLAG_AUTOREFRESH 1
+
+// See [`PEER_RECORD_FLAG_AUTOREFRESH`]: the record is deleted (never set on a record this
+// library returns, since deleted records are not returned).
+#define PEER_RECORD_FLAG_DELETED 2
 
 // `PEER_E_NODE_NOT_FOUND`.
 #define PEER_E_NODE_NOT_FOUND (int32_t)2153971976u
@@ -511,6 +582,15 @@ extern "C" {
 // Starts one use of the library (`PeerGraphStartup`); the first builds the node. Pass
 // `PEER_GRAPH_VERSION`.
 //
+// Windows keeps each graph's records in a database in the user's profile; here the first
+// `PeerGraphStartup` (the first after the last `PeerGraphShutdown`) reads the environment
+// variable `PEERGRAPH_DATA_DIR`: when it names a directory (made if missing), each graph's
+// records live in a database file there (`graph-<hash of graph and peer ids>.redb`), a
+// change is on disk when its call returns, `PeerGraphOpen` finds them again, and the node's
+// key pair is kept there too, so the records it added stay its own to update and delete
+// after a restart. Unset or empty, records live in memory and end with the last
+// `PeerGraphShutdown`.
+//
 // # Safety
 // `pVersionData` is null or points to a writable `PEER_VERSION_DATA`.
 HRESULT PeerGraphStartup(WORD wVersionRequested, PEER_VERSION_DATA *pVersionData);
@@ -533,13 +613,20 @@ HRESULT PeerGraphCreate(const PEER_GRAPH_PROPERTIES *pGraphProperties,
                         const PEER_SECURITY_INTERFACE *pSecurityInterface,
                         HGRAPH *phGraph);
 
-// Opens a graph (`PeerGraphOpen`). No network activity. A graph has no stored data yet, so
-// success is always `PEER_S_GRAPH_DATA_CREATED`; the database name and the record types to
-// synchronize first are not used.
+// Opens a graph (`PeerGraphOpen`). No network activity. `S_OK` when the graph's database was
+// found in the data directory (see `PeerGraphStartup`; the graph is synchronized at once if it
+// had synchronized before), `PEER_S_GRAPH_DATA_CREATED` when a new one was made (or records
+// are kept in memory): the graph's record calls then give `PEER_GRAPH_NOT_READY` until it has
+// synchronized with its first neighbor. At that point each type of
+// `pRecordTypeSyncPrecedence`, in order, raises `PEER_GRAPH_EVENT_SYNCHRONIZED`. A database that
+// is damaged or holds another graph is `PEER_E_INVALID_DATABASE`, one that cannot be read
+// `PEER_E_DATABASE_ACCESSDENIED`, one another process has open `PEER_E_GRAPH_IN_USE`. The
+// database name is not used (the file is named after the graph and peer ids).
 //
 // # Safety
 // The strings are NUL-terminated (the database name may be null); `pSecurityInterface` is
-// null or valid; `phGraph` is writable.
+// null or valid; `pRecordTypeSyncPrecedence` points to `cRecordTypeSyncPrecedence` GUIDs (null
+// when it is 0); `phGraph` is writable.
 HRESULT PeerGraphOpen(PCWSTR pwzGraphId,
                       PCWSTR pwzPeerId,
                       PCWSTR pwzDatabaseName,
@@ -547,6 +634,18 @@ HRESULT PeerGraphOpen(PCWSTR pwzGraphId,
                       ULONG cRecordTypeSyncPrecedence,
                       const GUID *pRecordTypeSyncPrecedence,
                       HGRAPH *phGraph);
+
+// Deletes the stored records of a graph (`PeerGraphDelete`): its database in the data
+// directory (see `PeerGraphStartup`), so that the next `PeerGraphOpen` starts a new one
+// (`PEER_S_GRAPH_DATA_CREATED`) and the next `PeerGraphCreate` succeeds. The graph must be
+// closed in this process (`PEER_E_GRAPH_IN_USE`). `PEER_E_DATABASE_NOT_PRESENT` when there is
+// no such database (always so without a data directory), `PEER_E_DATABASE_ACCESSDENIED` when
+// the file cannot be removed. `pwzDatabaseName` is not used.
+//
+// # Safety
+// `pwzGraphId` and `pwzPeerId` are NUL-terminated; `pwzDatabaseName` is null or
+// NUL-terminated.
+HRESULT PeerGraphDelete(PCWSTR pwzGraphId, PCWSTR pwzPeerId, PCWSTR pwzDatabaseName);
 
 // Closes a graph (`PeerGraphClose`): its connections end, its registrations end (their
 // `PeerGraphGetEventData` then answers `PEER_S_NO_EVENT_DATA`), and the handle is dead.
@@ -647,11 +746,15 @@ HRESULT PeerGetItemCount(HPEERENUM hPeerEnum, ULONG *pCount);
 HRESULT PeerEndEnumeration(HPEERENUM hPeerEnum);
 
 // Registers for events (`PeerGraphRegisterEvent`): `hEvent` carries a file descriptor (see the
-// crate documentation) that becomes readable while events are queued. Types this library does
-// not raise yet (records, nodes) are accepted and never occur.
+// crate documentation) that becomes readable while events are queued. An entry for
+// `PEER_GRAPH_EVENT_RECORD_CHANGED` or `PEER_GRAPH_EVENT_SYNCHRONIZED` with a non-null `pType`
+// takes only the events about records of that type (several entries of one event type take
+// each of their types; one with a null `pType` takes all); `pType` is ignored for the other
+// event types. `PEER_GRAPH_EVENT_PROPERTY_CHANGED` is accepted and never occurs.
 //
 // # Safety
-// `pEventRegistrations` points to `cEventRegistration` structures; `phPeerEvent` is writable.
+// `pEventRegistrations` points to `cEventRegistration` structures, each `pType` null or
+// pointing to a `GUID`; `phPeerEvent` is writable.
 HRESULT PeerGraphRegisterEvent(HGRAPH hGraph,
                                HANDLE hEvent,
                                ULONG cEventRegistration,
@@ -696,6 +799,112 @@ HRESULT PeerGraphSetNodeAttributes(HGRAPH hGraph, PCWSTR pwzAttributes);
 // here, as with `cPresenceMax` = -1). Off withdraws it: the other nodes see
 // `PEER_NODE_CHANGE_DISCONNECTED`.
 HRESULT PeerGraphSetPresence(HGRAPH hGraph, BOOL fPresent);
+
+// Adds a record to the graph (`PeerGraphAddRecord`): signed with this node's identity, kept
+// (on disk when the library has a data directory, see `PeerGraphStartup`) and flooded to every
+// node of the graph, which each raise `PEER_GRAPH_EVENT_RECORD_CHANGED` / `PEER_RECORD_ADDED`
+// with the id written to `pRecordId`.
+//
+// Of `pRecordData` it reads `dwSize`, `type`, `dwFlags` (must be 0: `AUTOREFRESH` is not
+// supported), `ftExpiration` (later than now), `data` and `pwzAttributes`; the library sets
+// the id, version, creator and modifier (this graph's peer id) and times.
+//
+// `pwzAttributes` (null or empty: none) is one attribute a line instead of Windows' XML:
+// `name=text` or `name:int=42`; names of 1 to 64 characters of `A-Z a-z 0-9 _ . -`, unique,
+// not starting with `peer`; in text `\\`, `\n` and `\r` are a backslash, a line feed and a
+// carriage return; lines end with `\n`, the last one optionally; at most 64 attributes.
+// Anything else is `PEER_E_INVALID_ATTRIBUTES`.
+//
+// Errors: `PEER_E_GRAPH_NOT_READY` until the graph has synchronized (an opened graph, until
+// its first neighbor), `PEER_E_INVALID_RECORD_EXPIRATION`, `PEER_E_MAX_RECORD_SIZE_EXCEEDED`
+// (the encoded record is larger than 16 MiB, the node's limit: `dwMaxRecordSize` is not
+// used), `E_OUTOFMEMORY` (the graph holds its most records), `PEER_E_DATABASE_ACCESSDENIED`
+// (the record was kept and flooded but could not be written to disk), `E_INVALIDARG`.
+//
+// # Safety
+// `pRecordData` points to a `PEER_RECORD` whose `pwzAttributes` is null or NUL-terminated and
+// whose `data.pbData` holds `data.cbData` readable bytes; `pRecordId` is writable.
+HRESULT PeerGraphAddRecord(HGRAPH hGraph, const PEER_RECORD *pRecordData, GUID *pRecordId);
+
+// Replaces a record this node added (`PeerGraphUpdateRecord`): the record `pRecordData->id`
+// gets the `pwzAttributes`, `data` and `ftExpiration` of `pRecordData` (read as by
+// `PeerGraphAddRecord`; its `type` must stay the same) and a version one higher; every node
+// raises `PEER_RECORD_UPDATED`. The expiry may only move later
+// (`PEER_E_INVALID_RECORD_EXPIRATION`). `PEER_E_RECORD_NOT_FOUND` for an unknown or deleted
+// id, `E_ACCESSDENIED` for a record another node's identity added.
+//
+// # Safety
+// As [`PeerGraphAddRecord`]'s `pRecordData`.
+HRESULT PeerGraphUpdateRecord(HGRAPH hGraph, const PEER_RECORD *pRecordData);
+
+// Deletes a record (`PeerGraphDeleteRecord`). With `fLocal` false, for every node: only the
+// node that added it may (`E_ACCESSDENIED` otherwise), and every node raises
+// `PEER_RECORD_DELETED`. With `fLocal` true, only this node forgets it; a neighbor may bring
+// it back. `PEER_E_RECORD_NOT_FOUND` for an unknown or deleted id.
+//
+// # Safety
+// `pRecordId` points to a `GUID`.
+HRESULT PeerGraphDeleteRecord(HGRAPH hGraph, const GUID *pRecordId, BOOL fLocal);
+
+// One record (`PeerGraphGetRecord`): a `PEER_RECORD` whose strings and data live in the same
+// block, freed with one `PeerGraphFreeData`. `PEER_E_RECORD_NOT_FOUND` for an unknown or
+// deleted id; `PEER_E_GRAPH_NOT_READY` until the graph has synchronized. Its
+// `pwzAttributes` is in the form `PeerGraphAddRecord` reads, each line ended by `\n`.
+//
+// # Safety
+// `pRecordId` points to a `GUID`; `ppRecord` is writable.
+HRESULT PeerGraphGetRecord(HGRAPH hGraph, const GUID *pRecordId, PEER_RECORD **ppRecord);
+
+// Lists records (`PeerGraphEnumRecords`): of type `*pRecordType` and added by peer
+// `pwzPeerId`, each filter left out when null. A snapshot of `PEER_RECORD` items in record id
+// order, read with `PeerGraphGetNextItem` (each array freed with one `PeerGraphFreeData`) and
+// ended with `PeerGraphEndEnumeration`. `PEER_E_GRAPH_NOT_READY` until the graph has
+// synchronized.
+//
+// # Safety
+// `pRecordType` is null or points to a `GUID`; `pwzPeerId` is null or NUL-terminated;
+// `phPeerEnum` is writable.
+HRESULT PeerGraphEnumRecords(HGRAPH hGraph,
+                             const GUID *pRecordType,
+                             PCWSTR pwzPeerId,
+                             HPEERENUM *phPeerEnum);
+
+// Searches records (`PeerGraphSearchRecords`). `pwzCriteria` is lines instead of Windows'
+// XML, all of which must hold (one line or several, ended by `\n`, the last optionally):
+// - `type=xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx` (hexadecimal, braces optional): the record's
+//   type (at most one such line);
+// - `creator=PEER_ID`: the peer id that added it, the rest of the line (at most one);
+// - `attr NAME OP VALUE` or `attr NAME:int OP VALUE`, single spaces between the parts: the
+//   record's attribute NAME compared with VALUE (text, escaped as in `PeerGraphAddRecord`'s
+//   attributes, or an integer), OP one of `=` `!=` `<` `<=` `>` `>=` (values of one type; `!=`
+//   also matches a record without the attribute), or for text `contains` and `startswith`.
+//
+// An empty text matches every record. Anything else is `PEER_E_INVALID_SEARCH`. The result
+// is an enumeration as `PeerGraphEnumRecords` gives.
+//
+// # Safety
+// `pwzCriteria` is NUL-terminated; `phPeerEnum` is writable.
+HRESULT PeerGraphSearchRecords(HGRAPH hGraph, PCWSTR pwzCriteria, HPEERENUM *phPeerEnum);
+
+// Writes every record of the graph, deleted ones' tombstones too, to a new database file at
+// `pwzFilePath` (`PeerGraphExportDatabase`). The file must not exist
+// (`PEER_E_DATABASE_ACCESSDENIED`, as for a file that cannot be written).
+//
+// # Safety
+// `pwzFilePath` is NUL-terminated.
+HRESULT PeerGraphExportDatabase(HGRAPH hGraph, PCWSTR pwzFilePath);
+
+// Takes the records of a file `PeerGraphExportDatabase` wrote for this graph (same graph id)
+// (`PeerGraphImportDatabase`). Each record is checked as one from a neighbor would be (signed
+// by its author for this graph); those newer than the version held are kept, raise
+// `PEER_GRAPH_EVENT_RECORD_CHANGED` and are flooded. Unlike Windows this merges rather than
+// replaces, so the graph may be connected. `PEER_E_INVALID_DATABASE` for a file that is not
+// an export of this graph, or holds a record that does not check (then nothing is kept);
+// `PEER_E_DATABASE_ACCESSDENIED` for one that cannot be read.
+//
+// # Safety
+// `pwzFilePath` is NUL-terminated.
+HRESULT PeerGraphImportDatabase(HGRAPH hGraph, PCWSTR pwzFilePath);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -63,6 +63,21 @@ pub const PEER_NODE_CHANGE_DISCONNECTED: i32 = 2;
 /// `PEER_NODE_CHANGE_UPDATED`: a node's attributes or addresses changed.
 pub const PEER_NODE_CHANGE_UPDATED: i32 = 3;
 
+/// `PEER_RECORD_CHANGE_TYPE` values: a record is new here.
+pub const PEER_RECORD_ADDED: i32 = 1;
+/// See [`PEER_RECORD_ADDED`]: a newer version replaced the one held.
+pub const PEER_RECORD_UPDATED: i32 = 2;
+/// See [`PEER_RECORD_ADDED`]: its author deleted it (or this node deleted it locally).
+pub const PEER_RECORD_DELETED: i32 = 3;
+/// See [`PEER_RECORD_ADDED`]: its expiry passed.
+pub const PEER_RECORD_EXPIRED: i32 = 4;
+
+/// `PEER_RECORD_FLAGS` values: `AUTOREFRESH` (not supported: `PeerGraphAddRecord` refuses it).
+pub const PEER_RECORD_FLAG_AUTOREFRESH: DWORD = 0x1;
+/// See [`PEER_RECORD_FLAG_AUTOREFRESH`]: the record is deleted (never set on a record this
+/// library returns, since deleted records are not returned).
+pub const PEER_RECORD_FLAG_DELETED: DWORD = 0x2;
+
 /// `PEER_E_NODE_NOT_FOUND`.
 pub const PEER_E_NODE_NOT_FOUND: HRESULT = 0x8063_0108_u32 as i32;
 /// `PEER_E_CONNECTION_FAILED`.
@@ -337,7 +352,9 @@ pub struct PEER_SECURITY_INTERFACE {
 pub struct PEER_GRAPH_EVENT_REGISTRATION {
     /// A `PEER_GRAPH_EVENT_TYPE`.
     pub eventType: i32,
-    /// Record type filter (record events only; ignored).
+    /// Record type filter, for `PEER_GRAPH_EVENT_RECORD_CHANGED` and
+    /// `PEER_GRAPH_EVENT_SYNCHRONIZED` only: null takes every record type, otherwise only
+    /// events about records of this type reach the registration.
     pub pType: *mut GUID,
 }
 
@@ -374,15 +391,15 @@ pub struct PEER_EVENT_INCOMING_DATA {
     pub data: PEER_DATA,
 }
 
-/// `PEER_EVENT_RECORD_CHANGE_DATA` (records are not provided yet; kept for the union's layout).
+/// `PEER_EVENT_RECORD_CHANGE_DATA`: a record was added, updated, deleted or expired.
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct PEER_EVENT_RECORD_CHANGE_DATA {
     /// Structure size.
     pub dwSize: DWORD,
-    /// The change.
+    /// `PEER_RECORD_ADDED`, `_UPDATED`, `_DELETED` or `_EXPIRED`.
     pub changeType: i32,
-    /// The record.
+    /// The record (the id `PeerGraphAddRecord` returned).
     pub recordId: GUID,
     /// The record's type.
     pub recordType: GUID,
@@ -402,7 +419,8 @@ pub struct PEER_EVENT_NODE_CHANGE_DATA {
     pub pwzPeerId: PWSTR,
 }
 
-/// `PEER_EVENT_SYNCHRONIZED_DATA` (not raised yet; kept for the union's layout).
+/// `PEER_EVENT_SYNCHRONIZED_DATA`: the records of one type of the graph's sync precedence list
+/// (`PeerGraphOpen`'s `pRecordTypeSyncPrecedence`) are synchronized.
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct PEER_EVENT_SYNCHRONIZED_DATA {
@@ -476,4 +494,57 @@ pub struct PEER_NODE_INFO {
     pub pAddresses: *mut PEER_ADDRESS,
     /// The node's attributes (null: none yet).
     pub pwzAttributes: PWSTR,
+}
+
+/// `FILETIME`: 100-nanosecond intervals since 1601-01-01 UTC, in two halves.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FILETIME {
+    /// The low 32 bits.
+    pub dwLowDateTime: DWORD,
+    /// The high 32 bits.
+    pub dwHighDateTime: DWORD,
+}
+
+/// `PEER_RECORD`: one record of a graph.
+///
+/// In: `PeerGraphAddRecord` reads `dwSize`, `type`, `dwFlags` (must be 0), `pwzAttributes`,
+/// `ftExpiration` and `data`; `PeerGraphUpdateRecord` also `id`. The creator and modifier, the
+/// other times, the version and `securityData` are the library's and are ignored.
+///
+/// Out (`PeerGraphGetRecord`, the items of `PeerGraphEnumRecords` and
+/// `PeerGraphSearchRecords`): every field, in one block freed with `PeerGraphFreeData`;
+/// `pwzAttributes` is null for a record without attributes, `securityData` is empty.
+///
+/// `pwzAttributes` is this library's attribute text, not Windows' XML: see
+/// `PeerGraphAddRecord`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct PEER_RECORD {
+    /// `sizeof(PEER_RECORD)`.
+    pub dwSize: DWORD,
+    /// The record's type: the application's choice.
+    pub r#type: GUID,
+    /// The record's id, given by the library.
+    pub id: GUID,
+    /// 1 for the first version; each update adds one.
+    pub dwVersion: DWORD,
+    /// `PEER_RECORD_FLAGS`.
+    pub dwFlags: DWORD,
+    /// The peer id that added the record.
+    pub pwzCreatorId: PWSTR,
+    /// The peer id that made this version.
+    pub pwzModifiedById: PWSTR,
+    /// The attributes, as text (null: none).
+    pub pwzAttributes: PWSTR,
+    /// When it was added.
+    pub ftCreation: FILETIME,
+    /// When every node drops it.
+    pub ftExpiration: FILETIME,
+    /// When this version was made.
+    pub ftLastModified: FILETIME,
+    /// Security data (always empty here: records are signed by their author's identity).
+    pub securityData: PEER_DATA,
+    /// The record's data.
+    pub data: PEER_DATA,
 }

@@ -313,6 +313,10 @@ pub unsafe extern "C" fn PeerGraphGetNextItem(
                     .collect();
                 return hand_out_items(block, pCount, pppvItems);
             }
+            Items::Records(records) => {
+                crate::records::record_items(&mut block, &records[start..end]);
+                return hand_out_items(block, pCount, pppvItems);
+            }
         };
         let connections: Vec<PEER_CONNECTION_INFO> = items
             .iter()

@@ -13,18 +13,28 @@ const MAX_STRING_UNITS: usize = 4096;
 /// # Safety
 /// `text` is null or points to a NUL-terminated array of `u16`.
 pub(crate) unsafe fn read_string(text: PCWSTR) -> Option<String> {
+    // SAFETY: the caller promises what `read_text` needs.
+    unsafe { read_text(text, MAX_STRING_UNITS) }
+}
+
+/// Reads a NUL-terminated UTF-16 string of at most `max_units` units; `None` if null, longer
+/// or not valid UTF-16.
+///
+/// # Safety
+/// `text` is null or points to a NUL-terminated array of `u16`.
+pub(crate) unsafe fn read_text(text: PCWSTR, max_units: usize) -> Option<String> {
     if text.is_null() {
         return None;
     }
     let mut units = Vec::new();
     loop {
         // SAFETY: the caller promises a NUL-terminated array; this reads up to its NUL (or stops
-        // at MAX_STRING_UNITS), never past it.
+        // at `max_units`), never past it.
         let unit = unsafe { *text.add(units.len()) };
         if unit == 0 {
             break;
         }
-        if units.len() == MAX_STRING_UNITS {
+        if units.len() == max_units {
             return None;
         }
         units.push(unit);
@@ -112,4 +122,54 @@ pub(crate) unsafe fn read_secret(
 pub(crate) unsafe fn put<T>(out: *mut T, value: T) {
     // SAFETY: the caller promises a writable, non-null pointer.
     unsafe { out.write(value) };
+}
+
+/// FILETIME's intervals from 1601-01-01 to the Unix epoch.
+const UNIX_EPOCH_FILETIME: u64 = 116_444_736_000_000_000;
+
+/// `time` as a `FILETIME` (0 for a time before 1601, the largest for one past its range).
+pub(crate) fn filetime(time: std::time::SystemTime) -> FILETIME {
+    let intervals = match time.duration_since(std::time::UNIX_EPOCH) {
+        Ok(after) => u64::try_from(after.as_nanos() / 100)
+            .ok()
+            .and_then(|ticks| ticks.checked_add(UNIX_EPOCH_FILETIME))
+            .unwrap_or(u64::MAX),
+        Err(before) => u64::try_from(before.duration().as_nanos() / 100)
+            .map_or(0, |ticks| UNIX_EPOCH_FILETIME.saturating_sub(ticks)),
+    };
+    FILETIME {
+        dwLowDateTime: intervals as u32,
+        dwHighDateTime: (intervals >> 32) as u32,
+    }
+}
+
+/// The time a `FILETIME` names; the Unix epoch for one at or before it (never a valid expiry).
+pub(crate) fn system_time(time: FILETIME) -> std::time::SystemTime {
+    let intervals = u64::from(time.dwHighDateTime) << 32 | u64::from(time.dwLowDateTime);
+    let since_epoch = intervals.saturating_sub(UNIX_EPOCH_FILETIME);
+    std::time::UNIX_EPOCH
+        + std::time::Duration::from_secs(since_epoch / 10_000_000)
+        + std::time::Duration::from_nanos(since_epoch % 10_000_000 * 100)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, UNIX_EPOCH};
+
+    #[test]
+    fn filetimes_count_100_ns_from_1601() {
+        let epoch = filetime(UNIX_EPOCH);
+        assert_eq!(
+            u64::from(epoch.dwHighDateTime) << 32 | u64::from(epoch.dwLowDateTime),
+            UNIX_EPOCH_FILETIME
+        );
+        let later = UNIX_EPOCH + Duration::new(1_700_000_000, 123_456_700);
+        assert_eq!(system_time(filetime(later)), later);
+        assert_eq!(system_time(FILETIME::default()), UNIX_EPOCH);
+        assert_eq!(
+            filetime(UNIX_EPOCH - Duration::from_secs(1)).dwLowDateTime,
+            { (UNIX_EPOCH_FILETIME - 10_000_000) as u32 }
+        );
+    }
 }

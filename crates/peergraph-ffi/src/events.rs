@@ -1,20 +1,25 @@
 //! Event registrations: the descriptor C polls, and the events it takes.
 
 use peergraph::{
-    ConnectionStatus, EventType, FailReason, GraphEvent, NodeChangeKind, RegisterError,
+    ConnectionStatus, EventType, FailReason, GraphEvent, NodeChangeKind, RecordChangeKind,
+    RegisterError,
 };
 
 use crate::abi::*;
 use crate::convert::put;
-use crate::state::{self, Block, Handoff, Kind, Registration, key};
+use crate::state::{self, Block, Handoff, Kind, RecordTypes, Registration, key};
 use crate::{graph_of, with_library};
 
 /// Registers for events (`PeerGraphRegisterEvent`): `hEvent` carries a file descriptor (see the
-/// crate documentation) that becomes readable while events are queued. Types this library does
-/// not raise yet (records, nodes) are accepted and never occur.
+/// crate documentation) that becomes readable while events are queued. An entry for
+/// `PEER_GRAPH_EVENT_RECORD_CHANGED` or `PEER_GRAPH_EVENT_SYNCHRONIZED` with a non-null `pType`
+/// takes only the events about records of that type (several entries of one event type take
+/// each of their types; one with a null `pType` takes all); `pType` is ignored for the other
+/// event types. `PEER_GRAPH_EVENT_PROPERTY_CHANGED` is accepted and never occurs.
 ///
 /// # Safety
-/// `pEventRegistrations` points to `cEventRegistration` structures; `phPeerEvent` is writable.
+/// `pEventRegistrations` points to `cEventRegistration` structures, each `pType` null or
+/// pointing to a `GUID`; `phPeerEvent` is writable.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn PeerGraphRegisterEvent(
     hGraph: HGRAPH,
@@ -42,7 +47,26 @@ pub unsafe extern "C" fn PeerGraphRegisterEvent(
         let registrations =
             unsafe { std::slice::from_raw_parts(pEventRegistrations, cEventRegistration as usize) };
         let mut types = Vec::with_capacity(registrations.len());
+        let mut record_types = RecordTypes {
+            changed: Some(Vec::new()),
+            synchronized: Some(Vec::new()),
+        };
         for registration in registrations {
+            let filter = if registration.pType.is_null() {
+                None
+            } else {
+                // SAFETY: non-null, and the caller promises it points to a GUID.
+                Some(unsafe { *registration.pType }.to_bytes())
+            };
+            match registration.eventType {
+                PEER_GRAPH_EVENT_RECORD_CHANGED => {
+                    RecordTypes::add(&mut record_types.changed, filter)
+                }
+                PEER_GRAPH_EVENT_SYNCHRONIZED => {
+                    RecordTypes::add(&mut record_types.synchronized, filter);
+                }
+                _ => {}
+            }
             let event_type = match registration.eventType {
                 PEER_GRAPH_EVENT_STATUS_CHANGED => EventType::StatusChanged,
                 PEER_GRAPH_EVENT_PROPERTY_CHANGED => EventType::PropertyChanged,
@@ -68,7 +92,7 @@ pub unsafe extern "C" fn PeerGraphRegisterEvent(
             Err(RegisterError::TooManyRegistrations) => return E_OUTOFMEMORY,
             Err(_) => return E_INVALIDARG,
         };
-        let handoff = Handoff::new(fd);
+        let handoff = Handoff::new(fd, record_types);
         let pump = library
             .runtime
             .spawn(handoff.clone().pump(stream))
@@ -203,6 +227,31 @@ fn event_payload(
                     },
                     ullNodeId: change.node_id.get(),
                     pwzPeerId: block.string(&change.peer_id),
+                },
+            },
+        ),
+        GraphEvent::RecordChanged(change) => (
+            PEER_GRAPH_EVENT_RECORD_CHANGED,
+            PEER_GRAPH_EVENT_DATA_PAYLOAD {
+                recordChangeData: PEER_EVENT_RECORD_CHANGE_DATA {
+                    dwSize: size_of::<PEER_EVENT_RECORD_CHANGE_DATA>() as DWORD,
+                    changeType: match change.change {
+                        RecordChangeKind::Added => PEER_RECORD_ADDED,
+                        RecordChangeKind::Updated => PEER_RECORD_UPDATED,
+                        RecordChangeKind::Deleted => PEER_RECORD_DELETED,
+                        RecordChangeKind::Expired => PEER_RECORD_EXPIRED,
+                    },
+                    recordId: GUID::from_bytes(*change.record_id.as_bytes()),
+                    recordType: GUID::from_bytes(change.record_type),
+                },
+            },
+        ),
+        GraphEvent::Synchronized { record_type } => (
+            PEER_GRAPH_EVENT_SYNCHRONIZED,
+            PEER_GRAPH_EVENT_DATA_PAYLOAD {
+                synchronizedData: PEER_EVENT_SYNCHRONIZED_DATA {
+                    dwSize: size_of::<PEER_EVENT_SYNCHRONIZED_DATA>() as DWORD,
+                    recordType: GUID::from_bytes(*record_type),
                 },
             },
         ),

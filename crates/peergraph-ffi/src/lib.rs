@@ -13,9 +13,15 @@
 //!   `PEER_SECURITY_INTERFACE` (PROTOCOL.md section 3); security providers and their callbacks
 //!   are not supported and must be null.
 //! - The event union is named: `event->u.incomingData` where `p2p.h` has `event->incomingData`.
-//! - Records and node presence are not provided yet; their functions are absent. A
-//!   graph has no database yet, so `PeerGraphOpen` always reports `PEER_S_GRAPH_DATA_CREATED`
-//!   and the database name is not used.
+//! - Records persist only when the environment variable `PEERGRAPH_DATA_DIR` names a
+//!   directory when the first `PeerGraphStartup` builds the node (see there); otherwise they
+//!   live in memory, and `PeerGraphOpen` always reports `PEER_S_GRAPH_DATA_CREATED`. Each
+//!   graph's database file is named after its graph and peer ids: `pwzDatabaseName` is not
+//!   used.
+//! - A record's `pwzAttributes` and `PeerGraphSearchRecords`' criteria are short line-based
+//!   text forms instead of Windows' XML (see `PeerGraphAddRecord` and
+//!   `PeerGraphSearchRecords`); records are signed by their author's identity, so
+//!   `securityData` is empty and `dwMaxRecordSize` is not used (the node's limit is 16 MiB).
 //! - The node speaks TCP with TLS 1.3; `PEER_ADDRESS` is an IPv6 socket address, IPv4 peers as
 //!   IPv4-mapped addresses (`::ffff:a.b.c.d`).
 //!
@@ -32,11 +38,14 @@ mod connections;
 mod convert;
 mod events;
 mod nodes;
+mod records;
 mod state;
+mod text;
 
 pub use connections::*;
 pub use events::*;
 pub use nodes::*;
+pub use records::*;
 
 use std::ffi::c_void;
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
@@ -46,7 +55,7 @@ use std::time::Duration;
 use abi::*;
 use convert::{put, read_secret, read_string};
 use peergraph::{
-    Config, DatabaseError, GraphConfig, GraphData, GraphError, GraphOpenError, HandleError,
+    Config, DeleteGraphError, GraphConfig, GraphData, GraphError, GraphOpenError, HandleError,
     ListenError, PeerGraph, StartupError, TransportKind,
 };
 use state::{Kind, Library, key, library};
@@ -72,14 +81,26 @@ fn graph_error(error: GraphOpenError) -> HRESULT {
         GraphOpenError::Graph(GraphError::NotInitialized) => PEER_E_NOT_INITIALIZED,
         GraphOpenError::Graph(GraphError::DuplicateGraph) => PEER_E_DUPLICATE_GRAPH,
         GraphOpenError::Graph(GraphError::TooManyGraphs) => E_OUTOFMEMORY,
-        GraphOpenError::Database(DatabaseError::Access { .. }) => PEER_E_DATABASE_ACCESSDENIED,
-        GraphOpenError::Database(_) => PEER_E_INVALID_DATABASE,
+        GraphOpenError::Database(error) => records::database_error(&error),
         _ => E_INVALIDARG,
     }
 }
 
+/// The environment variable naming the directory where the node keeps its graphs' records
+/// and its key pair.
+const DATA_DIR_VARIABLE: &str = "PEERGRAPH_DATA_DIR";
+
 /// Starts one use of the library (`PeerGraphStartup`); the first builds the node. Pass
 /// `PEER_GRAPH_VERSION`.
+///
+/// Windows keeps each graph's records in a database in the user's profile; here the first
+/// `PeerGraphStartup` (the first after the last `PeerGraphShutdown`) reads the environment
+/// variable `PEERGRAPH_DATA_DIR`: when it names a directory (made if missing), each graph's
+/// records live in a database file there (`graph-<hash of graph and peer ids>.redb`), a
+/// change is on disk when its call returns, `PeerGraphOpen` finds them again, and the node's
+/// key pair is kept there too, so the records it added stay its own to update and delete
+/// after a restart. Unset or empty, records live in memory and end with the last
+/// `PeerGraphShutdown`.
 ///
 /// # Safety
 /// `pVersionData` is null or points to a writable `PEER_VERSION_DATA`.
@@ -101,9 +122,13 @@ pub unsafe extern "C" fn PeerGraphStartup(
             else {
                 return E_OUTOFMEMORY;
             };
+            let mut config = Config::new(TransportKind::Tcp);
+            if let Some(dir) = std::env::var_os(DATA_DIR_VARIABLE).filter(|dir| !dir.is_empty()) {
+                config = config.with_identity_dir(&dir).with_data_dir(dir);
+            }
             let node = {
                 let _entered = runtime.enter();
-                PeerGraph::new(Config::new(TransportKind::Tcp))
+                PeerGraph::new(config)
             };
             let Ok(node) = node else {
                 return E_FAIL;
@@ -206,7 +231,16 @@ pub unsafe extern "C" fn PeerGraphCreate(
         };
         // SAFETY: the caller promises a null or valid security interface and a writable
         // `phGraph`, checked non-null above.
-        unsafe { add_graph(library, names, pSecurityInterface, Join::Create, phGraph) }
+        unsafe {
+            add_graph(
+                library,
+                names,
+                pSecurityInterface,
+                Join::Create,
+                Vec::new(),
+                phGraph,
+            )
+        }
     })
 }
 
@@ -227,6 +261,7 @@ unsafe fn add_graph(
     names: (Option<String>, Option<String>),
     security: *const PEER_SECURITY_INTERFACE,
     join: Join,
+    sync_precedence: Vec<[u8; 16]>,
     out: *mut HGRAPH,
 ) -> HRESULT {
     let (Some(graph_id), Some(peer_id)) = names else {
@@ -238,6 +273,7 @@ unsafe fn add_graph(
     };
     let config = GraphConfig {
         secret,
+        sync_precedence,
         ..GraphConfig::new(graph_id, peer_id)
     };
     let added = match join {
@@ -262,13 +298,20 @@ unsafe fn add_graph(
     }
 }
 
-/// Opens a graph (`PeerGraphOpen`). No network activity. A graph has no stored data yet, so
-/// success is always `PEER_S_GRAPH_DATA_CREATED`; the database name and the record types to
-/// synchronize first are not used.
+/// Opens a graph (`PeerGraphOpen`). No network activity. `S_OK` when the graph's database was
+/// found in the data directory (see `PeerGraphStartup`; the graph is synchronized at once if it
+/// had synchronized before), `PEER_S_GRAPH_DATA_CREATED` when a new one was made (or records
+/// are kept in memory): the graph's record calls then give `PEER_GRAPH_NOT_READY` until it has
+/// synchronized with its first neighbor. At that point each type of
+/// `pRecordTypeSyncPrecedence`, in order, raises `PEER_GRAPH_EVENT_SYNCHRONIZED`. A database that
+/// is damaged or holds another graph is `PEER_E_INVALID_DATABASE`, one that cannot be read
+/// `PEER_E_DATABASE_ACCESSDENIED`, one another process has open `PEER_E_GRAPH_IN_USE`. The
+/// database name is not used (the file is named after the graph and peer ids).
 ///
 /// # Safety
 /// The strings are NUL-terminated (the database name may be null); `pSecurityInterface` is
-/// null or valid; `phGraph` is writable.
+/// null or valid; `pRecordTypeSyncPrecedence` points to `cRecordTypeSyncPrecedence` GUIDs (null
+/// when it is 0); `phGraph` is writable.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn PeerGraphOpen(
     pwzGraphId: PCWSTR,
@@ -288,9 +331,68 @@ pub unsafe extern "C" fn PeerGraphOpen(
         }
         // SAFETY: the caller promises NUL-terminated strings (or null, which reads as None).
         let names = unsafe { (read_string(pwzGraphId), read_string(pwzPeerId)) };
+        let sync_precedence = if cRecordTypeSyncPrecedence == 0 {
+            Vec::new()
+        } else {
+            // SAFETY: non-null (checked above with the count), and the caller promises
+            // `cRecordTypeSyncPrecedence` GUIDs.
+            unsafe {
+                std::slice::from_raw_parts(
+                    pRecordTypeSyncPrecedence,
+                    cRecordTypeSyncPrecedence as usize,
+                )
+            }
+            .iter()
+            .map(|record_type| record_type.to_bytes())
+            .collect()
+        };
         // SAFETY: the caller promises a null or valid security interface and a writable
         // `phGraph`, checked non-null above.
-        unsafe { add_graph(library, names, pSecurityInterface, Join::Open, phGraph) }
+        unsafe {
+            add_graph(
+                library,
+                names,
+                pSecurityInterface,
+                Join::Open,
+                sync_precedence,
+                phGraph,
+            )
+        }
+    })
+}
+
+/// Deletes the stored records of a graph (`PeerGraphDelete`): its database in the data
+/// directory (see `PeerGraphStartup`), so that the next `PeerGraphOpen` starts a new one
+/// (`PEER_S_GRAPH_DATA_CREATED`) and the next `PeerGraphCreate` succeeds. The graph must be
+/// closed in this process (`PEER_E_GRAPH_IN_USE`). `PEER_E_DATABASE_NOT_PRESENT` when there is
+/// no such database (always so without a data directory), `PEER_E_DATABASE_ACCESSDENIED` when
+/// the file cannot be removed. `pwzDatabaseName` is not used.
+///
+/// # Safety
+/// `pwzGraphId` and `pwzPeerId` are NUL-terminated; `pwzDatabaseName` is null or
+/// NUL-terminated.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn PeerGraphDelete(
+    pwzGraphId: PCWSTR,
+    pwzPeerId: PCWSTR,
+    pwzDatabaseName: PCWSTR,
+) -> HRESULT {
+    let _ = pwzDatabaseName;
+    with_library(|library| {
+        // SAFETY: the caller promises NUL-terminated strings (or null, which reads as None).
+        let (Some(graph_id), Some(peer_id)) =
+            (unsafe { (read_string(pwzGraphId), read_string(pwzPeerId)) })
+        else {
+            return E_INVALIDARG;
+        };
+        match library.node.delete_graph(&graph_id, &peer_id) {
+            Ok(()) => S_OK,
+            Err(DeleteGraphError::InUse) => PEER_E_GRAPH_IN_USE,
+            Err(DeleteGraphError::NoDataDirectory | DeleteGraphError::NotPresent { .. }) => {
+                PEER_E_DATABASE_NOT_PRESENT
+            }
+            Err(_) => PEER_E_DATABASE_ACCESSDENIED,
+        }
     })
 }
 

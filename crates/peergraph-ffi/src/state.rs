@@ -87,19 +87,52 @@ impl Drop for Registration {
     }
 }
 
+/// The record types a registration takes record events of (`PEER_GRAPH_EVENT_REGISTRATION`'s
+/// `pType`), for `RECORD_CHANGED` and `SYNCHRONIZED`: `None` takes every type.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct RecordTypes {
+    pub(crate) changed: Option<Vec<[u8; 16]>>,
+    pub(crate) synchronized: Option<Vec<[u8; 16]>>,
+}
+
+impl RecordTypes {
+    /// Adds one registration entry: `record_type` `None` (a null `pType`) takes every type.
+    pub(crate) fn add(types: &mut Option<Vec<[u8; 16]>>, record_type: Option<[u8; 16]>) {
+        match (types.as_mut(), record_type) {
+            (Some(list), Some(record_type)) => list.push(record_type),
+            (_, None) => *types = None,
+            (None, Some(_)) => {}
+        }
+    }
+
+    /// Whether `event` reaches the registration.
+    pub(crate) fn admits(&self, event: &GraphEvent) -> bool {
+        let (types, record_type) = match event {
+            GraphEvent::RecordChanged(change) => (&self.changed, change.record_type),
+            GraphEvent::Synchronized { record_type } => (&self.synchronized, *record_type),
+            _ => return true,
+        };
+        types
+            .as_ref()
+            .is_none_or(|types| types.contains(&record_type))
+    }
+}
+
 /// Events taken from the node and not yet taken by C, and the descriptor to signal.
 pub(crate) struct Handoff {
     queue: Mutex<VecDeque<GraphEvent>>,
     room: Notify,
     fd: RawFd,
+    record_types: RecordTypes,
 }
 
 impl Handoff {
-    pub(crate) fn new(fd: RawFd) -> Arc<Self> {
+    pub(crate) fn new(fd: RawFd, record_types: RecordTypes) -> Arc<Self> {
         Arc::new(Self {
             queue: Mutex::new(VecDeque::new()),
             room: Notify::new(),
             fd,
+            record_types,
         })
     }
 
@@ -134,6 +167,7 @@ impl Handoff {
                 self.room.notified().await;
             }
             match stream.next().await {
+                Some(event) if !self.record_types.admits(&event) => {}
                 Some(event) => {
                     self.queue().push_back(event);
                     self.signal();
@@ -145,7 +179,7 @@ impl Handoff {
     }
 }
 
-/// A snapshot of a graph's connections or nodes and how far C has read it.
+/// A snapshot of a graph's connections, nodes or records and how far C has read it.
 pub(crate) struct Enumeration {
     pub(crate) items: Items,
     pub(crate) next: usize,
@@ -155,6 +189,7 @@ pub(crate) struct Enumeration {
 pub(crate) enum Items {
     Connections(Vec<ConnectionInfo>),
     Nodes(Vec<peergraph::NodeInfo>),
+    Records(Vec<peergraph::Record>),
 }
 
 impl Items {
@@ -162,6 +197,7 @@ impl Items {
         match self {
             Self::Connections(items) => items.len(),
             Self::Nodes(items) => items.len(),
+            Self::Records(items) => items.len(),
         }
     }
 }
@@ -178,6 +214,8 @@ pub(crate) struct Block {
     pub(crate) node: Option<Box<crate::abi::PEER_NODE_INFO>>,
     pub(crate) nodes: Box<[crate::abi::PEER_NODE_INFO]>,
     pub(crate) addresses: Vec<Box<[crate::abi::PEER_ADDRESS]>>,
+    pub(crate) record: Option<Box<crate::abi::PEER_RECORD>>,
+    pub(crate) records: Box<[crate::abi::PEER_RECORD]>,
 }
 
 // SAFETY: a block's raw pointers point only into the block's own heap allocations (boxed

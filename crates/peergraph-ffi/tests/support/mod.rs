@@ -8,6 +8,8 @@ use std::ptr::{null, null_mut};
 use p2pgraph::abi::*;
 use p2pgraph::*;
 
+pub mod records;
+
 /// A NUL-terminated UTF-16 copy of `text`.
 pub fn wide(text: &str) -> Vec<u16> {
     text.encode_utf16().chain([0]).collect()
@@ -23,33 +25,35 @@ pub struct End {
 impl End {
     /// Creates graph `chat` as `peer_id` and registers for `kinds`.
     pub fn new(peer_id: &str, kinds: &[i32]) -> Self {
-        let (chat, peer) = (wide("chat"), wide(peer_id));
-        let properties = PEER_GRAPH_PROPERTIES {
-            dwSize: size_of::<PEER_GRAPH_PROPERTIES>() as DWORD,
-            dwFlags: 0,
-            dwScope: 0,
-            dwMaxRecordSize: 0,
-            pwzGraphId: chat.as_ptr().cast_mut(),
-            pwzCreatorId: peer.as_ptr().cast_mut(),
-            pwzFriendlyName: null_mut(),
-            pwzComment: null_mut(),
-            ulPresenceLifetime: 0,
-            cPresenceMax: 0,
-        };
-        let registrations: Vec<PEER_GRAPH_EVENT_REGISTRATION> = kinds
+        let registrations: Vec<(i32, Option<GUID>)> =
+            kinds.iter().map(|kind| (*kind, None)).collect();
+        Self::attach(create_graph("chat", peer_id), &registrations)
+    }
+
+    /// A registration on `graph` for each `(event type, record type filter)`, on a fresh
+    /// eventfd.
+    pub fn attach(graph: HGRAPH, registrations: &[(i32, Option<GUID>)]) -> Self {
+        let types: Vec<GUID> = registrations
             .iter()
-            .map(|event_type| PEER_GRAPH_EVENT_REGISTRATION {
-                eventType: *event_type,
-                pType: null_mut(),
-            })
+            .map(|(_, record_type)| record_type.unwrap_or_default())
             .collect();
-        let (mut graph, mut events) = (null_mut(), null_mut());
+        let registrations: Vec<PEER_GRAPH_EVENT_REGISTRATION> = registrations
+            .iter()
+            .zip(&types)
+            .map(
+                |((event_type, filter), record_type)| PEER_GRAPH_EVENT_REGISTRATION {
+                    eventType: *event_type,
+                    pType: if filter.is_some() {
+                        std::ptr::from_ref(record_type).cast_mut()
+                    } else {
+                        null_mut()
+                    },
+                },
+            )
+            .collect();
+        let mut events = null_mut();
         // SAFETY: every pointer points to a live value of the right type; the eventfd is ours.
         unsafe {
-            assert_eq!(
-                PeerGraphCreate(&properties, null(), null(), &mut graph),
-                S_OK
-            );
             let fd = libc::eventfd(0, libc::EFD_CLOEXEC);
             assert!(fd >= 0);
             let handle = fd as isize as HANDLE;
@@ -62,6 +66,68 @@ impl End {
         }
     }
 
+    /// Unregisters and closes the eventfd, leaving the graph open.
+    pub fn unregister(&self) {
+        // SAFETY: the handle is the library's; the eventfd is ours.
+        unsafe {
+            assert_eq!(PeerGraphUnregisterEvent(self.events), S_OK);
+            libc::close(self.fd);
+        }
+    }
+}
+
+/// Creates graph `graph_id` as `peer_id` (`PeerGraphCreate` must succeed).
+pub fn create_graph(graph_id: &str, peer_id: &str) -> HGRAPH {
+    let mut graph = null_mut();
+    assert_eq!(try_create_graph(graph_id, peer_id, &mut graph), S_OK);
+    graph
+}
+
+/// `PeerGraphCreate` of graph `graph_id` as `peer_id`.
+pub fn try_create_graph(graph_id: &str, peer_id: &str, graph: &mut HGRAPH) -> HRESULT {
+    let (chat, peer) = (wide(graph_id), wide(peer_id));
+    let properties = PEER_GRAPH_PROPERTIES {
+        dwSize: size_of::<PEER_GRAPH_PROPERTIES>() as DWORD,
+        dwFlags: 0,
+        dwScope: 0,
+        dwMaxRecordSize: 0,
+        pwzGraphId: chat.as_ptr().cast_mut(),
+        pwzCreatorId: peer.as_ptr().cast_mut(),
+        pwzFriendlyName: null_mut(),
+        pwzComment: null_mut(),
+        ulPresenceLifetime: 0,
+        cPresenceMax: 0,
+    };
+    // SAFETY: every pointer points to a live value of the right type.
+    unsafe { PeerGraphCreate(&properties, null(), null(), graph) }
+}
+
+/// `PeerGraphOpen` of graph `graph_id` as `peer_id` with a sync precedence list: the result
+/// and the handle.
+pub fn open_graph(graph_id: &str, peer_id: &str, sync_precedence: &[GUID]) -> (HRESULT, HGRAPH) {
+    let (chat, peer) = (wide(graph_id), wide(peer_id));
+    let mut graph = null_mut();
+    let list = if sync_precedence.is_empty() {
+        null()
+    } else {
+        sync_precedence.as_ptr()
+    };
+    // SAFETY: every pointer points to a live value of the right type, the list holds its count.
+    let result = unsafe {
+        PeerGraphOpen(
+            chat.as_ptr(),
+            peer.as_ptr(),
+            null(),
+            null(),
+            sync_precedence.len() as ULONG,
+            list,
+            &mut graph,
+        )
+    };
+    (result, graph)
+}
+
+impl End {
     /// Waits (at most 20 s) until the eventfd says events are queued, and resets it.
     pub fn wait(&self) {
         let mut ready = libc::pollfd {
