@@ -1,7 +1,7 @@
 //! `peergraph demo`: a small graph forms on loopback in one process (bob creates it, carol joins
-//! through bob, alice through carol and so learns of bob from the graph), then alice opens a
-//! direct connection to bob by name alone; data both ways, close, with every event printed and
-//! the figures at the end.
+//! through bob, alice through carol and so learns of bob from the graph), bob adds a record
+//! that floods to alice through carol, then alice opens a direct connection to bob by name
+//! alone; data both ways, close, with every event printed and the figures at the end.
 
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -85,6 +85,17 @@ pub(crate) async fn run(args: DemoArgs) -> Outcome {
     println!("[alice] joining through carol");
     within("alice joining", alice.join()).await??;
 
+    let flooded = Instant::now();
+    let added = crate::records::run_command(&bob, "add type:demo greeting=hello a record from bob");
+    let record = added
+        .first()
+        .and_then(|line| line.strip_prefix("added "))
+        .and_then(|id| id.parse().ok())
+        .ok_or_else(|| Failure::other(format!("bob could not add a record: {added:?}")))?;
+    println!("[bob] added record {record}, which floods to every node");
+    within("the record reaching alice", wait_record(&mut alice, record)).await??;
+    let flood_latency = flooded.elapsed();
+
     let opened = Instant::now();
     let alice_id = alice.open_target(&Target::Named("bob".into()))?;
     println!(
@@ -117,6 +128,10 @@ pub(crate) async fn run(args: DemoArgs) -> Outcome {
     let intact = there.intact + back.intact;
     println!("summary ({kind}):");
     println!(
+        "  record flood   {:.3} ms from bob to alice, through carol",
+        flood_latency.as_secs_f64() * 1e3
+    );
+    println!(
         "  open latency   {:.3} ms",
         open_latency.as_secs_f64() * 1e3
     );
@@ -133,6 +148,19 @@ pub(crate) async fn run(args: DemoArgs) -> Outcome {
                 total - intact
             ),
         ))
+    }
+}
+
+/// Waits until `node` has the record `id`, printing every event.
+async fn wait_record(node: &mut LocalNode, id: peergraph::RecordId) -> Result<(), Failure> {
+    loop {
+        let event = node.next_event().await?;
+        node.print(&event);
+        if let GraphEvent::RecordChanged(change) = event {
+            if change.record_id == id {
+                return Ok(());
+            }
+        }
     }
 }
 

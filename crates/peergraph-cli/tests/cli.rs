@@ -154,6 +154,10 @@ async fn the_demo_exits_0_over_tcp() {
         "{demo:#?}"
     );
     assert!(demo.stdout.contains("connected to bob"), "{demo:#?}");
+    assert!(
+        demo.stdout.contains("[alice] added: record ") && demo.stdout.contains("by bob"),
+        "the record bob added reached alice: {demo:#?}"
+    );
 }
 
 #[tokio::test]
