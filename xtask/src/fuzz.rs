@@ -6,7 +6,7 @@ use std::process::Command;
 use anyhow::{Context, Result, bail};
 
 /// Every target in `fuzz/fuzz_targets/`, in the order `--all` runs them.
-pub(crate) const TARGETS: [&str; 3] = ["frame_decode", "node_inputs", "handshake"];
+pub(crate) const TARGETS: [&str; 4] = ["frame_decode", "node_inputs", "handshake", "records"];
 
 /// Parses `TARGET | --all` and `--seconds N`, then runs each chosen target for N seconds.
 pub(crate) fn run(root: &Path, flags: &[&str]) -> Result<()> {
