@@ -219,7 +219,7 @@ operation_error! {
         /// No record with this id, or it was deleted (`PEER_E_RECORD_NOT_FOUND`).
         RecordNotFound => "no record with this id",
         /// Another identity wrote the record: only its author may change it
-        /// (`PEER_E_ACCESS_DENIED`).
+        /// (`E_ACCESSDENIED`).
         AccessDenied => "only the record's author may change it",
         /// The expiry is not in the future, or an update moves it earlier
         /// (`PEER_E_INVALID_RECORD_EXPIRATION`).

@@ -30,7 +30,7 @@ pub const MAX_ATTRIBUTE_NAME_LEN: usize = 64;
 pub const RECORD_SIZE_BOUNDS: (usize, usize) = (1024, 60 * 1024 * 1024);
 
 /// A record's id (`PEER_RECORD.id`): 16 bytes that bind the record to its author
-/// (docs/PROTOCOL.md section 5). Its text form is 32 lowercase hexadecimal digits.
+/// (docs/PROTOCOL.md section 4, "Records"). Its text form is 32 lowercase hexadecimal digits.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct RecordId(pub(crate) [u8; 16]);
 
@@ -286,8 +286,8 @@ pub struct RecordStats {
     pub received: u64,
     /// Records neighbors sent that were not newer than the version held.
     pub stale: u64,
-    /// Records neighbors sent whose signature, author or id did not check: rejected, and the
-    /// link that brought each closed.
+    /// Frames from neighbors holding a record whose form, id or signature did not check: none
+    /// of the frame's records was kept, and the link that brought it was closed.
     pub rejected: u64,
     /// Records sent to neighbors (flooded, or found missing by a reconciliation).
     pub sent: u64,

@@ -908,7 +908,7 @@ async fn a_peer_that_stops_reading_cannot_hold_a_closed_connection_open(kind: Tr
     drop(reader_that_stalls);
 }
 
-/// `Frame { close: { reason: APPLICATION } }`, as PROTOCOL.md section 9 writes it.
+/// `Frame { close: { reason: APPLICATION } }`, as PROTOCOL.md section 10 writes it.
 const CLOSE_APPLICATION: &[u8] = &[0x2a, 0x02, 0x08, 0x01];
 
 async fn a_peer_that_closes_and_ends_its_side_gets_a_clean_end_back_every_time(

@@ -137,7 +137,7 @@ pub struct Close {
 /// Sent when a side has sent nothing for its keepalive interval.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct Keepalive {}
-/// Items the graph floods (presence, records), sent on neighbor connections only:
+/// Items the graph floods (presence), sent on neighbor connections only:
 /// each item newer than what the receiver has is kept and sent on to its other
 /// neighbors, once; an item no newer is dropped. A new neighbor connection gets
 /// every item its peer holds.

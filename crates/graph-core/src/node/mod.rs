@@ -42,8 +42,14 @@ pub const PEER_GRAPH_VERSION: u16 = 0x0001;
 ///   [`open_direct_connection`](Self::open_direct_connection), [`send_data`](Self::send_data),
 ///   [`send_data_batch`](Self::send_data_batch),
 ///   [`close_direct_connection`](Self::close_direct_connection),
-///   [`enum_connections`](Self::enum_connections), [`set_listening`](Self::set_listening). They
-///   return `Result`s for the caller's mistakes.
+///   [`enum_connections`](Self::enum_connections), [`set_listening`](Self::set_listening); the
+///   record store's [`add_record`](Self::add_record), [`update_record`](Self::update_record),
+///   [`delete_record`](Self::delete_record), [`get_record`](Self::get_record),
+///   [`enum_records`](Self::enum_records), [`search_records`](Self::search_records),
+///   [`import_records`](Self::import_records). They return `Result`s for the caller's mistakes.
+/// - **Setup** from the driver: [`set_signing_key`](Self::set_signing_key) (the identity key
+///   that signs records), [`set_wall_clock`](Self::set_wall_clock),
+///   [`restore_records`](Self::restore_records) (a graph's database, before it joins anyone).
 /// - **Inputs** from the driver: [`handle_link_up`](Self::handle_link_up),
 ///   [`accept_link`](Self::accept_link), [`handle_frame`](Self::handle_frame),
 ///   [`handle_link_closed`](Self::handle_link_closed). They never fail: whatever a peer sends
@@ -51,7 +57,8 @@ pub const PEER_GRAPH_VERSION: u16 = 0x0001;
 /// - **Output**: [`poll_output`](Self::poll_output), pulled after every input or command until
 ///   it returns [`Output::Timeout`](crate::Output::Timeout); time reaching that timeout is an
 ///   input too, given to the same call. A link's frames are pulled with
-///   [`poll_transmit`](Self::poll_transmit), so each link's backpressure stays its own.
+///   [`poll_transmit`](Self::poll_transmit), so each link's backpressure stays its own; a
+///   graph's record writes with [`take_store_writes`](Self::take_store_writes).
 ///
 /// Time is an argument; it never goes backwards inside the node (an earlier `now` counts as the
 /// latest seen).

@@ -13,8 +13,9 @@ use super::Node;
 impl Node {
     /// The next thing the driver must do; [`Output::Timeout`] when there is nothing more.
     ///
-    /// Outputs come in this order: dials, closes and resumes (in the order the node decided them), links
-    /// with frames to write, registrations with events, and last the timeout. Deadlines due at
+    /// Outputs come in this order: record stores with writes to make durable, dials, closes and
+    /// resumes (in the order the node decided them), links with frames to write, registrations
+    /// with events, and last the timeout. Deadlines due at
     /// `now` (handshake expiry, idle timeout, keepalive) fire before the timeout is returned, so
     /// the instant it names is always later than `now`.
     pub fn poll_output(&mut self, now: Instant) -> Output {

@@ -533,8 +533,9 @@ impl Node {
             creator_id: version.creator_id,
             modified_by_id: state.peer_id(),
             created_ms: version.created_ms,
-            // Later than the version replaced and every record seen, even if the clock went
-            // back or runs behind the authors' of those.
+            // No earlier than the version replaced (the higher version ranks it first anyway)
+            // and later than every record seen, even if the clock went back or runs behind
+            // the authors' of those.
             modified_ms: state.records.stamp(now_ms).max(version.after_ms),
             expires_ms: to_ms(content.expires_at),
             attributes: &content.attributes,

@@ -1,6 +1,6 @@
 //! Who wrote a record: the author's P-256 key signs it, the key's identity (the SHA-256 of its
 //! SubjectPublicKeyInfo, as for a transport identity) is the author, and the record id is bound
-//! to that identity (docs/PROTOCOL.md section 5).
+//! to that identity (docs/PROTOCOL.md section 4, "Records").
 
 use ring::digest::{SHA256, digest};
 use ring::rand::SystemRandom;

@@ -62,7 +62,7 @@ pub(crate) struct State {
 
 impl State {
     /// Makes the graph's pending record writes durable. A failure is logged: what came from
-    /// the network comes again from the next reconciliation.
+    /// the network comes again from a reconciliation once the graph is opened again.
     pub(crate) fn save(&mut self, graph: GraphHandle) {
         let writes = self.node.take_store_writes(graph);
         if let Some(db) = self.databases.get(&graph) {
