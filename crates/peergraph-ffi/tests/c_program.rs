@@ -1,7 +1,7 @@
 //! C programs written against `include/p2p.h` alone, built with the system C compiler and linked
 //! to `libp2pgraph.so`: `tests/c/graphchat.c`, in the spirit of Windows' GraphChat sample (two
 //! processes chat over a direct connection, and each prints what it saw; a third joins the graph
-//! and lists its nodes), and
+//! and lists its nodes; two more add records and list them), and
 //! `tests/c/bad_input.c` (bad input gets its documented HRESULT). Under valgrind both show no
 //! invalid access and no leak.
 
@@ -223,6 +223,44 @@ fn nodes(valgrind: bool) {
     let _ = bob.wait();
 }
 
+/// Alice and carol join bob's graph at once, each adds a record once its neighbor connection
+/// is up and waits until it holds both, then lists them (`PeerGraphAddRecord`, `RECORD_CHANGED`
+/// filtered by type, `PeerGraphEnumRecords`, `PeerGraphSearchRecords`): each record reaches the
+/// other through bob. Carol may run under valgrind.
+fn records(valgrind: bool) {
+    let mut bob = spawn(&["listen", "bob", "s3cret"], false);
+    let bob_lines = lines_of(&mut bob);
+    let first = bob_lines.recv_timeout(STEP).expect("bob listens");
+    let port = first.strip_prefix("listening ").unwrap().to_owned();
+    let alice = spawn(&["records", "alice", &port, "s3cret", "hello", "2"], false);
+    let carol = spawn(&["records", "carol", &port, "s3cret", "hi", "2"], valgrind);
+    for (end, text_added) in [(finish(alice), "hello"), (finish(carol), "hi")] {
+        let mut listed = text(&end.stdout);
+        let found = listed.pop();
+        listed.sort();
+        assert_eq!(
+            (listed, found.as_deref()),
+            (
+                vec![
+                    "record alice hello".to_owned(),
+                    "record carol hi".to_owned()
+                ],
+                Some("found 1")
+            ),
+            "{text_added}, valgrind {valgrind}: {}",
+            String::from_utf8_lossy(&end.stderr)
+        );
+        assert!(end.status.success(), "valgrind {valgrind}: {}", end.status);
+    }
+    bob.kill().unwrap();
+    let _ = bob.wait();
+}
+
+#[test]
+fn c_processes_add_and_list_records() {
+    records(false);
+}
+
 #[test]
 fn a_c_process_lists_the_graphs_nodes() {
     nodes(false);
@@ -236,6 +274,7 @@ fn the_chat_runs_clean_under_valgrind_on_each_side() {
     chat(true, false);
     chat(false, true);
     nodes(true);
+    records(true);
 }
 
 #[test]

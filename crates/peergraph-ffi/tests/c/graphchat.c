@@ -14,6 +14,11 @@
  *       [::1]:PORT, waits for the first node it learns of (PEER_GRAPH_EVENT_NODE_CHANGED), then
  *       prints every other node of the graph as "node PEER port PORT" (PeerGraphEnumNodes, then
  *       PeerGraphGetNodeInfo for each) and exits.
+ *   graphchat records PEER_ID PORT SECRET TEXT COUNT
+ *       joins graph "chat" as PEER_ID through a neighbor connection to [::1]:PORT, once connected
+ *       adds a record with attribute "text=TEXT" and data TEXT, waits for COUNT
+ *       PEER_RECORD_ADDED events (its own included), prints every record as "record CREATOR DATA" (PeerGraphEnumRecords) and
+ *       "found N" for the records whose text is TEXT (PeerGraphSearchRecords), and exits.
  *
  * Every p2p.h call is checked; a failure prints the function and its HRESULT and exits 1.
  */
@@ -27,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "p2p.h"
@@ -297,12 +303,92 @@ static int nodes_main(const char *peer_id, const char *port, const char *secret)
     return 0;
 }
 
+/* The record type of a chat note. */
+static const GUID CHAT_NOTE = {0x6e6f7465, 0x3a0f, 0x4d1c, {0x9e, 0x3b, 0x51, 0x2a, 0x7d, 0x44, 0x0c, 0x22}};
+
+static int records_main(const char *peer_id, const char *port, const char *secret, const char *text,
+                        int count) {
+    PEER_VERSION_DATA version;
+    CHECK(PeerGraphStartup(PEER_GRAPH_VERSION, &version));
+    HGRAPH graph = join(peer_id, secret);
+    int fd = eventfd(0, EFD_CLOEXEC);
+    PEER_GRAPH_EVENT_REGISTRATION kinds[2] = {{PEER_GRAPH_EVENT_RECORD_CHANGED, (GUID *)&CHAT_NOTE},
+                                              {PEER_GRAPH_EVENT_NEIGHBOR_CONNECTION, NULL}};
+    HPEEREVENT events = NULL;
+    CHECK(PeerGraphRegisterEvent(graph, (HANDLE)(intptr_t)fd, 2, kinds, &events));
+    PEER_ADDRESS address = loopback(port);
+    ULONGLONG neighbor = 0;
+    CHECK(PeerGraphConnect(graph, NULL, &address, &neighbor));
+
+    char line[256];
+    int added = 0;
+    while (added < count) {
+        wait_for_events(fd);
+        PEER_GRAPH_EVENT_DATA *event = NULL;
+        while (PeerGraphGetEventData(events, &event) == S_OK) {
+            int type = event->eventType, status = event->u.connectionChangeData.status;
+            added += type == PEER_GRAPH_EVENT_RECORD_CHANGED &&
+                     event->u.recordChangeData.changeType == PEER_RECORD_ADDED;
+            PeerGraphFreeData(event);
+            if (type == PEER_GRAPH_EVENT_NEIGHBOR_CONNECTION && status == PEER_CONNECTION_FAILED) return 2;
+            if (type != PEER_GRAPH_EVENT_NEIGHBOR_CONNECTION || status != PEER_CONNECTED) continue;
+            /* Connected: the record floods to the neighbor as it is added. */
+            snprintf(line, sizeof line, "text=%s", text);
+            WCHAR *attributes = wide(line);
+            uint64_t expires = ((uint64_t)time(NULL) + 3600) * 10000000ULL + 116444736000000000ULL;
+            PEER_RECORD record;
+            memset(&record, 0, sizeof record);
+            record.dwSize = sizeof record;
+            record.type = CHAT_NOTE;
+            record.pwzAttributes = attributes;
+            record.ftExpiration.dwLowDateTime = (DWORD)expires;
+            record.ftExpiration.dwHighDateTime = (DWORD)(expires >> 32);
+            record.data.cbData = (ULONG)strlen(text);
+            record.data.pbData = (uint8_t *)text;
+            GUID id;
+            CHECK(PeerGraphAddRecord(graph, &record, &id));
+            free(attributes);
+        }
+    }
+    snprintf(line, sizeof line, "attr text = %s", text);
+    WCHAR *criteria = wide(line);
+    for (int search = 0; search < 2; search++) {
+        HPEERENUM list = NULL;
+        if (search) CHECK(PeerGraphSearchRecords(graph, criteria, &list));
+        else CHECK(PeerGraphEnumRecords(graph, &CHAT_NOTE, NULL, &list));
+        ULONG found = 0;
+        CHECK(PeerGraphGetItemCount(list, &found));
+        for (ULONG got = 1; got > 0;) {
+            void **items = NULL;
+            CHECK(PeerGraphGetNextItem(list, &got, &items));
+            for (ULONG i = 0; i < got && !search; i++) {
+                PEER_RECORD *listed = items[i];
+                char creator[64];
+                narrow(listed->pwzCreatorId, creator, sizeof creator);
+                printf("record %s %.*s\n", creator, (int)listed->data.cbData, (char *)listed->data.pbData);
+            }
+            PeerGraphFreeData(items);
+        }
+        if (search) printf("found %u\n", (unsigned)found);
+        CHECK(PeerGraphEndEnumeration(list));
+    }
+    free(criteria);
+    fflush(stdout);
+    CHECK(PeerGraphUnregisterEvent(events));
+    close(fd);
+    CHECK(PeerGraphClose(graph));
+    CHECK(PeerGraphShutdown());
+    return 0;
+}
+
 int main(int argc, char **argv) {
     if (argc == 4 && strcmp(argv[1], "listen") == 0) return listen_main(argv[2], argv[3]);
     if (argc >= 7 && strcmp(argv[1], "send") == 0)
         return send_main(argv[2], argv[3], argv[4], argv[5], argc - 6, argv + 6);
     if (argc == 5 && strcmp(argv[1], "nodes") == 0) return nodes_main(argv[2], argv[3], argv[4]);
+    if (argc == 7 && strcmp(argv[1], "records") == 0)
+        return records_main(argv[2], argv[3], argv[4], argv[5], atoi(argv[6]));
     fprintf(stderr, "usage: graphchat listen PEER_ID SECRET | send PEER_ID TARGET_ID PORT SECRET LINE... "
-                    "| nodes PEER_ID PORT SECRET\n");
+                    "| nodes PEER_ID PORT SECRET | records PEER_ID PORT SECRET TEXT COUNT\n");
     return 2;
 }
