@@ -99,7 +99,7 @@ typedef struct {
   DWORD dwFlags;
   // Scope (ignored).
   DWORD dwScope;
-  // Largest record (ignored: records are not provided yet).
+  // Largest record (ignored: the node's limit, 16 MiB, applies to every graph).
   DWORD dwMaxRecordSize;
   // The graph id (required).
   PWSTR pwzGraphId;
@@ -616,7 +616,7 @@ HRESULT PeerGraphCreate(const PEER_GRAPH_PROPERTIES *pGraphProperties,
 // Opens a graph (`PeerGraphOpen`). No network activity. `S_OK` when the graph's database was
 // found in the data directory (see `PeerGraphStartup`; the graph is synchronized at once if it
 // had synchronized before), `PEER_S_GRAPH_DATA_CREATED` when a new one was made (or records
-// are kept in memory): the graph's record calls then give `PEER_GRAPH_NOT_READY` until it has
+// are kept in memory): the graph's record calls then give `PEER_E_GRAPH_NOT_READY` until it has
 // synchronized with its first neighbor. At that point each type of
 // `pRecordTypeSyncPrecedence`, in order, raises `PEER_GRAPH_EVENT_SYNCHRONIZED`. A database that
 // is damaged or holds another graph is `PEER_E_INVALID_DATABASE`, one that cannot be read
@@ -658,9 +658,9 @@ HRESULT PeerGraphClose(HGRAPH hGraph);
 // `PEER_E_ALREADY_LISTENING`.
 HRESULT PeerGraphListen(HGRAPH hGraph, DWORD dwScope, DWORD dwScopeId, WORD wPort);
 
-// Frees a block this library returned (`PeerGraphFreeData`): an event, an item array or node
-// information. A null pointer, a block freed already, or a pointer the library did not hand
-// out is ignored.
+// Frees a block this library returned (`PeerGraphFreeData`): an event, an item array, node
+// information or a record, with everything it points to. A null pointer, a block freed
+// already, or a pointer the library did not hand out is ignored.
 void PeerGraphFreeData(void *pvData);
 
 // `PeerFreeData`, the twin of [`PeerGraphFreeData`].

@@ -302,7 +302,7 @@ pub struct PEER_GRAPH_PROPERTIES {
     pub dwFlags: DWORD,
     /// Scope (ignored).
     pub dwScope: DWORD,
-    /// Largest record (ignored: records are not provided yet).
+    /// Largest record (ignored: the node's limit, 16 MiB, applies to every graph).
     pub dwMaxRecordSize: DWORD,
     /// The graph id (required).
     pub pwzGraphId: PWSTR,

@@ -3,8 +3,9 @@
 //! Handles are numbers, never addresses: a handle's low two bits name its kind and the rest
 //! count up, so a stale handle, a foreign one or one of another kind is found missing from its
 //! table and gets its documented error instead of a wild read. Blocks handed to C (events, item
-//! arrays, node information) stay owned here, listed by address, until `PeerGraphFreeData`: a
-//! second free or a pointer this library did not hand out is found missing and ignored.
+//! arrays, node information, records) stay owned here, listed by address, until
+//! `PeerGraphFreeData`: a second free or a pointer this library did not hand out is found
+//! missing and ignored.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::ffi::c_void;
