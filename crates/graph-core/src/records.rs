@@ -14,7 +14,7 @@ use bytes::Bytes;
 
 use crate::identity::PeerIdentity;
 
-pub(crate) use reconcile::{Round, Session};
+pub(crate) use reconcile::{MAX_ROUND_BYTES, Round, Session};
 pub(crate) use signing::Signer;
 pub use signing::SigningKeyError;
 pub(crate) use wire_form::{DecodeError, Unsigned, decode_signed, sign, verify};

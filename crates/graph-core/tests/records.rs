@@ -458,7 +458,7 @@ fn records_expire_on_every_node_with_an_expired_event() {
 #[test]
 fn a_reconnecting_node_learns_exactly_what_it_missed_without_the_shared_records_resent() {
     let mut world = line(2);
-    for index in 0..400 {
+    for index in 0..800 {
         add(
             &mut world,
             index % 2,
@@ -467,12 +467,14 @@ fn a_reconnecting_node_learns_exactly_what_it_missed_without_the_shared_records_
         .unwrap();
     }
     world.cluster.settle().unwrap();
-    assert_eq!(held(&mut world, 1).len(), 400);
+    assert_eq!(held(&mut world, 1).len(), 800);
     world.cluster.partition(0, 1);
     world.cluster.run_for(Duration::from_secs(60)).unwrap();
     let mut updated = Vec::new();
-    for index in 0..10 {
+    for index in 0..3 {
         add(&mut world, 0, content(CHAT, &format!("only on 0: {index}"))).unwrap();
+    }
+    for index in 0..2 {
         add(&mut world, 1, content(NOTE, &format!("only on 1: {index}"))).unwrap();
     }
     // One shared record changes while apart.
@@ -500,7 +502,7 @@ fn a_reconnecting_node_learns_exactly_what_it_missed_without_the_shared_records_
     world.cluster.heal(0, 1);
     // Maintenance dials the neighbor it lost again.
     world.cluster.run_for(Duration::from_secs(10)).unwrap();
-    assert_eq!(held(&mut world, 0).len(), 420);
+    assert_eq!(held(&mut world, 0).len(), 805);
     assert_eq!(held(&mut world, 0), held(&mut world, 1));
     let graph = world.graphs[1];
     assert_eq!(
@@ -515,8 +517,9 @@ fn a_reconnecting_node_learns_exactly_what_it_missed_without_the_shared_records_
         sent += after.sent - before.sent;
         reconcile_bytes += after.reconcile_bytes - before.reconcile_bytes;
     }
-    // 21 records differ; a listed range may send a few both ways, never the 400 shared ones.
-    assert!((21..=60).contains(&sent), "{sent} records sent");
+    // Six records differ; a listed range may send a few more both ways, never the 800 shared
+    // ones.
+    assert!((6..=30).contains(&sent), "{sent} records sent");
     let all_bytes: usize = world
         .cluster
         .node(0)
@@ -526,7 +529,7 @@ fn a_reconnecting_node_learns_exactly_what_it_missed_without_the_shared_records_
         .map(|(_, signed)| signed.len())
         .sum();
     assert!(
-        reconcile_bytes * 4 < all_bytes as u64,
+        reconcile_bytes * 10 < all_bytes as u64,
         "{reconcile_bytes} bytes of reconciliation for {all_bytes} bytes of records"
     );
 }
@@ -748,4 +751,76 @@ fn a_node_whose_clock_runs_behind_still_stamps_its_records_after_those_it_has_se
     );
     assert!(reply.created_at > first.created_at);
     assert!(reply.modified_at > first.modified_at);
+}
+
+#[test]
+fn a_round_that_lists_items_outside_its_range_ends_the_link() {
+    let (mut hand, _, registration, link, _) = neighbor_by_hand();
+    let mut items = vec![9u8; 16];
+    items.extend_from_slice(&[0; 16]);
+    let round = wire::Reconcile {
+        ranges: vec![wire::ReconcileRange {
+            lower: Bytes::new(),
+            upper: Bytes::from_static(&[5; 16]),
+            kind: Some(wire::reconcile_range::Kind::Items(Bytes::from(items))),
+        }],
+        want: Vec::new(),
+        last: true,
+    };
+    hand.receive(link, by_hand::Kind::Reconcile(round));
+    assert_eq!(
+        violation(&hand.events(registration)),
+        Some(ProtocolViolation::InvalidReconcile)
+    );
+}
+
+#[test]
+fn a_round_that_never_ends_is_cut_off_at_its_byte_limit() {
+    let (mut hand, _, registration, link, _) = neighbor_by_hand();
+    // Frames of a million bytes of listed items, each in the next range, none the last: the
+    // answer would grow with them.
+    let bound = |frame: u8| {
+        let mut id = [frame; 16];
+        id[12..].fill(0);
+        id
+    };
+    let mut ended = None;
+    for frame in 0..80u8 {
+        let mut items = Vec::with_capacity(1 << 20);
+        for n in 0..(1u32 << 15) {
+            let mut id = [frame; 16];
+            id[12..].copy_from_slice(&n.to_be_bytes());
+            items.extend_from_slice(&id);
+            items.extend_from_slice(&[1; 16]);
+        }
+        let round = wire::Reconcile {
+            ranges: vec![wire::ReconcileRange {
+                lower: Bytes::copy_from_slice(&bound(frame)),
+                upper: Bytes::copy_from_slice(&bound(frame + 1)),
+                kind: Some(wire::reconcile_range::Kind::Items(Bytes::from(items))),
+            }],
+            want: Vec::new(),
+            last: false,
+        };
+        hand.receive(link, by_hand::Kind::Reconcile(round));
+        ended = violation(&hand.events(registration));
+        if ended.is_some() {
+            assert!(frame >= 63, "cut off after {frame} MiB, before the limit");
+            break;
+        }
+    }
+    assert_eq!(ended, Some(ProtocolViolation::InvalidReconcile));
+}
+
+/// The violation that ended the neighbor link, among `events`.
+fn violation(events: &[GraphEvent]) -> Option<ProtocolViolation> {
+    events.iter().find_map(|event| match event {
+        GraphEvent::NeighborConnection(change) => match change.status {
+            ConnectionStatus::Disconnected(DisconnectReason::ProtocolViolation(violation)) => {
+                Some(violation)
+            }
+            _ => None,
+        },
+        _ => None,
+    })
 }

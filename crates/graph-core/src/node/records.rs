@@ -15,9 +15,9 @@ use crate::ids::{GraphHandle, LinkId};
 use crate::info::ConnectionKind;
 use crate::links::LinkState;
 use crate::records::{
-    DecodeError, Entry, Offered, Record, RecordChange, RecordChangeKind, RecordContent, RecordId,
-    RecordQuery, RecordStats, Round, Signer, SigningKeyError, StoreLimits, StoreWrite,
-    decode_signed, to_ms,
+    DecodeError, Entry, MAX_ROUND_BYTES, Offered, Record, RecordChange, RecordChangeKind,
+    RecordContent, RecordId, RecordQuery, RecordStats, Round, Signer, SigningKeyError, StoreLimits,
+    StoreWrite, decode_signed, to_ms,
 };
 use crate::records::{sign, verify};
 use crate::status::GraphStatus;
@@ -401,7 +401,8 @@ impl Node {
         state.records.stats.reconcile_frames += 1;
         state.records.stats.reconcile_bytes += size as u64;
         let mut session = state.records.sessions.remove(&link_id).unwrap_or_default();
-        if !state.records.answer(round, &mut session) {
+        session.received_bytes += size;
+        if session.received_bytes > MAX_ROUND_BYTES || !state.records.answer(round, &mut session) {
             return self.violation(link_id, ProtocolViolation::InvalidReconcile);
         }
         if !last {

@@ -169,7 +169,15 @@ pub(crate) struct Session {
     /// Whether the round being received has ranges or wants (an empty one ends the
     /// reconciliation).
     pub(crate) received_anything: bool,
+    /// Bytes of the round received so far.
+    pub(crate) received_bytes: usize,
 }
+
+/// The most bytes one round may take, over all its frames: what the answer to it holds grows
+/// with the round, so a peer that never sends `last` cannot make it grow without bound. An
+/// honest round stays far below: even two stores of a million records each with nothing in
+/// common summarize and list them in about 64 bytes per record.
+pub(crate) const MAX_ROUND_BYTES: usize = 64 << 20;
 
 impl RecordStore {
     /// The round that opens a reconciliation: one fingerprint of everything.
@@ -181,7 +189,8 @@ impl RecordStore {
     }
 
     /// Answers part of a round, into `session`. `false` if its ranges are not sorted and
-    /// disjoint (with each other and with the ones received before in the round).
+    /// disjoint (with each other and with the ones received before in the round), or list an
+    /// item outside their bounds.
     pub(crate) fn answer(&self, round: Round, session: &mut Session) -> bool {
         session.received_anything |= !round.is_empty();
         for range in round.ranges {
@@ -190,9 +199,16 @@ impl RecordStore {
                 Some(None) => false,
                 Some(Some(reached)) => range.lower.is_some_and(|lower| lower >= reached),
             };
+            let within = |id: &RecordId| {
+                range.lower.is_none_or(|lower| *id >= lower)
+                    && range.upper.is_none_or(|upper| *id < upper)
+            };
             let sound = match (range.lower, range.upper) {
                 (Some(lower), Some(upper)) => lower < upper,
                 _ => true,
+            } && match &range.kind {
+                RangeKind::Items(items) => items.iter().all(|(id, _)| within(id)),
+                RangeKind::Fingerprint { .. } => true,
             };
             if !ordered || !sound {
                 return false;
