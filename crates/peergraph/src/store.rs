@@ -307,7 +307,15 @@ fn opening(path: &Path, error: redb::DatabaseError) -> DatabaseError {
         redb::DatabaseError::DatabaseAlreadyOpen => DatabaseError::InUse {
             path: path.to_owned(),
         },
-        redb::DatabaseError::Storage(redb::StorageError::Io(error)) => access(path, error),
+        // redb reads a file that is not one of its databases as bad data.
+        redb::DatabaseError::Storage(redb::StorageError::Io(error))
+            if !matches!(
+                error.kind(),
+                std::io::ErrorKind::InvalidData | std::io::ErrorKind::UnexpectedEof
+            ) =>
+        {
+            access(path, error)
+        }
         other => DatabaseError::Corrupt {
             path: path.to_owned(),
             reason: other.to_string(),

@@ -252,6 +252,10 @@ async fn a_damaged_or_foreign_database_fails_with_an_error_naming_its_file() {
         match node.open_graph(GraphConfig::new(GRAPH, "alice")) {
             Err(GraphOpenError::Database(error)) => {
                 assert!(
+                    matches!(error, DatabaseError::Corrupt { .. }),
+                    "{damage}: {error:?}"
+                );
+                assert!(
                     error.to_string().contains(&path.display().to_string()),
                     "{damage}: {error}"
                 );
