@@ -192,16 +192,20 @@ impl Node {
         except: Option<LinkId>,
         items: &[FloodItem],
     ) {
-        let neighbors = self.links.select(|link| {
+        for link_id in self.neighbors_but(graph, except) {
+            self.send_items(link_id, items, false);
+        }
+    }
+
+    /// The established neighbor links of `graph`, but `except`.
+    pub(super) fn neighbors_but(&self, graph: GraphHandle, except: Option<LinkId>) -> Vec<LinkId> {
+        let mut links = self.links.select(|link| {
             link.graph == Some(graph)
                 && link.kind == ConnectionKind::Neighbor
                 && link.state == LinkState::Connected
         });
-        for link_id in neighbors {
-            if Some(link_id) != except {
-                self.send_items(link_id, items, false);
-            }
-        }
+        links.retain(|link| Some(*link) != except);
+        links
     }
 
     /// Queues `items` on `link_id` in Flood frames of at most [`FLOOD_FRAME_BYTES`] of payload

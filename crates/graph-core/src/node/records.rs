@@ -13,7 +13,6 @@ use crate::event::{Direction, GraphEvent, ProtocolViolation};
 use crate::identity::PeerIdentity;
 use crate::ids::{GraphHandle, LinkId};
 use crate::info::ConnectionKind;
-use crate::links::LinkState;
 use crate::records::{
     DecodeError, Entry, MAX_ROUND_BYTES, Offered, Record, RecordChange, RecordChangeKind,
     RecordContent, RecordId, RecordQuery, RecordStats, Round, Signer, SigningKeyError, StoreLimits,
@@ -636,18 +635,11 @@ impl Node {
 
     /// Sends `records` to every established neighbor of `graph` but `except`.
     fn flood_records(&mut self, graph: GraphHandle, except: Option<LinkId>, records: &[Bytes]) {
-        let neighbors = self.links.select(|link| {
-            link.graph == Some(graph)
-                && link.kind == ConnectionKind::Neighbor
-                && link.state == LinkState::Connected
-        });
-        for link_id in neighbors {
-            if Some(link_id) != except {
-                if let Some(state) = self.graphs.get_mut(graph) {
-                    state.records.stats.sent += records.len() as u64;
-                }
-                self.send_records(link_id, records);
+        for link_id in self.neighbors_but(graph, except) {
+            if let Some(state) = self.graphs.get_mut(graph) {
+                state.records.stats.sent += records.len() as u64;
             }
+            self.send_records(link_id, records);
         }
     }
 
