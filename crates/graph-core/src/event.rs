@@ -15,7 +15,7 @@ use crate::status::GraphStatus;
 pub enum EventType {
     /// The graph's status flags changed.
     StatusChanged = 1,
-    /// The graph's properties changed (never raised: graph properties are not replicated).
+    /// The graph's properties changed.
     PropertyChanged = 2,
     /// A record was added, updated, deleted or expired.
     RecordChanged = 3,
@@ -76,6 +76,9 @@ pub enum GraphEvent {
     NodeChanged(NodeChange),
     /// A record changed (`PEER_GRAPH_EVENT_RECORD_CHANGED`).
     RecordChanged(RecordChange),
+    /// The graph's properties changed (`PEER_GRAPH_EVENT_PROPERTY_CHANGED`): read them with
+    /// `graph_properties`.
+    PropertyChanged,
     /// The records of this type (from the graph's sync precedence list) are synchronized
     /// (`PEER_GRAPH_EVENT_SYNCHRONIZED`).
     Synchronized {
@@ -105,6 +108,7 @@ impl GraphEvent {
             Self::ConnectionRequired => EventType::ConnectionRequired,
             Self::NodeChanged(_) => EventType::NodeChanged,
             Self::RecordChanged(_) => EventType::RecordChanged,
+            Self::PropertyChanged => EventType::PropertyChanged,
             Self::Synchronized { .. } => EventType::Synchronized,
         }
     }

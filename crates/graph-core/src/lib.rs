@@ -98,7 +98,8 @@ pub use node::{Node, PEER_GRAPH_VERSION};
 pub use output::Output;
 pub use presence::{MAX_ADDRESSES, MAX_ATTRIBUTES_LEN};
 pub use records::{
-    Attribute, AttributeValue, Comparison, Condition, MAX_ATTRIBUTE_NAME_LEN, MAX_ATTRIBUTES,
+    Attribute, AttributeValue, Comparison, Condition, GraphProperties, MAX_ATTRIBUTE_NAME_LEN,
+    MAX_ATTRIBUTES, MAX_COMMENT_CHARS, MAX_FRIENDLY_NAME_CHARS, PROPERTIES_RECORD_TYPE,
     ParseRecordIdError, RECORD_SIZE_BOUNDS, Record, RecordChange, RecordChangeKind, RecordContent,
     RecordId, RecordQuery, RecordStats, SigningKeyError, StoreWrite,
 };

@@ -29,6 +29,34 @@ pub const MAX_ATTRIBUTE_NAME_LEN: usize = 64;
 /// `dwMaxRecordSize`: 1,024 bytes to 60 MB).
 pub const RECORD_SIZE_BOUNDS: (usize, usize) = (1024, 60 * 1024 * 1024);
 
+/// The type of the records that hold a graph's properties (the library's own: an application
+/// record may not have it, and record calls and record events leave these records out).
+pub const PROPERTIES_RECORD_TYPE: [u8; 16] = *b"peergraph.props\0";
+
+/// The longest friendly name, in characters (`PEER_GRAPH_PROPERTIES.pwzFriendlyName`).
+pub const MAX_FRIENDLY_NAME_CHARS: usize = 255;
+
+/// The longest comment, in characters (`PEER_GRAPH_PROPERTIES.pwzComment`).
+pub const MAX_COMMENT_CHARS: usize = 511;
+
+/// A graph's properties (`PEER_GRAPH_PROPERTIES`), as every node of the graph reads them: the
+/// newest properties record any member wrote (signed, so each change names its author).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GraphProperties {
+    /// The graph id.
+    pub graph_id: String,
+    /// The peer id of the member that wrote the graph's first properties (its creator, when it
+    /// set them at creation); empty if none were ever written.
+    pub creator_id: String,
+    /// A name for people (at most [`MAX_FRIENDLY_NAME_CHARS`]).
+    pub friendly_name: String,
+    /// A description (at most [`MAX_COMMENT_CHARS`]).
+    pub comment: String,
+    /// How long the graph's members' presence lasts without a refresh; `None` if never set
+    /// (each node then uses its configured `presence_lifetime`).
+    pub presence_lifetime: Option<Duration>,
+}
+
 /// A record's id (`PEER_RECORD.id`): 16 bytes that bind the record to its author
 /// (docs/PROTOCOL.md section 4, "Records"). Its text form is 32 lowercase hexadecimal digits.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -438,12 +466,33 @@ impl RecordStore {
         self.entries.get(id)
     }
 
-    /// Every live (not deleted) record, in id order.
+    /// Every live (not deleted) application record, in id order.
     pub(crate) fn records(&self) -> impl Iterator<Item = &Record> + '_ {
         self.entries
             .values()
-            .filter(|entry| !entry.deleted)
+            .filter(|entry| !entry.deleted && entry.record.record_type != PROPERTIES_RECORD_TYPE)
             .map(|entry| &entry.record)
+    }
+
+    /// The live application record `id`.
+    pub(crate) fn application_record(&self, id: &RecordId) -> Option<&Entry> {
+        self.entries
+            .get(id)
+            .filter(|entry| !entry.deleted && entry.record.record_type != PROPERTIES_RECORD_TYPE)
+    }
+
+    /// The live properties records: (the newest, the first written).
+    pub(crate) fn properties(&self) -> Option<(&Record, &Record)> {
+        let live = || {
+            self.entries.values().filter(|entry| {
+                !entry.deleted && entry.record.record_type == PROPERTIES_RECORD_TYPE
+            })
+        };
+        let newest = live().max_by_key(|entry| (entry.modified_ms, entry.digest))?;
+        let first = live()
+            .min_by_key(|entry| (entry.record.created_at, entry.digest))
+            .expect("one exists");
+        Some((&newest.record, &first.record))
     }
 
     /// Every entry, tombstones too, in id order.

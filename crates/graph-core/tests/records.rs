@@ -824,3 +824,85 @@ fn violation(events: &[GraphEvent]) -> Option<ProtocolViolation> {
         _ => None,
     })
 }
+
+#[test]
+fn graph_properties_set_on_one_node_reach_every_node_and_the_newest_wins() {
+    use peergraph_core::{GraphProperties, PROPERTIES_RECORD_TYPE};
+    let mut world = line(3);
+    for index in 0..3 {
+        let graph = world.graphs[index];
+        world
+            .cluster
+            .node(index)
+            .register_event(graph, &[EventType::PropertyChanged])
+            .unwrap();
+    }
+    let graph = world.graphs[0];
+    let now = world.cluster.now();
+    let lifetime = Some(Duration::from_secs(600));
+    world
+        .cluster
+        .node(0)
+        .set_graph_properties(now, graph, "The lab", "where we test", lifetime)
+        .unwrap();
+    world.cluster.settle().unwrap();
+    let expected = GraphProperties {
+        graph_id: common::GRAPH.into(),
+        creator_id: "peer0".into(),
+        friendly_name: "The lab".into(),
+        comment: "where we test".into(),
+        presence_lifetime: lifetime,
+    };
+    for index in 0..3 {
+        let graph = world.graphs[index];
+        let node = world.cluster.node(index);
+        assert_eq!(
+            node.graph_properties(graph).unwrap(),
+            expected,
+            "node {index}"
+        );
+        // The library's own record is no application record.
+        assert!(node.enum_records(graph, None, None).unwrap().is_empty());
+        assert!(
+            world.events(index).contains(&GraphEvent::PropertyChanged),
+            "node {index}"
+        );
+    }
+    // Another member changes them later: the newest wins everywhere, the creator stays.
+    world.cluster.run_for(Duration::from_secs(1)).unwrap();
+    let now = world.cluster.now();
+    let graph = world.graphs[2];
+    world
+        .cluster
+        .node(2)
+        .set_graph_properties(now, graph, "The big lab", "", None)
+        .unwrap();
+    world.cluster.settle().unwrap();
+    for index in 0..3 {
+        let graph = world.graphs[index];
+        let properties = world.cluster.node(index).graph_properties(graph).unwrap();
+        assert_eq!(
+            (
+                properties.friendly_name.as_str(),
+                properties.creator_id.as_str()
+            ),
+            ("The big lab", "peer0")
+        );
+        assert_eq!(properties.presence_lifetime, None);
+    }
+    let mut reserved = content(CHAT, "x");
+    reserved.record_type = PROPERTIES_RECORD_TYPE;
+    assert!(matches!(
+        add(&mut world, 1, reserved),
+        Err(RecordError::InvalidArgument { .. })
+    ));
+    let now = world.cluster.now();
+    let graph = world.graphs[1];
+    assert!(matches!(
+        world
+            .cluster
+            .node(1)
+            .set_graph_properties(now, graph, &"n".repeat(256), "", None),
+        Err(RecordError::InvalidArgument { .. })
+    ));
+}

@@ -58,6 +58,6 @@ pub use peergraph_core::{
     StartupError, Timeouts, VersionData,
 };
 pub use peergraph_core::{
-    Attribute, AttributeValue, Comparison, Condition, Record, RecordChange, RecordChangeKind,
-    RecordContent, RecordError, RecordId, RecordQuery, RecordStats, RestoreError,
+    Attribute, AttributeValue, Comparison, Condition, GraphProperties, Record, RecordChange,
+    RecordChangeKind, RecordContent, RecordError, RecordId, RecordQuery, RecordStats, RestoreError,
 };

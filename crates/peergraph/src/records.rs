@@ -5,8 +5,8 @@
 use std::path::{Path, PathBuf};
 
 use peergraph_core::{
-    GraphConfig, GraphError, GraphHandle, HandleError, Record, RecordContent, RecordError,
-    RecordId, RecordQuery, RecordStats, RestoreError,
+    GraphConfig, GraphError, GraphHandle, GraphProperties, HandleError, Record, RecordContent,
+    RecordError, RecordId, RecordQuery, RecordStats, RestoreError,
 };
 
 use crate::PeerGraph;
@@ -35,6 +35,9 @@ pub enum GraphOpenError {
     /// The graph's database could not be made or read.
     #[error(transparent)]
     Database(#[from] DatabaseError),
+    /// The graph's first properties could not be written (the node has no signing key).
+    #[error(transparent)]
+    Properties(#[from] RecordError),
 }
 
 /// A record call that changes the store failed; nothing changed.
@@ -105,8 +108,9 @@ impl PeerGraph {
         self.data_dir().map(|dir| path_in(dir, graph_id, peer_id))
     }
 
-    /// Creates a graph (`PeerGraphCreate`) and its database; the graph is synchronized at once.
-    /// Fails with `DuplicateGraph` if the graph's database already exists here.
+    /// Creates a graph (`PeerGraphCreate`) and its database; the graph is synchronized at once,
+    /// and its first properties (empty name and comment) name this node's peer id as its
+    /// creator. Fails with `DuplicateGraph` if the graph's database already exists here.
     pub fn create_graph(&self, config: GraphConfig) -> Result<GraphHandle, GraphOpenError> {
         let path = self.database_path(&config.graph_id, &config.peer_id);
         self.shared().with(|state| {
@@ -131,6 +135,10 @@ impl PeerGraph {
                 }
             };
             state.databases.extend(db.map(|db| (graph, db)));
+            state
+                .node
+                .set_graph_properties(now(), graph, "", "", None)?;
+            save(state, graph)?;
             Ok(graph)
         })
     }
@@ -237,6 +245,32 @@ impl PeerGraph {
         })
     }
 
+    /// The graph's properties (`PeerGraphGetProperties`): the newest any member set.
+    pub fn graph_properties(&self, graph: GraphHandle) -> Result<GraphProperties, RecordError> {
+        self.shared().lock().node.graph_properties(graph)
+    }
+
+    /// Sets the graph's friendly name, comment and presence lifetime for every node
+    /// (`PeerGraphSetProperties`); each raises `PropertyChanged`.
+    pub fn set_graph_properties(
+        &self,
+        graph: GraphHandle,
+        friendly_name: &str,
+        comment: &str,
+        presence_lifetime: Option<std::time::Duration>,
+    ) -> Result<(), RecordsError> {
+        self.shared().with(|state| {
+            state.node.set_graph_properties(
+                now(),
+                graph,
+                friendly_name,
+                comment,
+                presence_lifetime,
+            )?;
+            Ok(save(state, graph)?)
+        })
+    }
+
     /// One record (`PeerGraphGetRecord`).
     pub fn get_record(&self, graph: GraphHandle, id: RecordId) -> Result<Record, RecordError> {
         self.shared().lock().node.get_record(graph, id)
@@ -269,8 +303,8 @@ impl PeerGraph {
         self.shared().lock().node.record_stats(graph)
     }
 
-    /// Writes every record and tombstone of the graph to a new file at `path`
-    /// (`PeerGraphExportDatabase`); returns how many. Fails if the file exists.
+    /// Writes every record and tombstone of the graph, its properties record too, to a new file
+    /// at `path` (`PeerGraphExportDatabase`); returns how many. Fails if the file exists.
     pub fn export_database(&self, graph: GraphHandle, path: &Path) -> Result<usize, TransferError> {
         let (records, graph_id, peer_id) = {
             let state = self.shared().lock();

@@ -1,6 +1,6 @@
 //! The record store over each real transport, and its databases on disk: records flood along a
 //! line of nodes, a graph's records survive a restart and come back at once, the database
-//! rules of `PeerGraphCreate`/`Open`/`Delete` hold, damaged files fail with an error naming
+//! rules of `PeerGraphCreate`/`Open`/`Delete` hold, graph properties last,, damaged files fail with an error naming
 //! them, and an export imports into another node.
 
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
@@ -168,6 +168,9 @@ async fn records_survive_a_restart_and_the_reopened_graph_is_ready_at_once() {
         let kept = node.add_record(graph, note("kept")).unwrap();
         let dropped = node.add_record(graph, note("dropped")).unwrap();
         node.delete_record(graph, dropped, false).unwrap();
+        assert_eq!(node.graph_properties(graph).unwrap().creator_id, "alice");
+        node.set_graph_properties(graph, "Kitchen", "who cooks tonight", None)
+            .unwrap();
         // No close: the process could end here.
         (kept, dropped)
     };
@@ -186,6 +189,15 @@ async fn records_survive_a_restart_and_the_reopened_graph_is_ready_at_once() {
         node.get_record(graph, dropped),
         Err(RecordError::RecordNotFound)
     );
+    let properties = node.graph_properties(graph).unwrap();
+    assert_eq!(
+        (
+            properties.friendly_name.as_str(),
+            properties.comment.as_str()
+        ),
+        ("Kitchen", "who cooks tonight")
+    );
+    assert_eq!(properties.creator_id, "alice");
     node.add_record(graph, note("more")).unwrap();
 }
 
@@ -296,7 +308,8 @@ async fn an_export_imports_into_another_node_and_refuses_another_graph() {
         .map(|index| alice.add_record(graph, note(&format!("n{index}"))).unwrap())
         .collect();
     let export = dir.path().join("export.redb");
-    assert_eq!(alice.export_database(graph, &export).unwrap(), 20);
+    // The twenty records and the graph's properties record.
+    assert_eq!(alice.export_database(graph, &export).unwrap(), 21);
     assert!(
         alice.export_database(graph, &export).is_err(),
         "an export never overwrites a file"
@@ -304,7 +317,7 @@ async fn an_export_imports_into_another_node_and_refuses_another_graph() {
 
     let bob = started(Config::new(TransportKind::Tcp)).await;
     let at_bob = bob.create_graph(GraphConfig::new(GRAPH, "bob")).unwrap();
-    assert_eq!(bob.import_database(at_bob, &export).unwrap(), 20);
+    assert_eq!(bob.import_database(at_bob, &export).unwrap(), 21);
     for id in &ids {
         assert_eq!(
             bob.get_record(at_bob, *id).unwrap(),

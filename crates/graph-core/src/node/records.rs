@@ -14,14 +14,25 @@ use crate::identity::PeerIdentity;
 use crate::ids::{GraphHandle, LinkId};
 use crate::info::ConnectionKind;
 use crate::records::{
+    Attribute, AttributeValue, GraphProperties, MAX_COMMENT_CHARS, MAX_FRIENDLY_NAME_CHARS,
+    PROPERTIES_RECORD_TYPE, sign, verify,
+};
+use crate::records::{
     DecodeError, Entry, MAX_ROUND_BYTES, Offered, Record, RecordChange, RecordChangeKind,
     RecordContent, RecordId, RecordQuery, RecordStats, Round, Signer, SigningKeyError, StoreLimits,
     StoreWrite, decode_signed, to_ms,
 };
-use crate::records::{sign, verify};
 use crate::status::GraphStatus;
 
 use super::Node;
+
+/// The attributes of a properties record.
+const FRIENDLY_NAME: &str = "friendly_name";
+const COMMENT: &str = "comment";
+const PRESENCE_LIFETIME: &str = "presence_lifetime";
+
+/// How long a properties record lasts: ten years, renewed by every change.
+const PROPERTIES_LIFETIME_MS: u64 = 10 * 365 * 24 * 60 * 60 * 1000;
 
 /// The most bytes of records (or of a reconciliation round) one frame carries, unless one
 /// record alone is larger.
@@ -135,7 +146,9 @@ impl Node {
             let held = state
                 .records
                 .get(&id)
-                .filter(|entry| !entry.deleted)
+                .filter(|entry| {
+                    entry.record.record_type != PROPERTIES_RECORD_TYPE && !entry.deleted
+                })
                 .ok_or(RecordError::RecordNotFound)?;
             let record_type = held.record.record_type;
             let state = self.graphs.get_mut(graph).expect("checked live above");
@@ -165,12 +178,109 @@ impl Node {
         self.keep_own(graph, entry)
     }
 
+    /// The graph's properties (`PeerGraphGetProperties`): the newest any member set.
+    pub fn graph_properties(&self, graph: GraphHandle) -> Result<GraphProperties, RecordError> {
+        let state = self.records_ready(graph)?;
+        let mut properties = GraphProperties {
+            graph_id: state.graph_id().to_owned(),
+            creator_id: String::new(),
+            friendly_name: String::new(),
+            comment: String::new(),
+            presence_lifetime: None,
+        };
+        let Some((newest, first)) = state.records.properties() else {
+            return Ok(properties);
+        };
+        properties.creator_id.clone_from(&first.creator_id);
+        for attribute in &newest.attributes {
+            match (attribute.name.as_str(), &attribute.value) {
+                (FRIENDLY_NAME, AttributeValue::Text(text)) => {
+                    properties.friendly_name.clone_from(text);
+                }
+                (COMMENT, AttributeValue::Text(text)) => properties.comment.clone_from(text),
+                (PRESENCE_LIFETIME, AttributeValue::Integer(seconds)) => {
+                    properties.presence_lifetime =
+                        u64::try_from(*seconds).ok().map(Duration::from_secs);
+                }
+                _ => {}
+            }
+        }
+        Ok(properties)
+    }
+
+    /// Sets the graph's properties for every node (`PeerGraphSetProperties`): the friendly
+    /// name, the comment and the presence lifetime (whole seconds); the graph id and creator
+    /// stay. Every node raises `PropertyChanged`. Any member may set them; the newest wins.
+    pub fn set_graph_properties(
+        &mut self,
+        now: Instant,
+        graph: GraphHandle,
+        friendly_name: &str,
+        comment: &str,
+        presence_lifetime: Option<Duration>,
+    ) -> Result<(), RecordError> {
+        let now = self.advance(now);
+        if friendly_name.chars().count() > MAX_FRIENDLY_NAME_CHARS {
+            return Err(invalid("friendly_name", ArgumentProblem::TooLong));
+        }
+        if comment.chars().count() > MAX_COMMENT_CHARS {
+            return Err(invalid("comment", ArgumentProblem::TooLong));
+        }
+        if presence_lifetime.is_some_and(|lifetime| lifetime.as_secs() == 0) {
+            return Err(invalid("presence_lifetime", ArgumentProblem::Empty));
+        }
+        let mut attributes = vec![
+            Attribute::text(FRIENDLY_NAME, friendly_name),
+            Attribute::text(COMMENT, comment),
+        ];
+        if let Some(lifetime) = presence_lifetime {
+            let seconds = i64::try_from(lifetime.as_secs()).unwrap_or(i64::MAX);
+            attributes.push(Attribute::integer(PRESENCE_LIFETIME, seconds));
+        }
+        let now_ms = self.clock.unix_ms(now);
+        let state = self.records_ready(graph)?;
+        let signer = self.signer.as_ref().ok_or(RecordError::NoIdentity)?;
+        let content = RecordContent {
+            record_type: PROPERTIES_RECORD_TYPE,
+            attributes,
+            data: Bytes::new(),
+            // Properties last as long as the graph can: the longest expiry a record carries.
+            expires_at: crate::records::from_ms(now_ms.saturating_add(PROPERTIES_LIFETIME_MS)),
+        };
+        let own = state.records.entries().find(|entry| {
+            entry.record.record_type == PROPERTIES_RECORD_TYPE
+                && !entry.deleted
+                && entry.record.author == signer.identity()
+        });
+        let version = match own {
+            Some(held) => Version {
+                content: &content,
+                nonce: held.nonce,
+                version: held.record.version.saturating_add(1),
+                deleted: false,
+                creator_id: &held.record.creator_id.clone(),
+                created_ms: to_ms(held.record.created_at),
+                after_ms: held.modified_ms,
+            },
+            None => Version {
+                content: &content,
+                nonce: 0,
+                version: 1,
+                deleted: false,
+                creator_id: &state.peer_id().to_owned(),
+                created_ms: state.records.stamp(now_ms),
+                after_ms: 0,
+            },
+        };
+        let entry = self.make_version(now, graph, &version)?;
+        self.keep_own(graph, entry)
+    }
+
     /// One record (`PeerGraphGetRecord`); a deleted one is not found.
     pub fn get_record(&self, graph: GraphHandle, id: RecordId) -> Result<Record, RecordError> {
         self.records_ready(graph)?
             .records
-            .get(&id)
-            .filter(|entry| !entry.deleted)
+            .application_record(&id)
             .map(|entry| entry.record.clone())
             .ok_or(RecordError::RecordNotFound)
     }
@@ -506,6 +616,9 @@ impl Node {
         record_id: RecordId,
         record_type: [u8; 16],
     ) {
+        if record_type == PROPERTIES_RECORD_TYPE {
+            return self.emit(graph, GraphEvent::PropertyChanged);
+        }
         let change = RecordChange {
             change,
             record_id,
@@ -586,8 +699,7 @@ impl Node {
         let held = self
             .records_ready(graph)?
             .records
-            .get(id)
-            .filter(|entry| !entry.deleted)
+            .application_record(id)
             .ok_or(RecordError::RecordNotFound)?;
         let signer = self.signer.as_ref().ok_or(RecordError::NoIdentity)?;
         if held.record.author != signer.identity() {
@@ -674,6 +786,9 @@ impl Node {
 
 /// Checks what an application gives for a record.
 fn check_content(content: &RecordContent, now_ms: u64) -> Result<(), RecordError> {
+    if content.record_type == PROPERTIES_RECORD_TYPE {
+        return Err(invalid("record_type", ArgumentProblem::Reserved));
+    }
     if to_ms(content.expires_at) <= now_ms || content.expires_at <= SystemTime::UNIX_EPOCH {
         return Err(RecordError::InvalidExpiration);
     }
