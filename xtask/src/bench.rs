@@ -10,7 +10,9 @@
 //!
 //! Timed figures come from criterion (`target/criterion/`). Memory and 10,000-connection figures
 //! come from `benches/src/bin/connections.rs`, run once per measurement in a fresh process
-//! ([`EXTRAS`]), which writes `target/bench/extra/<name>.json`.
+//! ([`EXTRAS`]), which writes `target/bench/extra/<name>.json`. The simulated graph's figures
+//! come from `benches/src/bin/graph.rs` (`graph.json`), the record store's from
+//! `benches/src/bin/records.rs` (`records.json`), each run once in a fresh process.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -438,7 +440,69 @@ const FIGURES: &[Figure] = &[
         "bytes_per_known_node",
         "bytes/node",
     ),
+    records_figure(
+        "records/add_rate_memory",
+        "none",
+        "add_rate_memory",
+        "records/s",
+    ),
+    records_figure(
+        "records/add_rate_disk",
+        "none",
+        "add_rate_disk",
+        "records/s",
+    ),
+    records_figure(
+        "records/db_bytes_per_record",
+        "none",
+        "db_bytes_per_record",
+        "bytes/record",
+    ),
+    records_figure("records/flood_rate", "tcp", "flood_rate", "records/s"),
+    records_figure("records/sync_100k", "tcp", "sync_100k_seconds", "s"),
+    records_figure("records/sync_20k", "tcp", "sync_20k_seconds", "s"),
+    records_figure(
+        "records/sync_bytes_per_record",
+        "tcp",
+        "sync_bytes_per_record",
+        "bytes/record",
+    ),
+    records_figure(
+        "records/reconcile_bytes_per_record",
+        "tcp",
+        "reconcile_bytes_per_record",
+        "bytes/record",
+    ),
+    // The second synchronization must cost far less than sending every record again (the
+    // bound the core's own test holds a reconnecting node to).
+    Figure {
+        name: "records/resync_bytes",
+        transport: "tcp",
+        peergraph: Source::Extra {
+            file: "records",
+            key: "resync_bytes",
+        },
+        baseline: Baseline::Measured(Source::Extra {
+            file: "records",
+            key: "resync_all_record_bytes",
+        }),
+        unit: Unit::Reported("bytes"),
+        goal: Goal::AtMost(0.25),
+    },
 ];
+
+/// Figures measured only by the full run, and only by `--quick` (which synchronizes 20,000
+/// records instead of 100,000); the other mode leaves them out of its table.
+const FULL_ONLY: &[&str] = &["records/sync_100k"];
+const QUICK_ONLY: &[&str] = &["records/sync_20k"];
+
+/// The figures a run in this mode reports.
+fn figures(quick: bool) -> impl Iterator<Item = &'static Figure> {
+    let left_out = if quick { FULL_ONLY } else { QUICK_ONLY };
+    FIGURES
+        .iter()
+        .filter(move |figure| !left_out.contains(&figure.name))
+}
 
 /// The throughput a bench declared (criterion's `benchmark.json`).
 #[derive(Clone, Copy)]
@@ -494,11 +558,11 @@ pub(crate) fn run(root: &Path, quick: bool) -> Result<()> {
     }
     run_extras(root, &target, &extra_dir)?;
     run_graph(root, &target, &extra_dir)?;
+    run_records(root, &target, &extra_dir, quick)?;
 
     let mut measurements = read_criterion(&target.join("criterion"), started)?;
     measurements.extend(read_extras(&extra_dir)?);
-    let rows: Vec<Row<'_>> = FIGURES
-        .iter()
+    let rows: Vec<Row<'_>> = figures(quick)
         .map(|figure| evaluate(figure, &measurements))
         .collect();
     println!("\nlayout: {LAYOUT}");
@@ -575,6 +639,64 @@ fn run_graph(root: &Path, target: &Path, extra_dir: &Path) -> Result<()> {
         eprintln!("graph failed ({status}); not measured");
     }
     Ok(())
+}
+
+/// Builds and runs the `records` binary (the record store on real nodes; `--quick`: a
+/// smaller synchronization); a failed run leaves its figures "not measured".
+fn run_records(root: &Path, target: &Path, extra_dir: &Path, quick: bool) -> Result<()> {
+    let status = cargo(root)
+        .args([
+            "build",
+            "--release",
+            "-p",
+            "peergraph-benches",
+            "--bin",
+            "records",
+        ])
+        .status()
+        .context("building the records binary")?;
+    if !status.success() {
+        bail!("building the records binary failed ({status})");
+    }
+    let binary = target.join("release").join("records");
+    let mut command = Command::new(&binary);
+    command
+        .arg("--out")
+        .arg(extra_dir.join("records.json"))
+        // The databases of the run, removed when it ends.
+        .arg("--dir")
+        .arg(target.join("bench").join("records-scratch"));
+    if quick {
+        command.arg("--quick");
+    }
+    let status = command
+        .status()
+        .with_context(|| format!("running {}", binary.display()))?;
+    if !status.success() {
+        eprintln!("records failed ({status}); not measured");
+    }
+    Ok(())
+}
+
+/// A figure of the record store (`records` binary, `records.json`), reported without a
+/// baseline.
+const fn records_figure(
+    name: &'static str,
+    transport: &'static str,
+    key: &'static str,
+    unit: &'static str,
+) -> Figure {
+    Figure {
+        name,
+        transport,
+        peergraph: Source::Extra {
+            file: "records",
+            key,
+        },
+        baseline: Baseline::None,
+        unit: Unit::Reported(unit),
+        goal: Goal::None,
+    }
 }
 
 /// A figure of the simulated graph (`graph` binary, `graph.json`), reported without a baseline.
@@ -737,7 +859,7 @@ fn table(rows: &[Row<'_>]) -> String {
         ] = cells;
         let _ = writeln!(
             out,
-            "{figure:<30} {transport:<9} {peergraph:>14} {baseline:>14} {unit:<14} {ratio:>6} \
+            "{figure:<34} {transport:<9} {peergraph:>14} {baseline:>14} {unit:<14} {ratio:>6} \
              {goal:<8} {verdict}"
         );
     };
@@ -779,8 +901,13 @@ fn table(rows: &[Row<'_>]) -> String {
     out
 }
 
-/// `1234567.8` as `1,234,568`; numbers below 100 keep one decimal.
+/// `1234567.8` as `1,234,568`; numbers below 100 keep one decimal, those below 1 two
+/// significant digits (`0.00028`).
 fn group_digits(value: f64) -> String {
+    if value != 0.0 && value.abs() < 1.0 {
+        let decimals = (1 - value.abs().log10().floor() as i32).max(1) as usize;
+        return format!("{value:.decimals$}");
+    }
     if value.abs() < 100.0 {
         return format!("{value:.1}");
     }
@@ -808,6 +935,9 @@ mod tests {
         assert_eq!(group_digits(999.0), "999");
         assert_eq!(group_digits(1000.0), "1,000");
         assert_eq!(group_digits(12.34), "12.3");
+        assert_eq!(group_digits(0.5), "0.50");
+        assert_eq!(group_digits(0.000_28), "0.00028");
+        assert_eq!(group_digits(0.0), "0.0");
     }
 
     #[test]
@@ -839,6 +969,16 @@ mod tests {
         assert_eq!(summary[0]["ratio"], 2.0);
         assert_eq!(summary[tcp_index]["figure"], tcp.figure.name);
         assert_eq!(summary[tcp_index]["peergraph"], Value::Null);
+    }
+
+    #[test]
+    fn each_mode_reports_its_own_synchronization_size() {
+        let names = |quick| figures(quick).map(|figure| figure.name).collect::<Vec<_>>();
+        assert!(names(false).contains(&"records/sync_100k"));
+        assert!(!names(false).contains(&"records/sync_20k"));
+        assert!(names(true).contains(&"records/sync_20k"));
+        assert!(!names(true).contains(&"records/sync_100k"));
+        assert_eq!(names(true).len(), FIGURES.len() - 1);
     }
 
     #[test]

@@ -252,25 +252,30 @@ impl Node {
                 && !entry.deleted
                 && entry.record.author == signer.identity()
         });
-        let version = match own {
-            Some(held) => Version {
-                content: &content,
-                nonce: held.nonce,
-                version: held.record.version.saturating_add(1),
-                deleted: false,
-                creator_id: &held.record.creator_id.clone(),
-                created_ms: to_ms(held.record.created_at),
-                after_ms: held.modified_ms,
-            },
-            None => Version {
-                content: &content,
-                nonce: 0,
-                version: 1,
-                deleted: false,
-                creator_id: &state.peer_id().to_owned(),
-                created_ms: state.records.stamp(now_ms),
-                after_ms: 0,
-            },
+        // (version, creator, created, the version replaced)
+        let (number, creator_id, created_ms, after_ms) = match own {
+            Some(held) => (
+                held.record.version.saturating_add(1),
+                held.record.creator_id.clone(),
+                to_ms(held.record.created_at),
+                held.modified_ms,
+            ),
+            None => (
+                1,
+                state.peer_id().to_owned(),
+                state.records.stamp(now_ms),
+                0,
+            ),
+        };
+        let version = Version {
+            content: &content,
+            // An author's one properties record.
+            nonce: 0,
+            version: number,
+            deleted: false,
+            creator_id: &creator_id,
+            created_ms,
+            after_ms,
         };
         let entry = self.make_version(now, graph, &version)?;
         self.keep_own(graph, entry)
