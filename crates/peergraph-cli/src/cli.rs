@@ -32,7 +32,8 @@ pub(crate) enum Command {
     Chat(ChatArgs),
     /// Stay in a graph: keep neighbors, print node, neighbor and record events, accept direct
     /// connections as `listen` does, and take record commands on stdin (`add`, `update`,
-    /// `delete`, `get`, `list`, `search`, `export`, `import`, `stats`; see USAGE.md). Without
+    /// `delete`, `get`, `list`, `search`, `export`, `import`, `stats`, `properties`, `name`,
+    /// `comment`; see USAGE.md). Without
     /// --bootstrap this node starts the graph.
     #[command(after_help = crate::exit::help_table())]
     Join(ListenArgs),

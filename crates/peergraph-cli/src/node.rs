@@ -27,6 +27,7 @@ pub(crate) const GRAPH_EVENTS: &[EventType] = &[
     EventType::ConnectionRequired,
     EventType::StatusChanged,
     EventType::RecordChanged,
+    EventType::PropertyChanged,
 ];
 
 /// One node with one graph and one event registration.
@@ -219,7 +220,11 @@ impl LocalNode {
                 self.peers.insert(change.connection, peer_name(remote));
             }
         }
-        if let GraphEvent::RecordChanged(_) = event {
+        if let GraphEvent::PropertyChanged = event {
+            if let Ok(line) = crate::records::properties_line(self) {
+                println!("[{}] {line}", self.peer_id);
+            }
+        } else if let GraphEvent::RecordChanged(_) = event {
             if let Some(line) =
                 crate::records::change_line(self, event).filter(|_| self.show_records)
             {

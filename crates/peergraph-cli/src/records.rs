@@ -101,9 +101,11 @@ pub(crate) fn run_command(local: &LocalNode, line: &str) -> Vec<String> {
         "export" => transfer(local, &words, true),
         "import" => transfer(local, &words, false),
         "stats" => stats(local),
+        "properties" => properties_line(local).map(|line| vec![line]),
+        "name" | "comment" => set_property(local, command, line),
         other => Err(format!(
             "unknown command {}: add, update, delete, delete-local, get, list, search, \
-             export, import, stats",
+             export, import, stats, properties, name, comment",
             Shown(other)
         )),
     };
@@ -264,6 +266,45 @@ fn transfer(local: &LocalNode, words: &[&str], export: bool) -> Result<Vec<Strin
     .map_err(|error| error.to_string())?;
     let what = if export { "exported" } else { "imported" };
     Ok(vec![format!("{what} {count} records")])
+}
+
+/// `properties: name "NAME" comment "COMMENT" creator PEER`: the graph's properties as this
+/// node reads them now.
+pub(crate) fn properties_line(local: &LocalNode) -> Result<String, String> {
+    let properties = local
+        .node
+        .graph_properties(local.graph)
+        .map_err(|error| error.to_string())?;
+    Ok(format!(
+        "properties: name \"{}\" comment \"{}\" creator {}",
+        Shown(&properties.friendly_name),
+        Shown(&properties.comment),
+        Shown(&properties.creator_id)
+    ))
+}
+
+/// `name TEXT` or `comment TEXT`: sets that property for the whole graph, keeping the others.
+fn set_property(local: &LocalNode, which: &str, line: &str) -> Result<Vec<String>, String> {
+    let text = line.trim_start()[which.len()..].trim();
+    let mut properties = local
+        .node
+        .graph_properties(local.graph)
+        .map_err(|error| error.to_string())?;
+    if which == "name" {
+        properties.friendly_name = text.to_owned();
+    } else {
+        properties.comment = text.to_owned();
+    }
+    local
+        .node
+        .set_graph_properties(
+            local.graph,
+            &properties.friendly_name,
+            &properties.comment,
+            properties.presence_lifetime,
+        )
+        .map_err(|error| error.to_string())?;
+    Ok(vec![format!("set {which}")])
 }
 
 fn stats(local: &LocalNode) -> Result<Vec<String>, String> {

@@ -126,3 +126,30 @@ async fn every_record_a_node_acknowledged_survives_kill_9_mid_write() {
     node.write_line("add after the restart").await;
     added(&mut node).await;
 }
+
+#[tokio::test]
+async fn graph_properties_set_on_one_running_node_reach_another() {
+    let mut ann = join("ann", &["--listen", "127.0.0.1:0"]);
+    let locator = ann.locator().await;
+    let mut ben = join("ben", &["--bootstrap", &locator]);
+    ben.line_containing("SYNCHRONIZED").await;
+
+    ben.write_line("name Kitchen rota").await;
+    assert_eq!(ben.line_starting("set ").await, "set name");
+    ann.line_containing("[ann] properties: name \"Kitchen rota\" comment \"\" creator ann")
+        .await;
+    ann.write_line("comment who cooks tonight").await;
+    ann.line_starting("set comment").await;
+    ben.line_containing(
+        "[ben] properties: name \"Kitchen rota\" comment \"who cooks tonight\" creator ann",
+    )
+    .await;
+    ben.write_line(&format!("name {}", "x".repeat(256))).await;
+    let refused = ben.line_starting("error: ").await;
+    assert!(refused.contains("friendly_name"), "{refused}");
+    ben.write_line("properties").await;
+    assert_eq!(
+        ben.line_starting("properties: ").await,
+        "properties: name \"Kitchen rota\" comment \"who cooks tonight\" creator ann"
+    );
+}
