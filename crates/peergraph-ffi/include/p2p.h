@@ -90,28 +90,38 @@ typedef WCHAR *PWSTR;
 // Windows' 32-bit unsigned integer.
 typedef uint32_t ULONG;
 
-// `PEER_GRAPH_PROPERTIES`. Of its fields this library reads `dwSize`, `pwzGraphId` and
-// `pwzCreatorId` (this node's peer id); `PeerGraphGetProperties` is not provided yet.
+// `PEER_GRAPH_PROPERTIES`: a graph's properties, shared by every member of the graph.
+//
+// In: `PeerGraphCreate` reads `dwSize`, `pwzGraphId` and `pwzCreatorId` (this node's peer id
+// in the graph), and writes the graph's first properties with an empty friendly name and
+// comment and no presence lifetime. `PeerGraphSetProperties` reads `dwSize`,
+// `pwzFriendlyName`, `pwzComment` and `ulPresenceLifetime`. Each ignores the other fields.
+//
+// Out (`PeerGraphGetProperties`): every field, in one block freed with `PeerGraphFreeData`;
+// `dwFlags`, `dwScope` and `cPresenceMax` are 0.
 typedef struct {
   // `sizeof(PEER_GRAPH_PROPERTIES)`.
   DWORD dwSize;
-  // Property flags (ignored).
+  // Property flags (ignored; 0 out).
   DWORD dwFlags;
-  // Scope (ignored).
+  // Scope (ignored; 0 out).
   DWORD dwScope;
-  // Largest record (ignored: the node's limit, 16 MiB, applies to every graph).
+  // Largest record, in bytes. Ignored in: the node's limit, 16 MiB, applies to every graph;
+  // out, that limit.
   DWORD dwMaxRecordSize;
-  // The graph id (required).
+  // The graph id (required by `PeerGraphCreate`).
   PWSTR pwzGraphId;
-  // The creator's peer id, this node's peer id in the graph (required).
+  // The creator's peer id: in `PeerGraphCreate`, this node's peer id in the graph
+  // (required); out, the peer id of the member that created the graph.
   PWSTR pwzCreatorId;
-  // Friendly name (ignored).
+  // A name for people, at most 255 characters (`PeerGraphSetProperties`; null: empty).
   PWSTR pwzFriendlyName;
-  // Comment (ignored).
+  // A description, at most 511 characters (`PeerGraphSetProperties`; null: empty).
   PWSTR pwzComment;
-  // Presence lifetime (ignored).
+  // Presence lifetime, in seconds (`PeerGraphSetProperties`; 0: none). Out, when none is
+  // set, this node's own presence lifetime (300 s).
   ULONG ulPresenceLifetime;
-  // Presence maximum (ignored).
+  // Presence maximum (ignored; 0 out).
   ULONG cPresenceMax;
 } PEER_GRAPH_PROPERTIES;
 
@@ -601,8 +611,10 @@ HRESULT PeerGraphStartup(WORD wVersionRequested, PEER_VERSION_DATA *pVersionData
 HRESULT PeerGraphShutdown(void);
 
 // Creates a graph (`PeerGraphCreate`): `pwzGraphId` and `pwzCreatorId` (this node's peer id)
-// from the properties, the secret from the security interface (null: no secret). No network
-// activity.
+// from the properties, the secret from the security interface (null: no secret). The graph's
+// first properties name this node as its creator, with an empty friendly name and comment
+// (set them with `PeerGraphSetProperties`; the other fields of `pGraphProperties` are not
+// used). No network activity.
 //
 // # Safety
 // `pGraphProperties` points to a `PEER_GRAPH_PROPERTIES` whose strings are NUL-terminated;
@@ -659,8 +671,8 @@ HRESULT PeerGraphClose(HGRAPH hGraph);
 HRESULT PeerGraphListen(HGRAPH hGraph, DWORD dwScope, DWORD dwScopeId, WORD wPort);
 
 // Frees a block this library returned (`PeerGraphFreeData`): an event, an item array, node
-// information or a record, with everything it points to. A null pointer, a block freed
-// already, or a pointer the library did not hand out is ignored.
+// information, a record or a graph's properties, with everything it points to. A null
+// pointer, a block freed already, or a pointer the library did not hand out is ignored.
 void PeerGraphFreeData(void *pvData);
 
 // `PeerFreeData`, the twin of [`PeerGraphFreeData`].
@@ -750,7 +762,10 @@ HRESULT PeerEndEnumeration(HPEERENUM hPeerEnum);
 // `PEER_GRAPH_EVENT_RECORD_CHANGED` or `PEER_GRAPH_EVENT_SYNCHRONIZED` with a non-null `pType`
 // takes only the events about records of that type (several entries of one event type take
 // each of their types; one with a null `pType` takes all); `pType` is ignored for the other
-// event types. `PEER_GRAPH_EVENT_PROPERTY_CHANGED` is accepted and never occurs.
+// event types. `PEER_GRAPH_EVENT_PROPERTY_CHANGED` occurs on every node of the graph whenever
+// a member sets the graph's properties (`PeerGraphSetProperties`, and the first properties
+// `PeerGraphCreate` writes, which a node that joins later receives as it synchronizes); it
+// carries no payload: read them with `PeerGraphGetProperties`.
 //
 // # Safety
 // `pEventRegistrations` points to `cEventRegistration` structures, each `pType` null or
@@ -800,6 +815,49 @@ HRESULT PeerGraphSetNodeAttributes(HGRAPH hGraph, PCWSTR pwzAttributes);
 // `PEER_NODE_CHANGE_DISCONNECTED`.
 HRESULT PeerGraphSetPresence(HGRAPH hGraph, BOOL fPresent);
 
+// The graph's properties (`PeerGraphGetProperties`): the newest change of any member that
+// has reached this node, as a `PEER_GRAPH_PROPERTIES` whose strings live in the same block,
+// freed with one `PeerGraphFreeData`.
+//
+// - `pwzGraphId`: the graph id.
+// - `pwzCreatorId`: the peer id of the member that created the graph (`PeerGraphCreate`
+//   writes the graph's first properties, with an empty name and comment).
+// - `pwzFriendlyName`, `pwzComment`: as `PeerGraphSetProperties` last set them (empty
+//   strings, never null, when unset).
+// - `ulPresenceLifetime`: in seconds, as `PeerGraphSetProperties` last set it; when that set
+//   none (0), or nothing set it yet, this node's own presence lifetime (300 s).
+// - `dwMaxRecordSize`: the largest record this node keeps, in bytes (16 MiB).
+// - `dwFlags`, `dwScope` and `cPresenceMax` are 0.
+//
+// `PEER_E_GRAPH_NOT_READY` until the graph has synchronized (an opened graph, until its first
+// neighbor); `E_INVALIDARG` for a null `ppGraphProperties`.
+//
+// # Safety
+// `ppGraphProperties` is writable.
+HRESULT PeerGraphGetProperties(HGRAPH hGraph, PEER_GRAPH_PROPERTIES **ppGraphProperties);
+
+// Sets the graph's properties for every member (`PeerGraphSetProperties`): signed with this
+// node's identity, kept (on disk when the library has a data directory, see
+// `PeerGraphStartup`) and flooded; every node of the graph, this one included, raises
+// `PEER_GRAPH_EVENT_PROPERTY_CHANGED`. Any member may set them; the newest change wins.
+//
+// Of `pGraphProperties` it reads `dwSize`, `pwzFriendlyName` (null: empty; at most 255
+// characters), `pwzComment` (null: empty; at most 511 characters) and `ulPresenceLifetime`
+// (seconds; 0: none, and `PeerGraphGetProperties` then reports each node's own lifetime). The
+// graph id and creator stay as they are: the other fields are ignored. The presence lifetime
+// is kept for every member to read; this library's presence announcements keep the node's
+// own lifetime.
+//
+// Errors: `PEER_E_GRAPH_NOT_READY` until the graph has synchronized, `E_INVALIDARG` (a null
+// pointer, a wrong `dwSize`, a string that is too long or not UTF-16),
+// `PEER_E_DATABASE_ACCESSDENIED` (the properties were kept and flooded but could not be
+// written to disk).
+//
+// # Safety
+// `pGraphProperties` points to a `PEER_GRAPH_PROPERTIES` whose `pwzFriendlyName` and
+// `pwzComment` are each null or NUL-terminated.
+HRESULT PeerGraphSetProperties(HGRAPH hGraph, const PEER_GRAPH_PROPERTIES *pGraphProperties);
+
 // Adds a record to the graph (`PeerGraphAddRecord`): signed with this node's identity, kept
 // (on disk when the library has a data directory, see `PeerGraphStartup`) and flooded to every
 // node of the graph, which each raise `PEER_GRAPH_EVENT_RECORD_CHANGED` / `PEER_RECORD_ADDED`
@@ -817,9 +875,10 @@ HRESULT PeerGraphSetPresence(HGRAPH hGraph, BOOL fPresent);
 //
 // Errors: `PEER_E_GRAPH_NOT_READY` until the graph has synchronized (an opened graph, until
 // its first neighbor), `PEER_E_INVALID_RECORD_EXPIRATION`, `PEER_E_MAX_RECORD_SIZE_EXCEEDED`
-// (the encoded record is larger than 16 MiB, the node's limit: `dwMaxRecordSize` is not
-// used), `E_OUTOFMEMORY` (the graph holds its most records), `PEER_E_DATABASE_ACCESSDENIED`
-// (the record was kept and flooded but could not be written to disk), `E_INVALIDARG`.
+// (the encoded record is larger than 16 MiB, the node's limit, which
+// `PeerGraphGetProperties` reports as `dwMaxRecordSize`), `E_OUTOFMEMORY` (the graph holds
+// its most records), `PEER_E_DATABASE_ACCESSDENIED` (the record was kept and flooded but
+// could not be written to disk), `E_INVALIDARG`.
 //
 // # Safety
 // `pRecordData` points to a `PEER_RECORD` whose `pwzAttributes` is null or NUL-terminated and

@@ -291,30 +291,40 @@ pub struct PEER_ADDRESS {
     pub sin6: SOCKADDR_IN6,
 }
 
-/// `PEER_GRAPH_PROPERTIES`. Of its fields this library reads `dwSize`, `pwzGraphId` and
-/// `pwzCreatorId` (this node's peer id); `PeerGraphGetProperties` is not provided yet.
+/// `PEER_GRAPH_PROPERTIES`: a graph's properties, shared by every member of the graph.
+///
+/// In: `PeerGraphCreate` reads `dwSize`, `pwzGraphId` and `pwzCreatorId` (this node's peer id
+/// in the graph), and writes the graph's first properties with an empty friendly name and
+/// comment and no presence lifetime. `PeerGraphSetProperties` reads `dwSize`,
+/// `pwzFriendlyName`, `pwzComment` and `ulPresenceLifetime`. Each ignores the other fields.
+///
+/// Out (`PeerGraphGetProperties`): every field, in one block freed with `PeerGraphFreeData`;
+/// `dwFlags`, `dwScope` and `cPresenceMax` are 0.
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct PEER_GRAPH_PROPERTIES {
     /// `sizeof(PEER_GRAPH_PROPERTIES)`.
     pub dwSize: DWORD,
-    /// Property flags (ignored).
+    /// Property flags (ignored; 0 out).
     pub dwFlags: DWORD,
-    /// Scope (ignored).
+    /// Scope (ignored; 0 out).
     pub dwScope: DWORD,
-    /// Largest record (ignored: the node's limit, 16 MiB, applies to every graph).
+    /// Largest record, in bytes. Ignored in: the node's limit, 16 MiB, applies to every graph;
+    /// out, that limit.
     pub dwMaxRecordSize: DWORD,
-    /// The graph id (required).
+    /// The graph id (required by `PeerGraphCreate`).
     pub pwzGraphId: PWSTR,
-    /// The creator's peer id, this node's peer id in the graph (required).
+    /// The creator's peer id: in `PeerGraphCreate`, this node's peer id in the graph
+    /// (required); out, the peer id of the member that created the graph.
     pub pwzCreatorId: PWSTR,
-    /// Friendly name (ignored).
+    /// A name for people, at most 255 characters (`PeerGraphSetProperties`; null: empty).
     pub pwzFriendlyName: PWSTR,
-    /// Comment (ignored).
+    /// A description, at most 511 characters (`PeerGraphSetProperties`; null: empty).
     pub pwzComment: PWSTR,
-    /// Presence lifetime (ignored).
+    /// Presence lifetime, in seconds (`PeerGraphSetProperties`; 0: none). Out, when none is
+    /// set, this node's own presence lifetime (300 s).
     pub ulPresenceLifetime: ULONG,
-    /// Presence maximum (ignored).
+    /// Presence maximum (ignored; 0 out).
     pub cPresenceMax: ULONG,
 }
 

@@ -15,7 +15,10 @@ use crate::{graph_of, with_library};
 /// `PEER_GRAPH_EVENT_RECORD_CHANGED` or `PEER_GRAPH_EVENT_SYNCHRONIZED` with a non-null `pType`
 /// takes only the events about records of that type (several entries of one event type take
 /// each of their types; one with a null `pType` takes all); `pType` is ignored for the other
-/// event types. `PEER_GRAPH_EVENT_PROPERTY_CHANGED` is accepted and never occurs.
+/// event types. `PEER_GRAPH_EVENT_PROPERTY_CHANGED` occurs on every node of the graph whenever
+/// a member sets the graph's properties (`PeerGraphSetProperties`, and the first properties
+/// `PeerGraphCreate` writes, which a node that joins later receives as it synchronizes); it
+/// carries no payload: read them with `PeerGraphGetProperties`.
 ///
 /// # Safety
 /// `pEventRegistrations` points to `cEventRegistration` structures, each `pType` null or
@@ -255,8 +258,11 @@ fn event_payload(
                 },
             },
         ),
-        GraphEvent::ConnectionRequired => (
-            PEER_GRAPH_EVENT_CONNECTION_REQUIRED,
+        GraphEvent::ConnectionRequired | GraphEvent::PropertyChanged => (
+            match event {
+                GraphEvent::PropertyChanged => PEER_GRAPH_EVENT_PROPERTY_CHANGED,
+                _ => PEER_GRAPH_EVENT_CONNECTION_REQUIRED,
+            },
             // SAFETY: the union's members are integers, GUIDs and raw pointers, for which all
             // zero bytes are valid (zero, and null): no payload reads as zeroes.
             unsafe { std::mem::zeroed::<PEER_GRAPH_EVENT_DATA_PAYLOAD>() },

@@ -21,7 +21,8 @@
 //! - A record's `pwzAttributes` and `PeerGraphSearchRecords`' criteria are short line-based
 //!   text forms instead of Windows' XML (see `PeerGraphAddRecord` and
 //!   `PeerGraphSearchRecords`); records are signed by their author's identity, so
-//!   `securityData` is empty and `dwMaxRecordSize` is not used (the node's limit is 16 MiB).
+//!   `securityData` is empty and the `dwMaxRecordSize` given to `PeerGraphCreate` is not used
+//!   (the node's limit, 16 MiB, applies to every graph; `PeerGraphGetProperties` reports it).
 //! - The node speaks TCP with TLS 1.3; `PEER_ADDRESS` is an IPv6 socket address, IPv4 peers as
 //!   IPv4-mapped addresses (`::ffff:a.b.c.d`).
 //!
@@ -38,6 +39,7 @@ mod connections;
 mod convert;
 mod events;
 mod nodes;
+mod properties;
 mod records;
 mod state;
 mod text;
@@ -45,6 +47,7 @@ mod text;
 pub use connections::*;
 pub use events::*;
 pub use nodes::*;
+pub use properties::*;
 pub use records::*;
 
 use std::ffi::c_void;
@@ -126,6 +129,7 @@ pub unsafe extern "C" fn PeerGraphStartup(
             if let Some(dir) = std::env::var_os(DATA_DIR_VARIABLE).filter(|dir| !dir.is_empty()) {
                 config = config.with_identity_dir(&dir).with_data_dir(dir);
             }
+            let node_config = config.node.clone();
             let node = {
                 let _entered = runtime.enter();
                 PeerGraph::new(config)
@@ -133,7 +137,7 @@ pub unsafe extern "C" fn PeerGraphStartup(
             let Ok(node) = node else {
                 return E_FAIL;
             };
-            *library = Some(Library::new(runtime, node));
+            *library = Some(Library::new(runtime, node, &node_config));
         }
         let Some(started) = library.as_mut() else {
             return E_FAIL;
@@ -198,8 +202,10 @@ pub extern "C" fn PeerGraphShutdown() -> HRESULT {
 }
 
 /// Creates a graph (`PeerGraphCreate`): `pwzGraphId` and `pwzCreatorId` (this node's peer id)
-/// from the properties, the secret from the security interface (null: no secret). No network
-/// activity.
+/// from the properties, the secret from the security interface (null: no secret). The graph's
+/// first properties name this node as its creator, with an empty friendly name and comment
+/// (set them with `PeerGraphSetProperties`; the other fields of `pGraphProperties` are not
+/// used). No network activity.
 ///
 /// # Safety
 /// `pGraphProperties` points to a `PEER_GRAPH_PROPERTIES` whose strings are NUL-terminated;
@@ -481,8 +487,8 @@ pub extern "C" fn PeerGraphListen(
 }
 
 /// Frees a block this library returned (`PeerGraphFreeData`): an event, an item array, node
-/// information or a record, with everything it points to. A null pointer, a block freed
-/// already, or a pointer the library did not hand out is ignored.
+/// information, a record or a graph's properties, with everything it points to. A null
+/// pointer, a block freed already, or a pointer the library did not hand out is ignored.
 #[unsafe(no_mangle)]
 pub extern "C" fn PeerGraphFreeData(pvData: *mut c_void) {
     let _ = boundary(|| {

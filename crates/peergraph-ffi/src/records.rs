@@ -54,7 +54,8 @@ pub(crate) fn database_error(error: &DatabaseError) -> HRESULT {
     }
 }
 
-fn records_error(error: &RecordsError) -> HRESULT {
+/// `HRESULT` of a refused record write, kept in memory or on disk.
+pub(crate) fn records_error(error: &RecordsError) -> HRESULT {
     match error {
         RecordsError::Record(error) => record_error(error),
         RecordsError::Database(error) => database_error(error),
@@ -175,9 +176,10 @@ pub(crate) fn record_items(block: &mut Block, records: &[Record]) {
 ///
 /// Errors: `PEER_E_GRAPH_NOT_READY` until the graph has synchronized (an opened graph, until
 /// its first neighbor), `PEER_E_INVALID_RECORD_EXPIRATION`, `PEER_E_MAX_RECORD_SIZE_EXCEEDED`
-/// (the encoded record is larger than 16 MiB, the node's limit: `dwMaxRecordSize` is not
-/// used), `E_OUTOFMEMORY` (the graph holds its most records), `PEER_E_DATABASE_ACCESSDENIED`
-/// (the record was kept and flooded but could not be written to disk), `E_INVALIDARG`.
+/// (the encoded record is larger than 16 MiB, the node's limit, which
+/// `PeerGraphGetProperties` reports as `dwMaxRecordSize`), `E_OUTOFMEMORY` (the graph holds
+/// its most records), `PEER_E_DATABASE_ACCESSDENIED` (the record was kept and flooded but
+/// could not be written to disk), `E_INVALIDARG`.
 ///
 /// # Safety
 /// `pRecordData` points to a `PEER_RECORD` whose `pwzAttributes` is null or NUL-terminated and

@@ -3,7 +3,7 @@
 //! Handles are numbers, never addresses: a handle's low two bits name its kind and the rest
 //! count up, so a stale handle, a foreign one or one of another kind is found missing from its
 //! table and gets its documented error instead of a wild read. Blocks handed to C (events, item
-//! arrays, node information, records) stay owned here, listed by address, until
+//! arrays, node information, records, graph properties) stay owned here, listed by address, until
 //! `PeerGraphFreeData`: a second free or a pointer this library did not hand out is found
 //! missing and ignored.
 
@@ -33,6 +33,11 @@ pub(crate) struct Library {
     pub(crate) node: PeerGraph,
     /// `PeerGraphStartup` calls not yet matched by a `PeerGraphShutdown`.
     pub(crate) startups: u32,
+    /// The node's configured presence lifetime, in seconds (`ulPresenceLifetime` of a graph
+    /// whose properties set none).
+    pub(crate) presence_lifetime: u32,
+    /// The node's largest encoded record, in bytes (`dwMaxRecordSize`).
+    pub(crate) max_record_size: u32,
     next_handle: usize,
     pub(crate) graphs: HashMap<usize, GraphHandle>,
     pub(crate) listening: HashSet<usize>,
@@ -48,11 +53,23 @@ pub(crate) fn library() -> MutexGuard<'static, Option<Library>> {
 }
 
 impl Library {
-    pub(crate) fn new(runtime: tokio::runtime::Runtime, node: PeerGraph) -> Self {
+    /// The library over `node`, built from `config` (which the node does not hand back).
+    pub(crate) fn new(
+        runtime: tokio::runtime::Runtime,
+        node: PeerGraph,
+        config: &peergraph::NodeConfig,
+    ) -> Self {
+        let record_size = config
+            .limits
+            .max_record_size
+            .min(config.limits.max_message_size);
         Self {
             runtime,
             node,
             startups: 0,
+            presence_lifetime: u32::try_from(config.timeouts.presence_lifetime.as_secs())
+                .unwrap_or(u32::MAX),
+            max_record_size: u32::try_from(record_size).unwrap_or(u32::MAX),
             next_handle: 0,
             graphs: HashMap::new(),
             listening: HashSet::new(),
@@ -217,6 +234,7 @@ pub(crate) struct Block {
     pub(crate) addresses: Vec<Box<[crate::abi::PEER_ADDRESS]>>,
     pub(crate) record: Option<Box<crate::abi::PEER_RECORD>>,
     pub(crate) records: Box<[crate::abi::PEER_RECORD]>,
+    pub(crate) properties: Option<Box<crate::abi::PEER_GRAPH_PROPERTIES>>,
 }
 
 // SAFETY: a block's raw pointers point only into the block's own heap allocations (boxed

@@ -285,7 +285,7 @@ fn bad_input_from_c_gets_its_documented_hresult_under_valgrind_too() {
         let lines = text(&output.stdout);
         assert_eq!(
             lines.last().map(String::as_str),
-            Some("checks 45 failed 0"),
+            Some("checks 51 failed 0"),
             "valgrind {valgrind}: {lines:#?}\n{}",
             String::from_utf8_lossy(&output.stderr)
         );

@@ -110,6 +110,15 @@ int main(void) {
     PeerGraphFreeData(NULL);
     EXPECT(PeerGraphGetNodeInfo(graph, 42, &node), PEER_E_NODE_NOT_FOUND);
 
+    PEER_GRAPH_PROPERTIES *current = NULL;
+    EXPECT(PeerGraphGetProperties(graph, NULL), E_INVALIDARG);
+    EXPECT(PeerGraphGetProperties(stale, &current), PEER_E_INVALID_GRAPH);
+    EXPECT(PeerGraphGetProperties(graph, &current), PEER_E_GRAPH_NOT_READY); /* opened, not synchronized */
+    EXPECT(PeerGraphSetProperties(graph, &properties), PEER_E_GRAPH_NOT_READY);
+    EXPECT(PeerGraphSetProperties(graph, NULL), E_INVALIDARG);
+    properties.dwSize = 0;
+    EXPECT(PeerGraphSetProperties(graph, &properties), E_INVALIDARG);
+
     EXPECT(PeerGraphUnregisterEvent(events), S_OK);
     EXPECT(PeerGraphUnregisterEvent(events), PEER_E_EVENT_HANDLE_NOT_FOUND);
     close(fd);
