@@ -19,7 +19,7 @@ use tokio_rustls::{TlsAcceptor, TlsConnector};
 use crate::loopback::{Progress, read_frame, write_frame};
 
 /// Streams one QUIC connection may carry at once: peergraph's limit.
-const MAX_STREAMS_PER_CONNECTION: u32 = 1024;
+pub const MAX_STREAMS_PER_CONNECTION: u32 = 1024;
 
 /// What a raw server does with each stream it accepts.
 #[derive(Clone, Debug)]

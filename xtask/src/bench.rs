@@ -48,6 +48,12 @@ struct Extra {
     count: u32,
 }
 
+/// The connections of the full run's scale figure. Over QUIC: a TCP connection holds a
+/// descriptor at each end, and 50,000 of them need more than the 20,000 a process may open on
+/// this machine (its hard limit, which the run cannot raise without `CAP_SYS_RESOURCE`), where
+/// peergraph's direct connections to one node share QUIC connections and one UDP socket.
+const SCALE_50K: u32 = 50_000;
+
 /// Every `connections` run, each in a fresh process.
 const EXTRAS: &[Extra] = &[
     Extra {
@@ -85,6 +91,18 @@ const EXTRAS: &[Extra] = &[
         transport: "tcp",
         kind: "raw",
         count: 10_000,
+    },
+    Extra {
+        name: "scale50k-quic-peergraph",
+        transport: "quic",
+        kind: "peergraph",
+        count: SCALE_50K,
+    },
+    Extra {
+        name: "scale50k-quic-raw",
+        transport: "quic",
+        kind: "raw",
+        count: SCALE_50K,
     },
 ];
 
@@ -249,7 +267,7 @@ const FIGURES: &[Figure] = &[
         name: "core/handshake",
         transport: "none",
         peergraph: Source::Bench("core/handshake"),
-        baseline: Baseline::Absolute(1_000_000.0),
+        baseline: Baseline::Absolute(1_500_000.0),
         unit: Unit::PerSecond("handshakes/s"),
         goal: Goal::AtLeast(1.0),
     },
@@ -331,7 +349,7 @@ const FIGURES: &[Figure] = &[
         "tcp/round_trip/peergraph",
         "tcp/round_trip/raw",
         Unit::Micros,
-        Goal::AtMost(1.20),
+        Goal::AtMost(1.10),
     ),
     versus_raw(
         "tcp/round_trip_current_thread",
@@ -347,7 +365,7 @@ const FIGURES: &[Figure] = &[
         ["idle_memory-tcp-peergraph", "idle_memory-tcp-raw"],
         "bytes_per_connection",
         "bytes/conn",
-        Goal::AtMost(1.20),
+        Goal::AtMost(0.70),
     ),
     from_extras(
         "tcp/scale_open_10k",
@@ -411,7 +429,7 @@ const FIGURES: &[Figure] = &[
         "quic/round_trip/peergraph",
         "quic/round_trip/raw",
         Unit::Micros,
-        Goal::AtMost(1.20),
+        Goal::AtMost(1.10),
     ),
     versus_raw(
         "quic/round_trip_current_thread",
@@ -427,7 +445,23 @@ const FIGURES: &[Figure] = &[
         ["idle_memory-quic-peergraph", "idle_memory-quic-raw"],
         "bytes_per_connection",
         "bytes/conn",
-        Goal::AtMost(1.20),
+        Goal::AtMost(0.70),
+    ),
+    from_extras(
+        "quic/scale_open_50k",
+        "quic",
+        ["scale50k-quic-peergraph", "scale50k-quic-raw"],
+        "open_seconds",
+        "s",
+        Goal::None,
+    ),
+    from_extras(
+        "quic/scale_memory_50k",
+        "quic",
+        ["scale50k-quic-peergraph", "scale50k-quic-raw"],
+        "rss_held_mib",
+        "MiB",
+        Goal::AtMost(0.80),
     ),
     graph_figure(
         "graph/converge_200_nodes",
@@ -946,7 +980,7 @@ mod tests {
             "core/handshake".to_owned(),
             Measurement::Timed {
                 nanos: 500_000.0,
-                throughput: Some(Throughput::Elements(1000)),
+                throughput: Some(Throughput::Elements(1500)),
             },
         )]);
         let rows: Vec<Row<'_>> = FIGURES
@@ -954,7 +988,8 @@ mod tests {
             .map(|figure| evaluate(figure, &measurements))
             .collect();
         let handshake = &rows[0];
-        assert_eq!(handshake.peergraph, Some(2_000_000.0));
+        assert_eq!(handshake.peergraph, Some(3_000_000.0));
+        // Over the goal itself, 1,500,000 a second.
         assert_eq!(handshake.ratio, Some(2.0));
         let tcp_index = rows
             .iter()
@@ -978,7 +1013,7 @@ mod tests {
         assert!(!names(false).contains(&"records/sync_20k"));
         assert!(names(true).contains(&"records/sync_20k"));
         assert!(!names(true).contains(&"records/sync_100k"));
-        assert_eq!(names(true).len(), FIGURES.len() - 1);
+        assert_eq!(names(true).len(), FIGURES.len() - FULL_ONLY.len());
     }
 
     #[test]

@@ -14,8 +14,8 @@
 //!
 //! One connection is opened before the first reading (so QUIC's shared connection, endpoint
 //! and first-use allocations are not counted), then `count` more, at most [`WINDOW`] opening at
-//! once. Raw TCP connections are TLS streams; raw QUIC ones are bidirectional streams on one
-//! connection, as peergraph's direct connections to one node are. Every raw connection echoes
+//! once. Raw TCP connections are TLS streams; raw QUIC ones are bidirectional streams, 1,024 to
+//! a connection (peergraph's direct connections to one node share connections, 256 to one). Every raw connection echoes
 //! one frame before it counts as open, then idles with a read pending on both ends.
 
 #![allow(missing_docs)] // a binary: the module doc above is its documentation
@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 use peergraph::{ConnectionStatus, GraphEvent, PeerLocator, TransportKind};
 use peergraph_benches::loopback::{Progress, resident_bytes, runtime, within};
 use peergraph_benches::nodes::{BenchNode, Target, node_config, target};
-use peergraph_benches::raw::{Quic, Serve, Tls, echo_first_byte};
+use peergraph_benches::raw::{MAX_STREAMS_PER_CONNECTION, Quic, Serve, Tls, echo_first_byte};
 use tokio::io::AsyncReadExt;
 use tokio::sync::Semaphore;
 
@@ -92,15 +92,37 @@ fn usage(bad: &str) -> ! {
 }
 
 fn main() {
-    // 10,000 connections need more descriptors than a usual soft limit; go up to the hard one.
-    if let Err(error) = rlimit::increase_nofile_limit(u64::MAX) {
-        eprintln!("could not raise the open-file limit: {error}");
-    }
+    let open_files = raise_open_file_limit();
     let options = options();
+    if !options.serve {
+        eprintln!("connections: open-file limit {open_files}");
+    }
     if options.serve {
         serve(&options);
     } else {
         measure(&options);
+    }
+}
+
+/// Raises this process's open-file limit as far as the machine allows: to the kernel's
+/// `fs.nr_open` where the process may raise its hard limit (root), else to the hard limit.
+/// 10,000 TCP connections need more descriptors than a usual soft limit. Returns the limit in
+/// force; the target inherits it.
+fn raise_open_file_limit() -> u64 {
+    let ceiling = std::fs::read_to_string("/proc/sys/fs/nr_open")
+        .ok()
+        .and_then(|text| text.trim().parse::<u64>().ok());
+    if let Some(ceiling) = ceiling {
+        if rlimit::setrlimit(rlimit::Resource::NOFILE, ceiling, ceiling).is_ok() {
+            return ceiling;
+        }
+    }
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => limit,
+        Err(error) => {
+            eprintln!("could not raise the open-file limit: {error}");
+            rlimit::getrlimit(rlimit::Resource::NOFILE).map_or(0, |(soft, _)| soft)
+        }
     }
 }
 
@@ -285,7 +307,7 @@ async fn open_raw(
         }
         TransportKind::Quic => {
             let quic = Quic::new();
-            let connection = quic.connect(addr).await;
+            let mut connection = quic.connect(addr).await;
             let open = move |connection: quinn::Connection,
                              window: Arc<Semaphore>,
                              opened: Arc<Progress>| async move {
@@ -302,7 +324,12 @@ async fn open_raw(
             tokio::time::sleep(SETTLE).await;
             let before = reading();
             let start = Instant::now();
-            for _ in 0..count {
+            for index in 1..=count {
+                // A connection carries at most MAX_STREAMS_PER_CONNECTION streams at once;
+                // the next ones go on a new connection to the same target.
+                if index % MAX_STREAMS_PER_CONNECTION as usize == 0 {
+                    connection = quic.connect(addr).await;
+                }
                 tasks.spawn(open(connection.clone(), window.clone(), opened.clone()));
             }
             (before, start, Some(quic))
