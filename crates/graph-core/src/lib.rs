@@ -31,6 +31,9 @@
 //!     // 2. Drain the output; deadlines due at `now` fire inside `poll_output`.
 //!     let wake_at = loop {
 //!         match node.poll_output(Instant::now()) {
+//!             Output::Store { graph } => {
+//!                 for write in node.take_store_writes(graph) { /* make it durable, in order */ }
+//!             }
 //!             Output::Dial { link, address } => { /* dial, then handle_link_up or _closed */ }
 //!             Output::Transmit { link } => {
 //!                 while let Some(frame) = node.poll_transmit(link) { /* write it on link */ }
