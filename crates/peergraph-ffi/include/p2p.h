@@ -92,10 +92,10 @@ typedef uint32_t ULONG;
 
 // `PEER_GRAPH_PROPERTIES`: a graph's properties, shared by every member of the graph.
 //
-// In: `PeerGraphCreate` reads `dwSize`, `pwzGraphId` and `pwzCreatorId` (this node's peer id
-// in the graph), and writes the graph's first properties with an empty friendly name and
-// comment and no presence lifetime. `PeerGraphSetProperties` reads `dwSize`,
-// `pwzFriendlyName`, `pwzComment` and `ulPresenceLifetime`. Each ignores the other fields.
+// In: `PeerGraphSetProperties` reads `dwSize`, `pwzFriendlyName`, `pwzComment` and
+// `ulPresenceLifetime`; `PeerGraphCreate` reads those and `pwzGraphId` and `pwzCreatorId` (this
+// node's peer id in the graph), and writes them as the graph's first properties. Each ignores
+// the other fields.
 //
 // Out (`PeerGraphGetProperties`): every field, in one block freed with `PeerGraphFreeData`;
 // `dwFlags`, `dwScope` and `cPresenceMax` are 0.
@@ -114,11 +114,11 @@ typedef struct {
   // The creator's peer id: in `PeerGraphCreate`, this node's peer id in the graph
   // (required); out, the peer id of the member that created the graph.
   PWSTR pwzCreatorId;
-  // A name for people, at most 255 characters (`PeerGraphSetProperties`; null: empty).
+  // A name for people, at most 255 characters (null: empty).
   PWSTR pwzFriendlyName;
-  // A description, at most 511 characters (`PeerGraphSetProperties`; null: empty).
+  // A description, at most 511 characters (null: empty).
   PWSTR pwzComment;
-  // Presence lifetime, in seconds (`PeerGraphSetProperties`; 0: none). Out, when none is
+  // Presence lifetime, in seconds (0: none). Out, when none is
   // set, this node's own presence lifetime (300 s).
   ULONG ulPresenceLifetime;
   // Presence maximum (ignored; 0 out).
@@ -612,9 +612,9 @@ HRESULT PeerGraphShutdown(void);
 
 // Creates a graph (`PeerGraphCreate`): `pwzGraphId` and `pwzCreatorId` (this node's peer id)
 // from the properties, the secret from the security interface (null: no secret). The graph's
-// first properties name this node as its creator, with an empty friendly name and comment
-// (set them with `PeerGraphSetProperties`; the other fields of `pGraphProperties` are not
-// used). No network activity.
+// first properties name this node as its creator, with the properties' `pwzFriendlyName`,
+// `pwzComment` (each null or at most 255 and 511 characters; null reads as empty) and
+// `ulPresenceLifetime` (0: none); the other fields are not used. No network activity.
 //
 // # Safety
 // `pGraphProperties` points to a `PEER_GRAPH_PROPERTIES` whose strings are NUL-terminated;

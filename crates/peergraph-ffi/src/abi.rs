@@ -293,10 +293,10 @@ pub struct PEER_ADDRESS {
 
 /// `PEER_GRAPH_PROPERTIES`: a graph's properties, shared by every member of the graph.
 ///
-/// In: `PeerGraphCreate` reads `dwSize`, `pwzGraphId` and `pwzCreatorId` (this node's peer id
-/// in the graph), and writes the graph's first properties with an empty friendly name and
-/// comment and no presence lifetime. `PeerGraphSetProperties` reads `dwSize`,
-/// `pwzFriendlyName`, `pwzComment` and `ulPresenceLifetime`. Each ignores the other fields.
+/// In: `PeerGraphSetProperties` reads `dwSize`, `pwzFriendlyName`, `pwzComment` and
+/// `ulPresenceLifetime`; `PeerGraphCreate` reads those and `pwzGraphId` and `pwzCreatorId` (this
+/// node's peer id in the graph), and writes them as the graph's first properties. Each ignores
+/// the other fields.
 ///
 /// Out (`PeerGraphGetProperties`): every field, in one block freed with `PeerGraphFreeData`;
 /// `dwFlags`, `dwScope` and `cPresenceMax` are 0.
@@ -317,11 +317,11 @@ pub struct PEER_GRAPH_PROPERTIES {
     /// The creator's peer id: in `PeerGraphCreate`, this node's peer id in the graph
     /// (required); out, the peer id of the member that created the graph.
     pub pwzCreatorId: PWSTR,
-    /// A name for people, at most 255 characters (`PeerGraphSetProperties`; null: empty).
+    /// A name for people, at most 255 characters (null: empty).
     pub pwzFriendlyName: PWSTR,
-    /// A description, at most 511 characters (`PeerGraphSetProperties`; null: empty).
+    /// A description, at most 511 characters (null: empty).
     pub pwzComment: PWSTR,
-    /// Presence lifetime, in seconds (`PeerGraphSetProperties`; 0: none). Out, when none is
+    /// Presence lifetime, in seconds (0: none). Out, when none is
     /// set, this node's own presence lifetime (300 s).
     pub ulPresenceLifetime: ULONG,
     /// Presence maximum (ignored; 0 out).

@@ -203,9 +203,9 @@ pub extern "C" fn PeerGraphShutdown() -> HRESULT {
 
 /// Creates a graph (`PeerGraphCreate`): `pwzGraphId` and `pwzCreatorId` (this node's peer id)
 /// from the properties, the secret from the security interface (null: no secret). The graph's
-/// first properties name this node as its creator, with an empty friendly name and comment
-/// (set them with `PeerGraphSetProperties`; the other fields of `pGraphProperties` are not
-/// used). No network activity.
+/// first properties name this node as its creator, with the properties' `pwzFriendlyName`,
+/// `pwzComment` (each null or at most 255 and 511 characters; null reads as empty) and
+/// `ulPresenceLifetime` (0: none); the other fields are not used. No network activity.
 ///
 /// # Safety
 /// `pGraphProperties` points to a `PEER_GRAPH_PROPERTIES` whose strings are NUL-terminated;
@@ -235,9 +235,15 @@ pub unsafe extern "C" fn PeerGraphCreate(
                 read_string(properties.pwzCreatorId),
             )
         };
+        // SAFETY: the caller promises the friendly name and comment are null or NUL-terminated.
+        let Some((friendly_name, comment, presence_lifetime)) =
+            (unsafe { properties::settable(properties) })
+        else {
+            return E_INVALIDARG;
+        };
         // SAFETY: the caller promises a null or valid security interface and a writable
         // `phGraph`, checked non-null above.
-        unsafe {
+        let created = unsafe {
             add_graph(
                 library,
                 names,
@@ -246,6 +252,21 @@ pub unsafe extern "C" fn PeerGraphCreate(
                 Vec::new(),
                 phGraph,
             )
+        };
+        if created != S_OK
+            || (friendly_name.is_empty() && comment.is_empty() && presence_lifetime.is_none())
+        {
+            return created;
+        }
+        // SAFETY: `add_graph` wrote the new handle there.
+        let handle = unsafe { *phGraph } as usize;
+        let graph = library.graphs[&handle];
+        match library
+            .node
+            .set_graph_properties(graph, &friendly_name, &comment, presence_lifetime)
+        {
+            Ok(()) => S_OK,
+            Err(error) => records::records_error(&error),
         }
     })
 }

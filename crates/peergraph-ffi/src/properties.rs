@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use peergraph::GraphProperties;
+use peergraph::{GraphProperties, MAX_COMMENT_CHARS, MAX_FRIENDLY_NAME_CHARS};
 
 use crate::abi::*;
 use crate::convert::{put, read_string};
@@ -122,18 +122,9 @@ pub unsafe extern "C" fn PeerGraphSetProperties(
             return E_INVALIDARG;
         }
         // SAFETY: the caller promises each string is null or NUL-terminated.
-        let texts = unsafe {
-            (
-                read_optional(properties.pwzFriendlyName),
-                read_optional(properties.pwzComment),
-            )
-        };
-        let (Some(friendly_name), Some(comment)) = texts else {
+        let Some((friendly_name, comment, presence_lifetime)) = (unsafe { settable(properties) })
+        else {
             return E_INVALIDARG;
-        };
-        let presence_lifetime = match properties.ulPresenceLifetime {
-            0 => None,
-            seconds => Some(Duration::from_secs(u64::from(seconds))),
         };
         match library
             .node
@@ -143,6 +134,34 @@ pub unsafe extern "C" fn PeerGraphSetProperties(
             Err(error) => records_error(&error),
         }
     })
+}
+
+/// What `PeerGraphSetProperties` (and `PeerGraphCreate`) take from `properties`: the friendly
+/// name, the comment (null reads as empty) and the presence lifetime (0: none); `None` if a
+/// string is too long or not UTF-16.
+///
+/// # Safety
+/// `pwzFriendlyName` and `pwzComment` are each null or NUL-terminated.
+pub(crate) unsafe fn settable(
+    properties: &PEER_GRAPH_PROPERTIES,
+) -> Option<(String, String, Option<Duration>)> {
+    // SAFETY: the caller promises each string is null or NUL-terminated.
+    let (friendly_name, comment) = unsafe {
+        (
+            read_optional(properties.pwzFriendlyName)?,
+            read_optional(properties.pwzComment)?,
+        )
+    };
+    if friendly_name.chars().count() > MAX_FRIENDLY_NAME_CHARS
+        || comment.chars().count() > MAX_COMMENT_CHARS
+    {
+        return None;
+    }
+    let presence_lifetime = match properties.ulPresenceLifetime {
+        0 => None,
+        seconds => Some(Duration::from_secs(u64::from(seconds))),
+    };
+    Some((friendly_name, comment, presence_lifetime))
 }
 
 /// Reads a string C may leave null (read as empty); `None` if it is too long or not UTF-16.

@@ -253,3 +253,50 @@ fn properties_set_on_one_node_reach_the_other_through_the_abi() {
     assert_eq!(blocks_outstanding(), 0, "every block was freed");
     assert_eq!(PeerGraphShutdown(), S_OK);
 }
+
+/// `PeerGraphCreate` of graph `graph_id` as `carol` with these properties.
+fn create_with(
+    graph_id: &str,
+    friendly_name: &str,
+    comment: &str,
+    lifetime: u32,
+) -> (HRESULT, HGRAPH) {
+    let (id, creator) = (wide(graph_id), wide("carol"));
+    let (name, comment) = (wide(friendly_name), wide(comment));
+    let properties = PEER_GRAPH_PROPERTIES {
+        pwzGraphId: id.as_ptr().cast_mut(),
+        pwzCreatorId: creator.as_ptr().cast_mut(),
+        ..properties_in(Some(&name), Some(&comment), lifetime)
+    };
+    let mut graph = null_mut();
+    // SAFETY: the structure, its strings and `graph` are live.
+    let created = unsafe { PeerGraphCreate(&properties, null(), null(), &mut graph) };
+    (created, graph)
+}
+
+#[test]
+fn the_properties_given_to_create_are_the_graphs_first() {
+    let mut version = PEER_VERSION_DATA::default();
+    // SAFETY: `version` is writable.
+    let started = unsafe { PeerGraphStartup(PEER_GRAPH_VERSION, &mut version) };
+    assert_eq!(started, S_OK);
+
+    // Too long a name: refused, and no graph was made (the same id can be created after).
+    let (refused, _) = create_with("pantry", &"n".repeat(256), "", 0);
+    assert_eq!(refused, E_INVALIDARG);
+    let (created, graph) = create_with("pantry", "Pantry", "what is left", 120);
+    assert_eq!(created, S_OK);
+    let seen = get_properties(graph).unwrap();
+    assert_eq!(
+        seen,
+        PropertiesSeen {
+            graph_id: "pantry".into(),
+            creator_id: "carol".into(),
+            friendly_name: "Pantry".into(),
+            comment: "what is left".into(),
+            presence_lifetime: 120,
+        }
+    );
+    assert_eq!(PeerGraphClose(graph), S_OK);
+    assert_eq!(PeerGraphShutdown(), S_OK);
+}

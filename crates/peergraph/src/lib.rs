@@ -58,6 +58,7 @@ pub use peergraph_core::{
     StartupError, Timeouts, VersionData,
 };
 pub use peergraph_core::{
-    Attribute, AttributeValue, Comparison, Condition, GraphProperties, Record, RecordChange,
-    RecordChangeKind, RecordContent, RecordError, RecordId, RecordQuery, RecordStats, RestoreError,
+    Attribute, AttributeValue, Comparison, Condition, GraphProperties, MAX_COMMENT_CHARS,
+    MAX_FRIENDLY_NAME_CHARS, Record, RecordChange, RecordChangeKind, RecordContent, RecordError,
+    RecordId, RecordQuery, RecordStats, RestoreError,
 };
