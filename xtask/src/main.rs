@@ -4,6 +4,8 @@
 //! cargo xtask codegen [--check]   regenerate proto/src/generated (or fail if it is stale)
 //! cargo xtask test                run every test: nextest across the workspace, then doctests
 //! cargo xtask bench [--quick]     run the criterion benches, print and save the figures
+//! cargo xtask bench --peers       peergraph beside rust-libp2p, iroh and the raw transports
+//!                                 (the separate workspace in benches/peers/)
 //! cargo xtask fuzz TARGET|--all [--seconds N]   run cargo-fuzz targets for N seconds each
 //! cargo xtask mutants [--base REV | --all] [--jobs N]
 //!                                 cargo-mutants on peergraph-core: the files changed since REV
@@ -17,6 +19,7 @@ mod checks;
 mod codegen;
 mod fuzz;
 mod mutants;
+mod peers;
 
 use std::path::PathBuf;
 
@@ -28,6 +31,8 @@ commands:
   codegen [--check]   regenerate proto/src/generated (--check: fail if it is stale)
   test                cargo nextest across the workspace, then doctests
   bench [--quick]     criterion benches, then target/bench/summary.json (--quick: short runs)
+  bench --peers       only the comparison with rust-libp2p, iroh and the raw transports
+                      (builds benches/peers/), its rows into target/bench/summary.json
   fuzz TARGET|--all [--seconds N]   cargo-fuzz targets in fuzz/, N seconds each (default 60)
   mutants [--base REV | --all] [--jobs N]   cargo-mutants on peergraph-core's files changed
                       since REV (default HEAD, uncommitted changes included), or --all of them;
@@ -47,8 +52,12 @@ fn main() -> Result<()> {
             codegen::run(&root, flags.contains(&"--check"))
         }
         "bench" => {
-            expect_flags(&flags, &["--quick"])?;
-            bench::run(&root, flags.contains(&"--quick"))
+            expect_flags(&flags, &["--quick", "--peers"])?;
+            match (flags.contains(&"--peers"), flags.contains(&"--quick")) {
+                (true, true) => bail!("--peers has no quick mode\n\n{USAGE}"),
+                (true, false) => peers::run(&root),
+                (false, quick) => bench::run(&root, quick),
+            }
         }
         "fuzz" => fuzz::run(&root, &flags),
         "mutants" => mutants::run(&root, &flags),
