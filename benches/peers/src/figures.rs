@@ -54,10 +54,10 @@ impl Figure {
     /// Iterations per sample.
     fn iterations(self) -> u64 {
         match self {
-            Figure::OpenLatency => 20,
-            Figure::Throughput => 64,
-            Figure::SmallMessages => 256 * 1024,
-            Figure::RoundTrip => 2000,
+            Figure::OpenLatency => 50,
+            Figure::Throughput => 256,
+            Figure::SmallMessages => 1 << 20,
+            Figure::RoundTrip => 10_000,
         }
     }
 
