@@ -2,10 +2,11 @@
 //! moving them between nodes through a database file.
 
 use std::ffi::c_void;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use peergraph::{
-    DatabaseError, Record, RecordContent, RecordError, RecordId, RecordsError, TransferError,
+    DatabaseError, GraphHandle, PeerGraph, Record, RecordContent, RecordError, RecordId,
+    RecordsError, TransferError,
 };
 
 use crate::abi::*;
@@ -463,21 +464,8 @@ unsafe fn read_path(path: PCWSTR) -> Result<PathBuf, HRESULT> {
 /// `pwzFilePath` is NUL-terminated.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn PeerGraphExportDatabase(hGraph: HGRAPH, pwzFilePath: PCWSTR) -> HRESULT {
-    with_library(|library| {
-        let graph = match graph_of(library, hGraph) {
-            Ok(graph) => graph,
-            Err(error) => return error,
-        };
-        // SAFETY: the caller promises a NUL-terminated string.
-        let path = match unsafe { read_path(pwzFilePath) } {
-            Ok(path) => path,
-            Err(error) => return error,
-        };
-        match library.node.export_database(graph, &path) {
-            Ok(_) => S_OK,
-            Err(error) => transfer_error(&error),
-        }
-    })
+    // SAFETY: the caller promises a NUL-terminated string.
+    unsafe { transfer(hGraph, pwzFilePath, PeerGraph::export_database) }
 }
 
 /// Takes the records of a file `PeerGraphExportDatabase` wrote for this graph (same graph id)
@@ -492,17 +480,30 @@ pub unsafe extern "C" fn PeerGraphExportDatabase(hGraph: HGRAPH, pwzFilePath: PC
 /// `pwzFilePath` is NUL-terminated.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn PeerGraphImportDatabase(hGraph: HGRAPH, pwzFilePath: PCWSTR) -> HRESULT {
+    // SAFETY: the caller promises a NUL-terminated string.
+    unsafe { transfer(hGraph, pwzFilePath, PeerGraph::import_database) }
+}
+
+/// An export or import (`run`) of graph `graph`'s database to or from the file at `path`.
+///
+/// # Safety
+/// `path` is NUL-terminated.
+unsafe fn transfer(
+    graph: HGRAPH,
+    path: PCWSTR,
+    run: fn(&PeerGraph, GraphHandle, &Path) -> Result<usize, TransferError>,
+) -> HRESULT {
     with_library(|library| {
-        let graph = match graph_of(library, hGraph) {
+        let graph = match graph_of(library, graph) {
             Ok(graph) => graph,
             Err(error) => return error,
         };
         // SAFETY: the caller promises a NUL-terminated string.
-        let path = match unsafe { read_path(pwzFilePath) } {
+        let path = match unsafe { read_path(path) } {
             Ok(path) => path,
             Err(error) => return error,
         };
-        match library.node.import_database(graph, &path) {
+        match run(&library.node, graph, &path) {
             Ok(_) => S_OK,
             Err(error) => transfer_error(&error),
         }
