@@ -287,6 +287,13 @@ fn measure(binary: &Path) -> Results {
         let output = Command::new(binary).args(&args).output();
         let line = match output {
             Ok(output) if output.status.success() => {
+                // Streams libp2p-stream dropped and the run opened again, if any.
+                for note in String::from_utf8_lossy(&output.stderr)
+                    .lines()
+                    .filter(|line| line.contains("opened again"))
+                {
+                    println!("  {note}");
+                }
                 String::from_utf8_lossy(&output.stdout).trim().to_owned()
             }
             Ok(output) => {
