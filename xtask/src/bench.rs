@@ -602,8 +602,15 @@ pub(crate) fn run(root: &Path, quick: bool) -> Result<()> {
     println!("\nlayout: {LAYOUT}");
     print!("{}", table(&rows));
 
+    // The rows of `cargo xtask bench --peers` stay until that command replaces them.
     let path = target.join("bench").join("summary.json");
-    fs::write(&path, summary_json(&rows)).with_context(|| format!("writing {}", path.display()))?;
+    let old = fs::read_to_string(&path).unwrap_or_default();
+    let summary = merge_summary(
+        &old,
+        |name| !name.starts_with("peers/"),
+        rows.iter().map(row_json),
+    );
+    fs::write(&path, summary).with_context(|| format!("writing {}", path.display()))?;
     println!("\nwrote {}", path.display());
     Ok(())
 }
@@ -869,13 +876,28 @@ fn row_json(row: &Row<'_>) -> String {
     )
 }
 
-/// The summary file: a JSON list, one entry a line.
-fn summary_json(rows: &[Row<'_>]) -> String {
-    let entries: Vec<String> = rows
-        .iter()
-        .map(|row| format!("  {}", row_json(row)))
+/// The summary file (a JSON list, one entry a line): `old` (such a file, or empty) without the
+/// entries whose figure `replaced` names, with `entries` appended.
+pub(crate) fn merge_summary(
+    old: &str,
+    replaced: impl Fn(&str) -> bool,
+    entries: impl IntoIterator<Item = String>,
+) -> String {
+    let mut kept: Vec<String> = old
+        .lines()
+        .map(|line| line.trim().trim_end_matches(',').to_owned())
+        .filter(|line| line.starts_with('{'))
+        .filter(|line| {
+            serde_json::from_str::<Value>(line)
+                .is_ok_and(|entry| !entry["figure"].as_str().is_some_and(&replaced))
+        })
         .collect();
-    format!("[\n{}\n]\n", entries.join(",\n"))
+    kept.extend(entries);
+    if kept.is_empty() {
+        return "[]\n".to_owned();
+    }
+    let lines: Vec<String> = kept.iter().map(|entry| format!("  {entry}")).collect();
+    format!("[\n{}\n]\n", lines.join(",\n"))
 }
 
 fn table(rows: &[Row<'_>]) -> String {
@@ -937,7 +959,7 @@ fn table(rows: &[Row<'_>]) -> String {
 
 /// `1234567.8` as `1,234,568`; numbers below 100 keep one decimal, those below 1 two
 /// significant digits (`0.00028`).
-fn group_digits(value: f64) -> String {
+pub(crate) fn group_digits(value: f64) -> String {
     if value != 0.0 && value.abs() < 1.0 {
         let decimals = (1 - value.abs().log10().floor() as i32).max(1) as usize;
         return format!("{value:.decimals$}");
@@ -999,7 +1021,8 @@ mod tests {
         assert_eq!((tcp.peergraph, tcp.ratio), (None, None));
         assert!(table(&rows).contains("not measured"));
         let summary: Value =
-            serde_json::from_str(&summary_json(&rows)).expect("the summary is valid JSON");
+            serde_json::from_str(&merge_summary("", |_| true, rows.iter().map(row_json)))
+                .expect("the summary is valid JSON");
         assert_eq!(summary[0]["figure"], "core/handshake");
         assert_eq!(summary[0]["ratio"], 2.0);
         assert_eq!(summary[tcp_index]["figure"], tcp.figure.name);
@@ -1014,6 +1037,25 @@ mod tests {
         assert!(names(true).contains(&"records/sync_20k"));
         assert!(!names(true).contains(&"records/sync_100k"));
         assert_eq!(names(true).len(), FIGURES.len() - FULL_ONLY.len());
+    }
+
+    #[test]
+    fn a_bench_run_keeps_the_peers_rows() {
+        let old = "[\n  {\"figure\": \"tcp/throughput\", \"ratio\": 1.0},\n  \
+                   {\"figure\": \"peers/tcp/throughput/raw\", \"ratio\": 9.0}\n]\n";
+        let merged = merge_summary(
+            old,
+            |name| !name.starts_with("peers/"),
+            ["{\"figure\": \"tcp/round_trip\"}".to_owned()],
+        );
+        let summary: Value = serde_json::from_str(&merged).expect("valid JSON");
+        let names: Vec<&str> = summary
+            .as_array()
+            .expect("a list")
+            .iter()
+            .map(|entry| entry["figure"].as_str().expect("a name"))
+            .collect();
+        assert_eq!(names, ["peers/tcp/throughput/raw", "tcp/round_trip"]);
     }
 
     #[test]

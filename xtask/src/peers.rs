@@ -15,6 +15,8 @@ use std::process::Command;
 use anyhow::{Context, Result, bail};
 use serde_json::Value;
 
+use crate::bench::{group_digits, merge_summary};
+
 /// The layout every figure is measured in (`peergraph_benches::loopback::LAYOUT`).
 const LAYOUT: &str = "tokio multi-thread runtime, 2 workers, both ends in one process, \
                       loopback 127.0.0.1 (memory and scale: accepting end in a child process, \
@@ -245,8 +247,7 @@ pub(crate) fn run(root: &Path) -> Result<()> {
     let path = target.join("bench").join("summary.json");
     fs::create_dir_all(target.join("bench")).context("creating target/bench")?;
     let old = fs::read_to_string(&path).unwrap_or_default();
-    fs::write(&path, merge_summary(&old, &rows))
-        .with_context(|| format!("writing {}", path.display()))?;
+    fs::write(&path, merge(&old, &rows)).with_context(|| format!("writing {}", path.display()))?;
     println!("\nwrote peers/ rows into {}", path.display());
     Ok(())
 }
@@ -469,51 +470,13 @@ fn row_entries(row: &Row<'_>) -> Vec<String> {
         .collect()
 }
 
-/// `old` (the summary file, one entry a line, or empty) without its `peers/` entries, with
-/// this run's appended.
-fn merge_summary(old: &str, rows: &[Row<'_>]) -> String {
-    let mut entries: Vec<String> = old
-        .lines()
-        .map(|line| line.trim().trim_end_matches(',').to_owned())
-        .filter(|line| line.starts_with('{'))
-        .filter(|line| {
-            serde_json::from_str::<Value>(line).is_ok_and(|entry| {
-                !entry["figure"]
-                    .as_str()
-                    .is_some_and(|name| name.starts_with("peers/"))
-            })
-        })
-        .collect();
-    entries.extend(rows.iter().flat_map(row_entries));
-    if entries.is_empty() {
-        return "[]\n".to_owned();
-    }
-    let lines: Vec<String> = entries.iter().map(|entry| format!("  {entry}")).collect();
-    format!("[\n{}\n]\n", lines.join(",\n"))
-}
-
-/// `1234567.8` as `1,234,568`; numbers below 100 keep one decimal, those below 1 two
-/// significant digits (as `cargo xtask bench` prints them).
-fn group_digits(value: f64) -> String {
-    if value != 0.0 && value.abs() < 1.0 {
-        let decimals = (1 - value.abs().log10().floor() as i32).max(1) as usize;
-        return format!("{value:.decimals$}");
-    }
-    if value.abs() < 100.0 {
-        return format!("{value:.1}");
-    }
-    let digits = format!("{:.0}", value.abs());
-    let mut grouped = String::new();
-    for (index, digit) in digits.chars().enumerate() {
-        if index > 0 && (digits.len() - index) % 3 == 0 {
-            grouped.push(',');
-        }
-        grouped.push(digit);
-    }
-    if value < 0.0 {
-        grouped.insert(0, '-');
-    }
-    grouped
+/// `old` (the summary file, or empty) with its `peers/` entries replaced by this run's.
+fn merge(old: &str, rows: &[Row<'_>]) -> String {
+    merge_summary(
+        old,
+        |name| name.starts_with("peers/"),
+        rows.iter().flat_map(row_entries),
+    )
 }
 
 #[cfg(test)]
@@ -531,7 +494,7 @@ mod tests {
         assert_eq!(row.verdict(), "met");
         let old = "[\n  {\"figure\": \"tcp/throughput\", \"ratio\": 1.0},\n  \
                    {\"figure\": \"peers/tcp/throughput/rust-libp2p\", \"ratio\": 9.0}\n]\n";
-        let merged = merge_summary(old, &[row]);
+        let merged = merge(old, &[row]);
         let summary: Value = serde_json::from_str(&merged).expect("valid JSON");
         let names: Vec<&str> = summary
             .as_array()
@@ -549,7 +512,7 @@ mod tests {
         );
         assert_eq!(summary[1]["ratio"], 4.0);
         assert_eq!(summary[1]["goal"], ">= 4.00");
-        assert_eq!(merge_summary("", &[]), "[]\n");
+        assert_eq!(merge("", &[]), "[]\n");
     }
 
     #[test]
