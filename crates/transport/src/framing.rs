@@ -76,7 +76,16 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
             let room = self.buffer.capacity() - self.buffer.len();
             // `read_buf` keeps no state of its own between polls, so a fresh one per poll
             // is the same read.
-            let read = ready!(std::pin::pin!(self.inner.read_buf(&mut self.buffer)).poll(cx))?;
+            let polled = std::pin::pin!(self.inner.read_buf(&mut self.buffer)).poll(cx);
+            let Poll::Ready(read) = polled else {
+                if self.buffer.is_empty() && self.chunk < READ_CHUNK {
+                    // An idle link that carries little holds no read buffer while it waits;
+                    // the next read allocates the first chunk again.
+                    self.buffer = BytesMut::new();
+                }
+                return Poll::Pending;
+            };
+            let read = read?;
             if read == room && room >= FIRST_READ_CHUNK / 2 && self.chunk < READ_CHUNK {
                 // The peer sends faster than this buffer takes: from now on read in larger
                 // chunks, from a buffer made for them (a `BytesMut` remembers its first capacity
