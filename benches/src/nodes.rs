@@ -2,6 +2,7 @@
 //! code reads, and targets whose events a task consumes (counting or echoing what arrives).
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use peergraph::{
@@ -233,4 +234,50 @@ pub async fn target(
         }
     });
     (node, locator)
+}
+
+/// Opens `count` direct connections to the node whose locator is `line`, at most `window`
+/// opening at once, from a new dialer that opened one connection first: returns the memory
+/// `reading` gave before the `count` (after `settle`), after them (after `settle` again), and
+/// how long they took to open. The dialer and its connections live until the second reading.
+pub async fn open_direct_connections(
+    transport: TransportKind,
+    line: &str,
+    count: usize,
+    window: usize,
+    settle: Duration,
+    reading: impl Fn() -> u64,
+) -> (u64, u64, Duration) {
+    let locator: PeerLocator = line.parse().expect("the target prints its locator");
+    let config = node_config(count + 16, 2 * window);
+    let mut dialer = BenchNode::new(transport, "dialer", config).await;
+    let _warm_up = dialer.connect(&locator).await;
+    tokio::time::sleep(settle).await;
+    let before = reading();
+    let start = Instant::now();
+    let (mut opened, mut pending, mut connected) = (0, 0, 0);
+    while connected < count {
+        while pending < window && opened < count {
+            dialer.open(&locator);
+            opened += 1;
+            pending += 1;
+        }
+        let event = within("a connection event", dialer.events.next())
+            .await
+            .expect("the registration lives");
+        if let GraphEvent::DirectConnection(change) = event {
+            match change.status {
+                ConnectionStatus::Connected(_) => {
+                    connected += 1;
+                    pending -= 1;
+                }
+                status => panic!("a connection did not open: {status:?}"),
+            }
+        }
+    }
+    let opening = start.elapsed();
+    tokio::time::sleep(settle).await;
+    let after = reading();
+    drop(dialer);
+    (before, after, opening)
 }

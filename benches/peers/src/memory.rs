@@ -20,9 +20,8 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use peergraph::{ConnectionStatus, GraphEvent, PeerLocator, TransportKind};
-use peergraph_benches::loopback::{Progress, read_frame, resident_bytes, runtime, within};
-use peergraph_benches::nodes::{BenchNode, Target, node_config, target};
+use peergraph_benches::loopback::{Progress, read_frame, resident_bytes, runtime};
+use peergraph_benches::nodes::{Target, node_config, open_direct_connections, target};
 use peergraph_benches::raw::{Serve, echo_first_byte};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::Semaphore;
@@ -106,7 +105,9 @@ pub fn measure(stack: Stack, stack_name: &str, count: usize) -> Held {
         .block_on(runtime.spawn(async move {
             let reading = move || resident_bytes(None) + resident_bytes(Some(pid));
             match stack {
-                Stack::Peergraph(kind) => open_peergraph(kind, &line, count, reading).await,
+                Stack::Peergraph(kind) => {
+                    open_direct_connections(kind, &line, count, WINDOW, SETTLE, reading).await
+                }
                 Stack::Stream(kind) => open_stream(kind, &line, count, reading).await,
             }
         }))
@@ -120,47 +121,6 @@ pub fn measure(stack: Stack, stack_name: &str, count: usize) -> Held {
         bytes_per_connection: held / count as f64,
         held_mib: held / f64::from(1 << 20),
     }
-}
-
-/// peergraph: one warm-up connection, a reading, `count` opens, a reading.
-async fn open_peergraph(
-    kind: TransportKind,
-    line: &str,
-    count: usize,
-    reading: impl Fn() -> u64,
-) -> (u64, u64, Duration) {
-    let locator: PeerLocator = line.parse().expect("the server prints its locator");
-    let config = node_config(count + 16, 2 * WINDOW);
-    let mut dialer = BenchNode::new(kind, "dialer", config).await;
-    let _warm_up = dialer.connect(&locator).await;
-    tokio::time::sleep(SETTLE).await;
-    let before = reading();
-    let start = Instant::now();
-    let (mut opened, mut pending, mut connected) = (0, 0, 0);
-    while connected < count {
-        while pending < WINDOW && opened < count {
-            dialer.open(&locator);
-            opened += 1;
-            pending += 1;
-        }
-        let event = within("a connection event", dialer.events.next())
-            .await
-            .expect("the registration lives");
-        if let GraphEvent::DirectConnection(change) = event {
-            match change.status {
-                ConnectionStatus::Connected(_) => {
-                    connected += 1;
-                    pending -= 1;
-                }
-                status => panic!("a connection did not open: {status:?}"),
-            }
-        }
-    }
-    let opening = start.elapsed();
-    tokio::time::sleep(SETTLE).await;
-    let after = reading();
-    drop(dialer);
-    (before, after, opening)
 }
 
 /// A byte-stream stack: one warm-up connection and stream (QUIC: the connection every stream

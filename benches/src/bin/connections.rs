@@ -26,9 +26,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use peergraph::{ConnectionStatus, GraphEvent, PeerLocator, TransportKind};
-use peergraph_benches::loopback::{Progress, resident_bytes, runtime, within};
-use peergraph_benches::nodes::{BenchNode, Target, node_config, target};
+use peergraph::TransportKind;
+use peergraph_benches::loopback::{Progress, resident_bytes, runtime};
+use peergraph_benches::nodes::{Target, node_config, open_direct_connections, target};
 use peergraph_benches::raw::{MAX_STREAMS_PER_CONNECTION, Quic, Serve, Tls, echo_first_byte};
 use tokio::io::AsyncReadExt;
 use tokio::sync::Semaphore;
@@ -200,7 +200,9 @@ fn measure(options: &Options) {
         .block_on(runtime.spawn(async move {
             let reading = move || resident_bytes(None) + resident_bytes(Some(pid));
             match kind {
-                Kind::Peergraph => open_peergraph(transport, &line, count, reading).await,
+                Kind::Peergraph => {
+                    open_direct_connections(transport, &line, count, WINDOW, SETTLE, reading).await
+                }
                 Kind::Raw => open_raw(transport, &line, count, reading).await,
             }
         }))
@@ -228,48 +230,6 @@ fn measure(options: &Options) {
     drop(target.child.stdin.take());
     let _ = target.child.kill();
     let _ = target.child.wait();
-}
-
-/// peergraph: one warm-up connection, a reading, `count` opens, a reading.
-async fn open_peergraph(
-    transport: TransportKind,
-    line: &str,
-    count: usize,
-    reading: impl Fn() -> u64,
-) -> (u64, u64, Duration) {
-    let locator: PeerLocator = line.parse().expect("the target prints its locator");
-    let config = node_config(count + 16, 2 * WINDOW);
-    let mut dialer = BenchNode::new(transport, "dialer", config).await;
-    let _warm_up = dialer.connect(&locator).await;
-    tokio::time::sleep(SETTLE).await;
-    let before = reading();
-    let start = Instant::now();
-    let (mut opened, mut pending, mut connected) = (0, 0, 0);
-    while connected < count {
-        while pending < WINDOW && opened < count {
-            dialer.open(&locator);
-            opened += 1;
-            pending += 1;
-        }
-        let event = within("a connection event", dialer.events.next())
-            .await
-            .expect("the registration lives");
-        if let GraphEvent::DirectConnection(change) = event {
-            match change.status {
-                ConnectionStatus::Connected(_) => {
-                    connected += 1;
-                    pending -= 1;
-                }
-                status => panic!("a connection did not open: {status:?}"),
-            }
-        }
-    }
-    let opening = start.elapsed();
-    tokio::time::sleep(SETTLE).await;
-    let after = reading();
-    // The node and its connections live until here.
-    drop(dialer);
-    (before, after, opening)
 }
 
 /// Raw: one warm-up connection (QUIC: the connection every stream shares), a reading, `count`
