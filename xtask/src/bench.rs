@@ -176,7 +176,7 @@ impl Unit {
 
 /// The ratio peergraph / baseline a figure must reach.
 #[derive(Clone, Copy)]
-enum Goal {
+pub(crate) enum Goal {
     /// Higher is better (rates).
     AtLeast(f64),
     /// Lower is better (latencies, memory).
@@ -186,7 +186,7 @@ enum Goal {
 }
 
 impl Goal {
-    fn text(self) -> String {
+    pub(crate) fn text(self) -> String {
         match self {
             Goal::AtLeast(ratio) => format!(">= {ratio:.2}"),
             Goal::AtMost(ratio) => format!("<= {ratio:.2}"),
@@ -194,7 +194,7 @@ impl Goal {
         }
     }
 
-    fn met(self, ratio: f64) -> Option<bool> {
+    pub(crate) fn met(self, ratio: f64) -> Option<bool> {
         match self {
             Goal::AtLeast(goal) => Some(ratio >= goal),
             Goal::AtMost(goal) => Some(ratio <= goal),

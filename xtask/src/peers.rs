@@ -15,7 +15,7 @@ use std::process::Command;
 use anyhow::{Context, Result, bail};
 use serde_json::Value;
 
-use crate::bench::{group_digits, merge_summary};
+use crate::bench::{Goal, group_digits, merge_summary};
 
 /// The layout every figure is measured in (`peergraph_benches::loopback::LAYOUT`).
 const LAYOUT: &str = "tokio multi-thread runtime, 2 workers, both ends in one process, \
@@ -50,32 +50,6 @@ enum Source {
     Figure(&'static str),
     /// `peers memory --count N`: the key `key` of its line.
     Memory { count: usize, key: &'static str },
-}
-
-/// How peergraph must compare with a peer: the ratio peergraph / peer.
-#[derive(Clone, Copy)]
-enum Goal {
-    AtLeast(f64),
-    AtMost(f64),
-    None,
-}
-
-impl Goal {
-    fn text(self) -> String {
-        match self {
-            Goal::AtLeast(ratio) => format!(">= {ratio:.2}"),
-            Goal::AtMost(ratio) => format!("<= {ratio:.2}"),
-            Goal::None => "none".to_owned(),
-        }
-    }
-
-    fn met(self, ratio: f64) -> Option<bool> {
-        match self {
-            Goal::AtLeast(goal) => Some(ratio >= goal),
-            Goal::AtMost(goal) => Some(ratio <= goal),
-            Goal::None => None,
-        }
-    }
 }
 
 struct Figure {
