@@ -434,6 +434,9 @@ pub(crate) struct RecordStore {
     entries: BTreeMap<RecordId, Entry>,
     /// `(expires_ms, id)` of every entry.
     expiries: BTreeSet<(u64, RecordId)>,
+    /// The ids of the entries of [`PROPERTIES_RECORD_TYPE`]: one per member that set the
+    /// graph's properties, so reading them never walks the whole store.
+    properties: BTreeSet<RecordId>,
     bytes: usize,
     writes: Vec<StoreWrite>,
     pub(crate) stats: RecordStats,
@@ -481,13 +484,17 @@ impl RecordStore {
             .filter(|entry| !entry.deleted && entry.record.record_type != PROPERTIES_RECORD_TYPE)
     }
 
+    /// The live properties records.
+    pub(crate) fn properties_entries(&self) -> impl Iterator<Item = &Entry> + '_ {
+        self.properties
+            .iter()
+            .filter_map(|id| self.entries.get(id))
+            .filter(|entry| !entry.deleted && entry.record.record_type == PROPERTIES_RECORD_TYPE)
+    }
+
     /// The live properties records: (the newest, the first written).
     pub(crate) fn properties(&self) -> Option<(&Record, &Record)> {
-        let live = || {
-            self.entries.values().filter(|entry| {
-                !entry.deleted && entry.record.record_type == PROPERTIES_RECORD_TYPE
-            })
-        };
+        let live = || self.properties_entries();
         let newest = live().max_by_key(|entry| (entry.modified_ms, entry.digest))?;
         let first = live()
             .min_by_key(|entry| (entry.record.created_at, entry.digest))
@@ -526,6 +533,9 @@ impl RecordStore {
         }
         self.bytes += entry.signed.len();
         self.expiries.insert((entry.expires_ms, id));
+        if entry.record.record_type == PROPERTIES_RECORD_TYPE {
+            self.properties.insert(id);
+        }
         if let Some(old) = self.entries.insert(id, entry) {
             self.bytes -= old.signed.len();
             self.expiries.remove(&(old.expires_ms, id));
@@ -538,6 +548,7 @@ impl RecordStore {
     /// Forgets `id` (a local delete, or an expiry); returns what was held.
     pub(crate) fn remove(&mut self, id: &RecordId) -> Option<Entry> {
         let entry = self.entries.remove(id)?;
+        self.properties.remove(id);
         self.bytes -= entry.signed.len();
         self.expiries.remove(&(entry.expires_ms, *id));
         self.writes.push(StoreWrite::Remove { id: *id });

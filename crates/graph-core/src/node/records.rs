@@ -145,10 +145,7 @@ impl Node {
             let state = self.records_ready(graph)?;
             let held = state
                 .records
-                .get(&id)
-                .filter(|entry| {
-                    entry.record.record_type != PROPERTIES_RECORD_TYPE && !entry.deleted
-                })
+                .application_record(&id)
                 .ok_or(RecordError::RecordNotFound)?;
             let record_type = held.record.record_type;
             let state = self.graphs.get_mut(graph).expect("checked live above");
@@ -247,11 +244,10 @@ impl Node {
             // Properties last as long as the graph can: the longest expiry a record carries.
             expires_at: crate::records::from_ms(now_ms.saturating_add(PROPERTIES_LIFETIME_MS)),
         };
-        let own = state.records.entries().find(|entry| {
-            entry.record.record_type == PROPERTIES_RECORD_TYPE
-                && !entry.deleted
-                && entry.record.author == signer.identity()
-        });
+        let own = state
+            .records
+            .properties_entries()
+            .find(|entry| entry.record.author == signer.identity());
         // (version, creator, created, the version replaced)
         let (number, creator_id, created_ms, after_ms) = match own {
             Some(held) => (
