@@ -241,41 +241,38 @@ pub unsafe extern "C" fn PeerGraphCreate(
         else {
             return E_INVALIDARG;
         };
+        let first = FirstProperties {
+            friendly_name,
+            comment,
+            presence_lifetime,
+        };
         // SAFETY: the caller promises a null or valid security interface and a writable
         // `phGraph`, checked non-null above.
-        let created = unsafe {
+        unsafe {
             add_graph(
                 library,
                 names,
                 pSecurityInterface,
-                Join::Create,
+                Join::Create(first),
                 Vec::new(),
                 phGraph,
             )
-        };
-        if created != S_OK
-            || (friendly_name.is_empty() && comment.is_empty() && presence_lifetime.is_none())
-        {
-            return created;
-        }
-        // SAFETY: `add_graph` wrote the new handle there.
-        let handle = unsafe { *phGraph } as usize;
-        let graph = library.graphs[&handle];
-        match library
-            .node
-            .set_graph_properties(graph, &friendly_name, &comment, presence_lifetime)
-        {
-            Ok(()) => S_OK,
-            Err(error) => records::records_error(&error),
         }
     })
 }
 
-/// Whether a graph is created (`PeerGraphCreate`) or opened (`PeerGraphOpen`).
-#[derive(Clone, Copy)]
+/// Whether a graph is created (`PeerGraphCreate`, with its first properties) or opened
+/// (`PeerGraphOpen`).
 enum Join {
-    Create,
+    Create(FirstProperties),
     Open,
+}
+
+/// What `PeerGraphCreate` writes as the graph's first properties.
+struct FirstProperties {
+    friendly_name: String,
+    comment: String,
+    presence_lifetime: Option<Duration>,
 }
 
 /// Creates or opens the graph named by `names` with the secret of `security`, and hands out
@@ -304,7 +301,15 @@ unsafe fn add_graph(
         ..GraphConfig::new(graph_id, peer_id)
     };
     let added = match join {
-        Join::Create => library.node.create_graph(config).map(|graph| (graph, S_OK)),
+        Join::Create(first) => library
+            .node
+            .create_graph_with_properties(
+                config,
+                &first.friendly_name,
+                &first.comment,
+                first.presence_lifetime,
+            )
+            .map(|graph| (graph, S_OK)),
         Join::Open => library.node.open_graph(config).map(|(graph, data)| {
             let success = match data {
                 GraphData::Opened => S_OK,

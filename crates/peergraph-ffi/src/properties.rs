@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use peergraph::{GraphProperties, MAX_COMMENT_CHARS, MAX_FRIENDLY_NAME_CHARS};
+use peergraph::GraphProperties;
 
 use crate::abi::*;
 use crate::convert::{put, read_string};
@@ -138,7 +138,7 @@ pub unsafe extern "C" fn PeerGraphSetProperties(
 
 /// What `PeerGraphSetProperties` (and `PeerGraphCreate`) take from `properties`: the friendly
 /// name, the comment (null reads as empty) and the presence lifetime (0: none); `None` if a
-/// string is too long or not UTF-16.
+/// string is not UTF-16 (lengths are the node's to check).
 ///
 /// # Safety
 /// `pwzFriendlyName` and `pwzComment` are each null or NUL-terminated.
@@ -152,11 +152,6 @@ pub(crate) unsafe fn settable(
             read_optional(properties.pwzComment)?,
         )
     };
-    if friendly_name.chars().count() > MAX_FRIENDLY_NAME_CHARS
-        || comment.chars().count() > MAX_COMMENT_CHARS
-    {
-        return None;
-    }
     let presence_lifetime = match properties.ulPresenceLifetime {
         0 => None,
         seconds => Some(Duration::from_secs(u64::from(seconds))),

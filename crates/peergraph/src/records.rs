@@ -35,7 +35,8 @@ pub enum GraphOpenError {
     /// The graph's database could not be made or read.
     #[error(transparent)]
     Database(#[from] DatabaseError),
-    /// The graph's first properties could not be written (the node has no signing key).
+    /// The graph's first properties were refused (too long a name or comment, a zero presence
+    /// lifetime) or could not be signed.
     #[error(transparent)]
     Properties(#[from] RecordError),
 }
@@ -112,6 +113,19 @@ impl PeerGraph {
     /// and its first properties (empty name and comment) name this node's peer id as its
     /// creator. Fails with `DuplicateGraph` if the graph's database already exists here.
     pub fn create_graph(&self, config: GraphConfig) -> Result<GraphHandle, GraphOpenError> {
+        self.create_graph_with_properties(config, "", "", None)
+    }
+
+    /// [`create_graph`](Self::create_graph) with the graph's first friendly name, comment and
+    /// presence lifetime (the rules of [`set_graph_properties`](Self::set_graph_properties)).
+    /// If they are refused, or cannot be written, nothing was created.
+    pub fn create_graph_with_properties(
+        &self,
+        config: GraphConfig,
+        friendly_name: &str,
+        comment: &str,
+        presence_lifetime: Option<std::time::Duration>,
+    ) -> Result<GraphHandle, GraphOpenError> {
         let path = self.database_path(&config.graph_id, &config.peer_id);
         self.shared().with(|state| {
             let db = match &path {
@@ -124,22 +138,29 @@ impl PeerGraph {
                 )?),
                 None => None,
             };
-            let graph = match state.node.create_graph(config) {
-                Ok(graph) => graph,
-                Err(error) => {
-                    if let Some(path) = path {
-                        drop(db);
-                        let _ = std::fs::remove_file(path);
-                    }
-                    return Err(error.into());
-                }
-            };
-            state.databases.extend(db.map(|db| (graph, db)));
-            state
+            let created = state
                 .node
-                .set_graph_properties(now(), graph, "", "", None)?;
-            save(state, graph)?;
-            Ok(graph)
+                .create_graph(config)
+                .map_err(GraphOpenError::from);
+            let written = created.and_then(|graph| {
+                state.databases.extend(db.map(|db| (graph, db)));
+                let first = state
+                    .node
+                    .set_graph_properties(now(), graph, friendly_name, comment, presence_lifetime)
+                    .map_err(GraphOpenError::from)
+                    .and_then(|()| Ok(save(state, graph)?));
+                if first.is_err() {
+                    let _ = state.node.close_graph(graph);
+                    state.databases.remove(&graph);
+                }
+                first.map(|()| graph)
+            });
+            if written.is_err() {
+                if let Some(path) = path {
+                    let _ = std::fs::remove_file(path);
+                }
+            }
+            written
         })
     }
 

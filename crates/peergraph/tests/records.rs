@@ -206,7 +206,17 @@ async fn the_database_rules_of_create_open_and_delete_hold() {
     let dir = tempfile::tempdir().unwrap();
     let node = started(on_disk(dir.path())).await;
     let config = GraphConfig::new(GRAPH, "alice");
-    let graph = node.create_graph(config.clone()).unwrap();
+    // First properties that are refused leave neither a graph nor a database behind.
+    let refused = node.create_graph_with_properties(config.clone(), &"n".repeat(256), "", None);
+    assert!(matches!(refused, Err(GraphOpenError::Properties(_))));
+    assert!(!node.database_path(GRAPH, "alice").unwrap().exists());
+    let graph = node
+        .create_graph_with_properties(config.clone(), "Pantry", "", None)
+        .unwrap();
+    assert_eq!(
+        node.graph_properties(graph).unwrap().friendly_name,
+        "Pantry"
+    );
     node.close_graph(graph).unwrap();
     // 6. A second create finds the database.
     assert!(matches!(
